@@ -51,6 +51,8 @@ export interface Entry {
   tsi?: string;
   /** Set while state is `duplicate`: when it was frozen (for auto-recovery). */
   duplicateSince?: number;
+  /** When an operator (or auto-recovery) last cleared a duplicate: older moves no longer count. */
+  duplicateClearedAt?: number;
   /** IPs this MAC claims that another MAC of the VNI also claims (flagged, not installed). */
   conflictIps?: string[];
   /** Most recent last; at most HISTORY_MAX records. */

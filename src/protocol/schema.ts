@@ -30,7 +30,9 @@ export const mac = z
   .string()
   .max(17)
   .transform((s) => s.toLowerCase())
-  .pipe(z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'not a MAC address (aa:bb:cc:dd:ee:ff)'));
+  .pipe(
+    z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'not a MAC address (aa:bb:cc:dd:ee:ff)'),
+  );
 export const ip = z
   .string()
   .max(45)
@@ -50,19 +52,24 @@ export const announcementKinds = ['unspecified', 'learned', 'garp', 'rarp', 'pro
 
 /** proto enum name ("ENTRY_STATE_ACTIVE") <-> roam's short name ("active"). */
 function protoEnum<T extends readonly string[]>(prefix: string, names: T) {
-  return z
-    .union([z.string(), z.number()])
-    .transform((v, ctx) => {
-      const name =
-        typeof v === 'number'
-          ? v === 0 ? 'unspecified' : names[v - (names[0] === 'unspecified' ? 0 : 1)]
-          : v.startsWith(prefix) ? v.slice(prefix.length).toLowerCase() : v.toLowerCase();
-      if (!name || !(names as readonly string[]).includes(name)) {
-        ctx.addIssue({ code: 'custom', message: `unknown ${prefix.slice(0, -1).toLowerCase()} ${String(v)}` });
-        return z.NEVER;
-      }
-      return name as T[number];
-    });
+  return z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const name =
+      typeof v === 'number'
+        ? v === 0
+          ? 'unspecified'
+          : names[v - (names[0] === 'unspecified' ? 0 : 1)]
+        : v.startsWith(prefix)
+          ? v.slice(prefix.length).toLowerCase()
+          : v.toLowerCase();
+    if (!name || !(names as readonly string[]).includes(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown ${prefix.slice(0, -1).toLowerCase()} ${String(v)}`,
+      });
+      return z.NEVER;
+    }
+    return name as T[number];
+  });
 }
 
 export const ipBinding = z.object({ ip, seq });
@@ -199,7 +206,10 @@ function parseOneof<T>(members: Record<string, z.ZodType>, raw: unknown): Parsed
       ? [r.msg]
       : Object.keys(members).filter((k) => r[k] !== undefined && r[k] !== null);
   if (present.length !== 1) {
-    return { ok: false, reason: `message must carry exactly one of ${Object.keys(members).join(', ')}` };
+    return {
+      ok: false,
+      reason: `message must carry exactly one of ${Object.keys(members).join(', ')}`,
+    };
   }
   const key = present[0] as string;
   const schema = members[key];
