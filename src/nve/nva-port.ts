@@ -1,0 +1,97 @@
+// The agent's view of its NVA connection: the few verbs and events the control loop needs. The
+// real client (src/protocol/) is adapted to it in nva-adapter.ts; unit tests drive a fake. Message
+// shapes follow the wire schema (src/protocol/schema.ts) field for field.
+
+export type EntryState = 'active' | 'moving' | 'duplicate' | 'withdrawn';
+export type AnnouncementKind = 'unspecified' | 'learned' | 'garp' | 'rarp' | 'provisioned';
+
+/** One directory entry as the NVA sends it. */
+export interface DirEntry {
+  vni: number;
+  mac: string;
+  ips: ReadonlyArray<{ ip: string; seq: number }>;
+  nveId: string;
+  nveAddr: string;
+  seq: number;
+  state: EntryState;
+  tsi?: string | undefined;
+}
+
+export interface Member {
+  vni: number;
+  nveId: string;
+  nveAddr: string;
+}
+
+export interface Snapshot {
+  revision: number;
+  vnis: number[];
+  entries: DirEntry[];
+  members: Member[];
+}
+
+export interface Change {
+  revision: number;
+  vni: number;
+  upserts: DirEntry[];
+  deletes: Array<{ vni: number; mac: string }>;
+  membersUpserted: Member[];
+  membersRemoved: string[];
+}
+
+/** "VM (vni, mac) is migrating from NVE fromNve to toNve (at toAddr)" until expiresAtMs. */
+export interface MoveHint {
+  vni: number;
+  mac: string;
+  fromNve: string;
+  toNve: string;
+  toAddr: string;
+  /** Wall-clock ms (Date.now()) after which the hint no longer holds. */
+  expiresAtMs: number;
+}
+
+export interface DigestMismatch {
+  vni: number;
+  revision: number;
+  expected: string;
+  got: string;
+}
+
+export interface Registration {
+  vni: number;
+  mac: string;
+  ips: string[];
+  seq: number;
+  tsi: string;
+  kind: AnnouncementKind;
+}
+
+/** The NVA's answer to a registration or withdrawal. */
+export type NvaResult =
+  | { ok: true; seq: number; revision: number; outcome: string }
+  | { ok: false; code: string; reason: string };
+
+/** What the NVA tells the agent. */
+export interface NvaHandlers {
+  connected(): void;
+  disconnected(reason: string): void;
+  snapshot(s: Snapshot): void;
+  change(c: Change): void;
+  moveHint(h: MoveHint): void;
+  digestMismatch(m: DigestMismatch): void;
+}
+
+/** What the agent asks of the NVA. */
+export interface NvaPort {
+  /** Connect (and keep reconnecting), resuming after `lastRevision` (0: send a snapshot). */
+  start(handlers: NvaHandlers, lastRevision: number): void;
+  /** Register a VM; rejects only if the connection drops before the answer. */
+  register(r: Registration): Promise<NvaResult>;
+  /** Withdraw a VM that left this NVE. */
+  withdraw(k: { vni: number; mac: string }): Promise<NvaResult>;
+  /** Acknowledge the installed revision with a digest per VNI of what is installed. */
+  ack(revision: number, digests: Array<{ vni: number; digest: string }>): void;
+  /** Drop the resume point and ask for a fresh snapshot (after a digest mismatch). */
+  requestSnapshot(): void;
+  stop(): void;
+}

@@ -1,0 +1,281 @@
+// Everything the agent knows, and from it the desired content of each dataplane table. Four
+// sources: the NVA's directory (snapshot + changes), the VMs running here (learnt locally,
+// installed before the NVA answers), VMs that moved away (re-tunnelled for the hold time), and
+// orchestrator hints of migrations under way. Every mutation marks the keys it touches dirty, so
+// the reconciler writes only what changed. No timers and no I/O here: moves.ts and learner.ts
+// decide, this file remembers and derives.
+import type { DirEntry, Member, MoveHint } from './nva-port.ts';
+import {
+  ipId,
+  macId,
+  type FdbEntry,
+  type IpKey,
+  type MacKey,
+  type NeighEntry,
+  type FloodEntry,
+} from './tables.ts';
+
+/** A VM whose TSI is on this host. */
+export interface LocalVm {
+  vni: number;
+  mac: string;
+  ips: string[];
+  ifindex: number;
+  tsi: string;
+  /** Last sequence number registered (or to register) with the NVA. */
+  seq: number;
+  /**
+   * False while an announced migration toward this NVE waits for the VM's first announce: frames
+   * are delivered to the TSI, but the VM is not registered yet (it still runs at the source).
+   */
+  active: boolean;
+}
+
+/** The VM left for the NVE at `vtep`; frames for it are re-tunnelled there until `untilMs`. */
+export interface MovedVm {
+  vtep: string;
+  toNve: string;
+  untilMs: number;
+}
+
+export class NveState {
+  readonly directory = new Map<string, DirEntry>();
+  readonly locals = new Map<string, LocalVm>();
+  readonly moved = new Map<string, MovedVm>();
+  readonly hints = new Map<string, MoveHint>();
+  /** vni -> nveId -> underlay address. */
+  readonly members = new Map<number, Map<string, string>>();
+  revision = 0;
+
+  readonly dirtyMacs = new Set<string>();
+  readonly dirtyIps = new Set<string>();
+  readonly dirtyVnis = new Set<number>();
+
+  /** ip id -> the MAC ids that claim it; and the reverse, to undo a claim. */
+  private readonly ipOwners = new Map<string, Set<string>>();
+  private readonly ipsOfMac = new Map<string, string[]>();
+  private readonly keys = new Map<string, MacKey>();
+
+  constructor(
+    readonly nveId: string,
+    readonly underlayAddr: string,
+  ) {}
+
+  // --- mutations (each marks what it touches) -----------------------------------------------
+
+  /** Replace the directory with a snapshot's content. */
+  loadSnapshot(revision: number, entries: readonly DirEntry[], members: readonly Member[]): void {
+    const before = [...this.directory.keys()];
+    this.directory.clear();
+    for (const id of before) this.touch(id);
+    for (const e of entries) this.upsertEntry(e);
+    for (const vni of this.members.keys()) this.dirtyVnis.add(vni);
+    this.members.clear();
+    for (const m of members) this.upsertMember(m);
+    this.revision = revision;
+  }
+
+  upsertEntry(e: DirEntry): void {
+    const id = macId(e);
+    this.keys.set(id, { vni: e.vni, mac: e.mac });
+    this.directory.set(id, e);
+    this.touch(id);
+  }
+
+  deleteEntry(k: MacKey): void {
+    const id = macId(k);
+    if (this.directory.delete(id)) this.touch(id);
+  }
+
+  upsertMember(m: Member): void {
+    let vn = this.members.get(m.vni);
+    if (!vn) this.members.set(m.vni, (vn = new Map()));
+    vn.set(m.nveId, m.nveAddr);
+    this.dirtyVnis.add(m.vni);
+  }
+
+  removeMember(vni: number, nveId: string): void {
+    if (this.members.get(vni)?.delete(nveId)) this.dirtyVnis.add(vni);
+  }
+
+  setLocal(vm: LocalVm): void {
+    const id = macId(vm);
+    this.keys.set(id, { vni: vm.vni, mac: vm.mac });
+    this.locals.set(id, vm);
+    this.touch(id);
+  }
+
+  deleteLocal(id: string): LocalVm | undefined {
+    const vm = this.locals.get(id);
+    if (vm) {
+      this.locals.delete(id);
+      this.touch(id);
+    }
+    return vm;
+  }
+
+  setMoved(k: MacKey, m: MovedVm): void {
+    const id = macId(k);
+    this.keys.set(id, { vni: k.vni, mac: k.mac });
+    this.moved.set(id, m);
+    this.touch(id);
+  }
+
+  deleteMoved(id: string): void {
+    if (this.moved.delete(id)) this.touch(id);
+  }
+
+  setHint(h: MoveHint): void {
+    const id = macId(h);
+    this.keys.set(id, { vni: h.vni, mac: h.mac });
+    this.hints.set(id, h);
+    this.touch(id);
+  }
+
+  deleteHint(id: string): void {
+    if (this.hints.delete(id)) this.touch(id);
+  }
+
+  /** Mark a MAC dirty and re-index the IPs it claims (old and new claims are dirtied). */
+  touch(id: string): void {
+    this.dirtyMacs.add(id);
+    const old = this.ipsOfMac.get(id) ?? [];
+    const next = this.claimedIps(id);
+    for (const ip of old) {
+      const owners = this.ipOwners.get(ip);
+      owners?.delete(id);
+      if (owners?.size === 0) this.ipOwners.delete(ip);
+      this.dirtyIps.add(ip);
+    }
+    for (const ip of next) {
+      let owners = this.ipOwners.get(ip);
+      if (!owners) this.ipOwners.set(ip, (owners = new Set()));
+      owners.add(id);
+      this.dirtyIps.add(ip);
+    }
+    if (next.length > 0) this.ipsOfMac.set(id, next);
+    else this.ipsOfMac.delete(id);
+  }
+
+  /** Forget what is dirty (after the reconciler applied it). */
+  clearDirty(): void {
+    this.dirtyMacs.clear();
+    this.dirtyIps.clear();
+    this.dirtyVnis.clear();
+  }
+
+  // --- queries ------------------------------------------------------------------------------
+
+  key(id: string): MacKey | undefined {
+    return this.keys.get(id);
+  }
+
+  /** The directory entry of a MAC if it is live (not withdrawn). */
+  liveEntry(id: string): DirEntry | undefined {
+    const e = this.directory.get(id);
+    return e && e.state !== 'withdrawn' ? e : undefined;
+  }
+
+  /** True when the directory places this MAC on another NVE. */
+  isElsewhere(e: DirEntry | undefined): e is DirEntry {
+    return e !== undefined && e.state !== 'withdrawn' && e.nveId !== this.nveId;
+  }
+
+  /** VNIs this NVE serves. */
+  vnis(): number[] {
+    const s = new Set<number>(this.members.keys());
+    for (const e of this.directory.values()) s.add(e.vni);
+    for (const l of this.locals.values()) s.add(l.vni);
+    return [...s].sort((a, b) => a - b);
+  }
+
+  // --- desired state ------------------------------------------------------------------------
+
+  /** Where frames for this MAC should go, or undefined (no entry). */
+  desiredFdb(id: string): FdbEntry | undefined {
+    const local = this.locals.get(id);
+    if (local) {
+      const hint = this.hints.get(id);
+      if (hint && hint.fromNve === this.nveId && hint.toNve !== this.nveId && hint.toAddr) {
+        return { kind: 'dual', ifindex: local.ifindex, vtep: hint.toAddr };
+      }
+      return { kind: 'local', ifindex: local.ifindex };
+    }
+    const moved = this.moved.get(id);
+    if (moved) return { kind: 'moved', vtep: moved.vtep, untilMs: moved.untilMs };
+    const e = this.directory.get(id);
+    if (this.isElsewhere(e)) return { kind: 'remote', vtep: e.nveAddr };
+    return undefined;
+  }
+
+  /** The MAC that answers for an IP: a local VM first, else the highest IP sequence number. */
+  desiredNeigh(ipKeyId: string): NeighEntry | undefined {
+    const owners = this.ipOwners.get(ipKeyId);
+    if (!owners || owners.size === 0) return undefined;
+    let best: { id: string; local: boolean; seq: number } | undefined;
+    const ip = ipKeyId.slice(ipKeyId.indexOf('/') + 1);
+    for (const id of owners) {
+      const local = this.locals.has(id);
+      const seq = this.directory.get(id)?.ips.find((b) => b.ip === ip)?.seq ?? 0;
+      const better =
+        !best ||
+        (local && !best.local) ||
+        (local === best.local && (seq > best.seq || (seq === best.seq && id < best.id)));
+      if (better) best = { id, local, seq };
+    }
+    return { mac: this.keys.get(best!.id)!.mac };
+  }
+
+  /** The remote NVEs of a VN, sorted (stable value for comparison). */
+  desiredFlood(vni: number): FloodEntry | undefined {
+    const vn = this.members.get(vni);
+    if (!vn) return undefined;
+    const vteps = [...vn.entries()]
+      .filter(([id]) => id !== this.nveId)
+      .map(([, addr]) => addr)
+      .sort();
+    return vteps.length > 0 ? { vteps } : undefined;
+  }
+
+  *allFdb(): IterableIterator<readonly [MacKey, FdbEntry]> {
+    const seen = new Set<string>();
+    for (const src of [this.locals.keys(), this.moved.keys(), this.directory.keys()]) {
+      for (const id of src) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const v = this.desiredFdb(id);
+        if (v) yield [this.keys.get(id)!, v];
+      }
+    }
+  }
+
+  *allNeigh(): IterableIterator<readonly [IpKey, NeighEntry]> {
+    for (const id of this.ipOwners.keys()) {
+      const v = this.desiredNeigh(id);
+      if (v) yield [parseIpId(id), v];
+    }
+  }
+
+  *allFlood(): IterableIterator<readonly [number, FloodEntry]> {
+    for (const vni of this.members.keys()) {
+      const v = this.desiredFlood(vni);
+      if (v) yield [vni, v];
+    }
+  }
+
+  /** The IPs a MAC claims in its VN while it has an FDB entry here. */
+  private claimedIps(id: string): string[] {
+    const k = this.keys.get(id);
+    if (!k) return [];
+    const local = this.locals.get(id);
+    if (local) return local.ips.map((ip) => ipId({ vni: k.vni, ip }));
+    const e = this.directory.get(id);
+    if (this.isElsewhere(e)) return e.ips.map((b) => ipId({ vni: k.vni, ip: b.ip }));
+    return [];
+  }
+}
+
+export function parseIpId(id: string): IpKey {
+  const slash = id.indexOf('/');
+  return { vni: Number(id.slice(0, slash)), ip: id.slice(slash + 1) };
+}

@@ -1,0 +1,97 @@
+// Keeps the dataplane tables equal to NveState's desired content. Two ways: `apply()` writes only
+// the keys marked dirty since the last pass (the steady state: one change, a few map writes), and
+// `resync()` compares everything against the real tables (after a reconnect, a restart that
+// re-adopted pinned maps, or a digest mismatch): it updates and deletes only what differs, mark
+// and sweep, never a flush, so traffic to unchanged entries is never disturbed.
+import { performance } from 'node:perf_hooks';
+import type { NveState } from './nve-state.ts';
+import { parseIpId } from './nve-state.ts';
+import { TableSync, type SyncCounts } from './table-sync.ts';
+import {
+  fdbEqual,
+  floodEqual,
+  ipId,
+  macId,
+  neighEqual,
+  vniId,
+  type AgentTables,
+  type FdbEntry,
+  type FloodEntry,
+  type IpKey,
+  type MacKey,
+  type NeighEntry,
+} from './tables.ts';
+
+/** What one pass did, per table, and how long it took. */
+export interface ReconcileReport {
+  mode: 'apply' | 'resync';
+  fdb: SyncCounts;
+  neigh: SyncCounts;
+  flood: SyncCounts;
+  /** Wall time of the pass in milliseconds. */
+  ms: number;
+  /** VNIs whose installed content may have changed (their digests need recomputing). */
+  vnis: number[];
+}
+
+export class Reconciler {
+  readonly fdb: TableSync<MacKey, FdbEntry>;
+  readonly neigh: TableSync<IpKey, NeighEntry>;
+  readonly flood: TableSync<number, FloodEntry>;
+
+  constructor(
+    tables: AgentTables,
+    private readonly state: NveState,
+  ) {
+    this.fdb = new TableSync(tables.fdb, macId, fdbEqual);
+    this.neigh = new TableSync(tables.neigh, ipId, neighEqual);
+    this.flood = new TableSync(tables.flood, vniId, floodEqual);
+  }
+
+  /** Write what changed since the last pass (the dirty keys), in one batch per table. */
+  apply(): ReconcileReport {
+    const t0 = performance.now();
+    const s = this.state;
+    const vnis = new Set<number>(s.dirtyVnis);
+    for (const id of s.dirtyMacs) vnis.add(Number(id.slice(0, id.indexOf('/'))));
+    for (const id of s.dirtyIps) vnis.add(Number(id.slice(0, id.indexOf('/'))));
+    const fdb = this.fdb.update(s.dirtyMacs, (id) => {
+      const v = s.desiredFdb(id);
+      const k = s.key(id);
+      return v && k ? [k, v] : undefined;
+    });
+    const neigh = this.neigh.update(s.dirtyIps, (id) => {
+      const v = s.desiredNeigh(id);
+      return v ? [parseIpId(id), v] : undefined;
+    });
+    const flood = this.flood.update(
+      [...s.dirtyVnis].map((v) => vniId(v)),
+      (id) => {
+        const v = s.desiredFlood(Number(id));
+        return v ? [Number(id), v] : undefined;
+      },
+    );
+    s.clearDirty();
+    return { mode: 'apply', fdb, neigh, flood, ms: performance.now() - t0, vnis: [...vnis] };
+  }
+
+  /** Mark and sweep every table against the full desired state. */
+  resync(): ReconcileReport {
+    const t0 = performance.now();
+    const s = this.state;
+    const fdb = this.fdb.resync(s.allFdb());
+    const neigh = this.neigh.resync(s.allNeigh());
+    const flood = this.flood.resync(s.allFlood());
+    s.clearDirty();
+    const vnis = new Set<number>(s.vnis());
+    for (const [k] of this.fdb.installed()) vnis.add(k.vni);
+    return {
+      mode: 'resync',
+      fdb,
+      neigh,
+      flood,
+      ms: performance.now() - t0,
+      vnis: [...vnis].sort((a, b) => a - b),
+    };
+  }
+}

@@ -1,0 +1,92 @@
+// Keeps one dataplane table equal to a desired set of entries, with batched writes. It remembers
+// what it installed (a shadow copy) so an incremental update costs only the keys that changed,
+// and a resync re-reads the real table so drift made behind the agent's back is repaired too.
+import type { Table } from '../dataplane/table.ts';
+
+/** What one sync pass wrote. */
+export interface SyncCounts {
+  set: number;
+  deleted: number;
+  unchanged: number;
+}
+
+export class TableSync<K, V> {
+  /** What this agent believes is installed, by key identity. */
+  private readonly shadow = new Map<string, [K, V]>();
+
+  constructor(
+    readonly table: Table<K, V>,
+    private readonly keyId: (k: K) => string,
+    private readonly equal: (a: V, b: V) => boolean,
+  ) {}
+
+  /** Bring the keys `ids` to their desired value (`desired(id)`; undefined = absent). */
+  update(ids: Iterable<string>, desired: (id: string) => readonly [K, V] | undefined): SyncCounts {
+    const sets: Array<readonly [K, V]> = [];
+    const dels: K[] = [];
+    let unchanged = 0;
+    for (const id of ids) {
+      const want = desired(id);
+      const have = this.shadow.get(id);
+      if (want === undefined) {
+        if (have !== undefined) dels.push(have[0]);
+      } else if (have === undefined || !this.equal(have[1], want[1])) {
+        sets.push(want);
+      } else {
+        unchanged++;
+      }
+    }
+    this.write(sets, dels);
+    return { set: sets.length, deleted: dels.length, unchanged };
+  }
+
+  /**
+   * Mark and sweep against the real table: every desired entry that differs is written, every
+   * installed entry that is not desired is deleted, the rest is left alone (never a flush).
+   */
+  resync(desired: Iterable<readonly [K, V]>): SyncCounts {
+    const installed = new Map<string, [K, V]>();
+    for (const [k, v] of this.table.entries()) installed.set(this.keyId(k), [k, v]);
+    this.shadow.clear();
+    for (const [id, kv] of installed) this.shadow.set(id, kv);
+    const sets: Array<readonly [K, V]> = [];
+    let unchanged = 0;
+    for (const want of desired) {
+      const id = this.keyId(want[0]);
+      const have = installed.get(id);
+      // Mark: what is still desired survives the sweep.
+      installed.delete(id);
+      if (have === undefined || !this.equal(have[1], want[1])) sets.push(want);
+      else unchanged++;
+    }
+    const dels = [...installed.values()].map(([k]) => k);
+    this.write(sets, dels);
+    return { set: sets.length, deleted: dels.length, unchanged };
+  }
+
+  /** Installed entries as the agent believes them (no syscall). */
+  installed(): IterableIterator<[K, V]> {
+    return this.shadow.values();
+  }
+
+  /** The installed value of one key, from the shadow copy. */
+  installedValue(id: string): V | undefined {
+    return this.shadow.get(id)?.[1];
+  }
+
+  get installedCount(): number {
+    return this.shadow.size;
+  }
+
+  private write(sets: Array<readonly [K, V]>, dels: K[]): void {
+    // Sets first: a key that moves from one kind to another is never absent in between.
+    if (sets.length > 0) {
+      this.table.setMany(sets);
+      for (const kv of sets) this.shadow.set(this.keyId(kv[0]), [kv[0], kv[1]]);
+    }
+    if (dels.length > 0) {
+      this.table.deleteMany(dels);
+      for (const k of dels) this.shadow.delete(this.keyId(k));
+    }
+  }
+}

@@ -1,0 +1,87 @@
+// The agent's view of the dataplane tables: what the control loop writes, in plain TS terms.
+// The real tables (src/dataplane/tables.ts, BPF maps) are adapted to this view in
+// dataplane-adapter.ts; the unit tests use memoryTables(), the in-memory twin. Keeping this view
+// narrow lets the whole control loop run without root.
+import { MemoryTable } from '../dataplane/memory-table.ts';
+import type { Table } from '../dataplane/table.ts';
+
+/** Identity of a VM in a VN: (VNI, MAC). */
+export interface MacKey {
+  vni: number;
+  mac: string;
+}
+
+/** Identity of an address in a VN: (VNI, IP). */
+export interface IpKey {
+  vni: number;
+  ip: string;
+}
+
+/**
+ * Where frames for (VNI, MAC) go:
+ * - `local`: to the VM's TSI on this host;
+ * - `remote`: VXLAN to the NVE at `vtep`;
+ * - `moved`: the VM left for the NVE at `vtep`; frames still reaching us are re-tunnelled there
+ *   until `untilMs` (the hold time; the agent removes the entry then);
+ * - `dual`: an announced migration from here to `vtep` is under way: deliver to the local TSI AND
+ *   to `vtep`, so the VM gets its frames whichever side it runs on when they arrive.
+ */
+export type FdbEntry =
+  | { kind: 'local'; ifindex: number }
+  | { kind: 'remote'; vtep: string }
+  | { kind: 'moved'; vtep: string; untilMs: number }
+  | { kind: 'dual'; ifindex: number; vtep: string };
+
+/** Which MAC answers for an IP in a VN (ARP/ND answered in XDP). */
+export interface NeighEntry {
+  mac: string;
+}
+
+/** The remote NVEs of a VN: head-end replication targets and allowed tunnel sources. */
+export interface FloodEntry {
+  vteps: string[];
+}
+
+/** The three tables the control loop keeps equal to the desired state. */
+export interface AgentTables {
+  fdb: Table<MacKey, FdbEntry>;
+  neigh: Table<IpKey, NeighEntry>;
+  flood: Table<number, FloodEntry>;
+}
+
+export const macId = (k: MacKey): string => `${k.vni}/${k.mac}`;
+export const ipId = (k: IpKey): string => `${k.vni}/${k.ip}`;
+export const vniId = (vni: number): string => String(vni);
+
+/** Value equality of FDB entries (moved entries compare their deadline too). */
+export function fdbEqual(a: FdbEntry, b: FdbEntry): boolean {
+  switch (a.kind) {
+    case 'local':
+      return b.kind === 'local' && a.ifindex === b.ifindex;
+    case 'remote':
+      return b.kind === 'remote' && a.vtep === b.vtep;
+    case 'moved':
+      return b.kind === 'moved' && a.vtep === b.vtep && a.untilMs === b.untilMs;
+    case 'dual':
+      return b.kind === 'dual' && a.ifindex === b.ifindex && a.vtep === b.vtep;
+  }
+}
+
+export const neighEqual = (a: NeighEntry, b: NeighEntry): boolean => a.mac === b.mac;
+
+export function floodEqual(a: FloodEntry, b: FloodEntry): boolean {
+  return a.vteps.length === b.vteps.length && a.vteps.every((v, i) => v === b.vteps[i]);
+}
+
+/** In-memory tables (unit tests, and a dry-run agent). */
+export function memoryTables(): {
+  fdb: MemoryTable<MacKey, FdbEntry>;
+  neigh: MemoryTable<IpKey, NeighEntry>;
+  flood: MemoryTable<number, FloodEntry>;
+} {
+  return {
+    fdb: new MemoryTable('fdb', macId),
+    neigh: new MemoryTable('neigh', ipId),
+    flood: new MemoryTable('flood', vniId),
+  };
+}
