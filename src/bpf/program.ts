@@ -1,0 +1,172 @@
+// A loaded BPF program: run it on a frame without any interface (BPF_PROG_TEST_RUN), attach it
+// to XDP through a bpf_link or to TC clsact, pin it, read its run statistics.
+import { closeSync, unlinkSync } from 'node:fs';
+import { BpfError, check } from './errors.ts';
+import * as L from './libbpf.ts';
+import { BpfLink } from './link.ts';
+import { attachTc, type TcAttachment, type TcAttachOptions, type TcDirection } from './tc.ts';
+
+const EINVAL = 22;
+const BPF_XDP = 37;
+const XDP_FLAGS_SKB_MODE = 1 << 1;
+const XDP_FLAGS_DRV_MODE = 1 << 2;
+/** Room for a program that grows the frame (bpf_xdp_adjust_head/tail) in testRun's output. */
+const TEST_RUN_GROWTH_BYTES = 512;
+
+export interface TestRunOptions {
+  /** The frame the program sees. */
+  data: Buffer;
+  /** Capacity of the output frame buffer (default: data length + 512). */
+  dataSizeOut?: number;
+  /** Run the program this many times (the duration is the average). */
+  repeat?: number;
+  /** Context in (e.g. struct xdp_md with ingress_ifindex). */
+  ctxIn?: Buffer;
+}
+
+export interface TestRunResult {
+  /** The program's return code (XDP_PASS, TC_ACT_OK, ...). */
+  retval: number;
+  /** The frame as the program left it. */
+  data: Buffer;
+  /** Average run time per repetition in ns (kernel-measured). */
+  durationNs: number;
+}
+
+export interface XdpAttachOptions {
+  /** 'native' (driver mode, the default) or 'generic' (skb mode, only when asked). */
+  mode?: 'native' | 'generic';
+}
+
+export interface RunStats {
+  runCount: bigint;
+  runTimeNs: bigint;
+}
+
+export class BpfProgram {
+  private _fd: number;
+  private readonly ownsFd: boolean;
+  private pinnedAt: string | undefined;
+  private readonly label: string;
+
+  constructor(
+    fd: number,
+    readonly name: string,
+    readonly type: number,
+    ownsFd: boolean,
+  ) {
+    this._fd = fd;
+    this.ownsFd = ownsFd;
+    this.label = `program ${name}`;
+  }
+
+  get fd(): number {
+    if (this._fd < 0) throw new BpfError('use', this.label, 9, 'the program was closed');
+    return this._fd;
+  }
+
+  /** Open a program pinned in bpffs; the returned program owns its fd. */
+  static fromPinned(path: string): BpfProgram {
+    const fd = check(L.bpf_obj_get(path), 'open pinned', `program at ${path}`);
+    const info = progInfoBuf(fd, `program at ${path}`);
+    return new BpfProgram(fd, info.name, info.type, true);
+  }
+
+  /** Run the program once (or `repeat` times) on a frame, via bpf_prog_test_run_opts. */
+  testRun(opts: TestRunOptions): TestRunResult {
+    const O = L.TEST_RUN_OPTS;
+    const out = Buffer.alloc(opts.dataSizeOut ?? opts.data.length + TEST_RUN_GROWTH_BYTES);
+    const o = Buffer.alloc(O.size);
+    o.writeBigUInt64LE(BigInt(O.size), 0);
+    o.writeBigUInt64LE(L.addressOf(opts.data), O.dataIn);
+    o.writeUInt32LE(opts.data.length, O.dataSizeIn);
+    o.writeBigUInt64LE(L.addressOf(out), O.dataOut);
+    o.writeUInt32LE(out.length, O.dataSizeOut);
+    if (opts.ctxIn) {
+      o.writeBigUInt64LE(L.addressOf(opts.ctxIn), O.ctxIn);
+      o.writeUInt32LE(opts.ctxIn.length, O.ctxSizeIn);
+    }
+    o.writeInt32LE(opts.repeat ?? 1, O.repeat);
+    check(L.bpf_prog_test_run_opts(this.fd, o), 'test run', this.label);
+    const outLen = o.readUInt32LE(O.dataSizeOut);
+    return {
+      retval: o.readUInt32LE(O.retval),
+      data: out.subarray(0, Math.min(outLen, out.length)),
+      durationNs: o.readUInt32LE(O.duration),
+    };
+  }
+
+  /** Attach to an interface's XDP hook through a bpf_link (native mode unless asked). */
+  attachXdp(ifindex: number, opts: XdpAttachOptions = {}): BpfLink {
+    const mode = opts.mode ?? 'native';
+    const o = Buffer.alloc(L.LINK_CREATE_OPTS.size);
+    o.writeBigUInt64LE(BigInt(L.LINK_CREATE_OPTS.size), 0);
+    o.writeUInt32LE(
+      mode === 'generic' ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
+      L.LINK_CREATE_OPTS.flags,
+    );
+    const fd = check(
+      L.bpf_link_create(this.fd, ifindex, BPF_XDP, o),
+      `attach xdp (${mode}) to ifindex ${ifindex}`,
+      this.label,
+    );
+    return new BpfLink(fd, `xdp link of ${this.name} on ifindex ${ifindex}`);
+  }
+
+  /** Attach as a TC clsact filter (direct action) on ingress or egress. */
+  attachTc(ifindex: number, direction: TcDirection, opts: TcAttachOptions = {}): TcAttachment {
+    return attachTc(this, ifindex, direction, opts);
+  }
+
+  /** Run count and total run time (needs bpf stats enabled: see enableBpfStats()). */
+  runStats(): RunStats {
+    const i = progInfoBuf(this.fd, this.label);
+    return { runCount: i.runCnt, runTimeNs: i.runTimeNs };
+  }
+
+  /** Kernel program id. */
+  id(): number {
+    return progInfoBuf(this.fd, this.label).id;
+  }
+
+  /** Pin the program in bpffs. */
+  pin(path: string): void {
+    check(L.bpf_obj_pin(this.fd, path), `pin at ${path}`, this.label);
+    this.pinnedAt = path;
+  }
+
+  /** Remove the pin made by pin() (or the given path). */
+  unpin(path = this.pinnedAt): void {
+    if (!path)
+      throw new BpfError('unpin', this.label, EINVAL, 'the program was not pinned by this process');
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      throw new BpfError(`unpin ${path}`, this.label, (err as { errno?: number }).errno ?? EINVAL);
+    }
+    if (path === this.pinnedAt) this.pinnedAt = undefined;
+  }
+
+  /** Close an owned fd (programs of a BpfObject close with the object). Idempotent. */
+  close(): void {
+    if (this.ownsFd && this._fd >= 0) closeSync(this._fd);
+    this._fd = -1;
+  }
+}
+
+function progInfoBuf(fd: number, label: string) {
+  const P = L.PROG_INFO;
+  const buf = Buffer.alloc(P.size);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(P.size, 0);
+  check(L.bpf_obj_get_info_by_fd(fd, buf, len), 'get info', label);
+  const nameBytes = buf.subarray(P.name, P.name + L.BPF_OBJ_NAME_LEN);
+  const end = nameBytes.indexOf(0);
+  return {
+    type: buf.readUInt32LE(P.type),
+    id: buf.readUInt32LE(P.id),
+    name: nameBytes.toString('utf8', 0, end < 0 ? nameBytes.length : end),
+    runTimeNs: buf.readBigUInt64LE(P.runTimeNs),
+    runCnt: buf.readBigUInt64LE(P.runCnt),
+  };
+}
