@@ -1,0 +1,507 @@
+// The embedded directory store: one SQLite file (better-sqlite3), WAL journal with
+// synchronous=FULL, so every change is on disk before update() resolves and before any NVE hears
+// of it. Entry updates that arrive in the same event-loop turn share one transaction (group
+// commit: one fsync for many registrations). The schema is versioned; the change log used for
+// resume is trimmed to a bounded size. NVE acks are kept in memory only: NVEs ack again after a
+// restart, and writing a million acks to disk would cost fsyncs for nothing.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type {
+  ConvergenceRecord,
+  Entry,
+  Mac,
+  Membership,
+  MoveHint,
+  Provision,
+  VnConfig,
+  Vni,
+} from './model.ts';
+import {
+  RevisionTooOldError,
+  type AckRecord,
+  type Change,
+  type ChangeListener,
+  type DirectoryStore,
+  type EntryUpdateFn,
+  type EntryUpdateResult,
+  type Snapshot,
+} from './store.ts';
+
+/** Version of the on-disk schema; bump with a migration step in migrate(). */
+export const SCHEMA_VERSION = 1;
+export const DEFAULT_CHANGE_LOG_MAX = 100_000;
+export const DEFAULT_CONVERGENCE_MAX = 10_000;
+
+export interface SqliteStoreOptions {
+  path: string;
+  changeLogMax?: number;
+  convergenceMax?: number;
+  now?: () => number;
+}
+
+/** The database file was written by a newer roam, or is not a roam NVA database. */
+export class StoreSchemaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreSchemaError';
+  }
+}
+
+interface PendingUpdate {
+  vni: Vni;
+  mac: Mac;
+  ips: readonly string[];
+  fn: EntryUpdateFn<unknown>;
+  resolve: (r: EntryUpdateResult<unknown>) => void;
+  reject: (e: unknown) => void;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+  vni INTEGER NOT NULL, mac TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (vni, mac));
+-- Which live MAC holds which IP: answers "who else claims this IP" without a scan.
+CREATE TABLE IF NOT EXISTS entry_ips (
+  vni INTEGER NOT NULL, ip TEXT NOT NULL, mac TEXT NOT NULL, PRIMARY KEY (vni, ip, mac));
+CREATE TABLE IF NOT EXISTS changes (revision INTEGER PRIMARY KEY, vni INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vns (vni INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memberships (
+  vni INTEGER NOT NULL, nve_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (vni, nve_id));
+CREATE TABLE IF NOT EXISTS provisions (
+  vni INTEGER NOT NULL, mac TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (vni, mac));
+CREATE TABLE IF NOT EXISTS hints (
+  vni INTEGER NOT NULL, mac TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (vni, mac));
+CREATE TABLE IF NOT EXISTS convergence (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, vni INTEGER NOT NULL, mac TEXT NOT NULL, body TEXT NOT NULL);
+`;
+
+export class SqliteStore implements DirectoryStore {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly acks = new Map<string, AckRecord>();
+  private pending: PendingUpdate[] = [];
+  private convPending: ConvergenceRecord[] = [];
+  private flushScheduled = false;
+  private revision: number;
+  private trimmedTo: number;
+  private readonly changeLogMax: number;
+  private readonly convergenceMax: number;
+  private readonly now: () => number;
+  private readonly q;
+
+  constructor(opts: SqliteStoreOptions) {
+    this.changeLogMax = opts.changeLogMax ?? DEFAULT_CHANGE_LOG_MAX;
+    this.convergenceMax = opts.convergenceMax ?? DEFAULT_CONVERGENCE_MAX;
+    this.now = opts.now ?? Date.now;
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path);
+    // WAL + FULL: a commit is fsynced before it returns, so an acknowledged change survives a crash.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const db = this.db;
+    this.q = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
+      getEntry: db.prepare<[number, string], { body: string }>(
+        'SELECT body FROM entries WHERE vni = ? AND mac = ?',
+      ),
+      putEntry: db.prepare(
+        'INSERT INTO entries (vni, mac, state, body) VALUES (?, ?, ?, ?) ON CONFLICT(vni, mac) DO UPDATE SET state = excluded.state, body = excluded.body',
+      ),
+      entriesOfVni: db.prepare<[number], { body: string }>(
+        'SELECT body FROM entries WHERE vni = ?',
+      ),
+      allEntries: db.prepare<[], { body: string }>('SELECT body FROM entries'),
+      liveEntriesOfVni: db.prepare<[number], { body: string }>(
+        "SELECT body FROM entries WHERE vni = ? AND state != 'withdrawn'",
+      ),
+      ipOwners: db.prepare<[number, string, string], { mac: string }>(
+        'SELECT mac FROM entry_ips WHERE vni = ? AND ip = ? AND mac != ?',
+      ),
+      delIps: db.prepare('DELETE FROM entry_ips WHERE vni = ? AND mac = ?'),
+      addIp: db.prepare('INSERT OR IGNORE INTO entry_ips (vni, ip, mac) VALUES (?, ?, ?)'),
+      addChange: db.prepare('INSERT INTO changes (revision, vni, body) VALUES (?, ?, ?)'),
+      changesSince: db.prepare<[number], { body: string }>(
+        'SELECT body FROM changes WHERE revision > ? ORDER BY revision',
+      ),
+      trim: db.prepare('DELETE FROM changes WHERE revision <= ?'),
+      putVn: db.prepare(
+        'INSERT INTO vns (vni, body) VALUES (?, ?) ON CONFLICT(vni) DO UPDATE SET body = excluded.body',
+      ),
+      getVn: db.prepare<[number], { body: string }>('SELECT body FROM vns WHERE vni = ?'),
+      listVns: db.prepare<[], { body: string }>('SELECT body FROM vns ORDER BY vni'),
+      putMember: db.prepare(
+        'INSERT INTO memberships (vni, nve_id, body) VALUES (?, ?, ?) ON CONFLICT(vni, nve_id) DO UPDATE SET body = excluded.body',
+      ),
+      delMember: db.prepare('DELETE FROM memberships WHERE vni = ? AND nve_id = ?'),
+      membersOfVni: db.prepare<[number], { body: string }>(
+        'SELECT body FROM memberships WHERE vni = ?',
+      ),
+      allMembers: db.prepare<[], { body: string }>('SELECT body FROM memberships'),
+      putProvision: db.prepare(
+        'INSERT INTO provisions (vni, mac, body) VALUES (?, ?, ?) ON CONFLICT(vni, mac) DO UPDATE SET body = excluded.body',
+      ),
+      getProvision: db.prepare<[number, string], { body: string }>(
+        'SELECT body FROM provisions WHERE vni = ? AND mac = ?',
+      ),
+      delProvision: db.prepare('DELETE FROM provisions WHERE vni = ? AND mac = ?'),
+      provisionsOfVni: db.prepare<[number], { body: string }>(
+        'SELECT body FROM provisions WHERE vni = ?',
+      ),
+      allProvisions: db.prepare<[], { body: string }>('SELECT body FROM provisions'),
+      putHint: db.prepare(
+        'INSERT INTO hints (vni, mac, body) VALUES (?, ?, ?) ON CONFLICT(vni, mac) DO UPDATE SET body = excluded.body',
+      ),
+      getHint: db.prepare<[number, string], { body: string }>(
+        'SELECT body FROM hints WHERE vni = ? AND mac = ?',
+      ),
+      delHint: db.prepare('DELETE FROM hints WHERE vni = ? AND mac = ?'),
+      addConv: db.prepare('INSERT INTO convergence (vni, mac, body) VALUES (?, ?, ?)'),
+      trimConv: db.prepare(
+        'DELETE FROM convergence WHERE id <= (SELECT MAX(id) FROM convergence) - ?',
+      ),
+      listConv: db.prepare<[number], { body: string; vni: number; mac: string }>(
+        'SELECT body, vni, mac FROM convergence ORDER BY id DESC LIMIT ?',
+      ),
+      listConvMac: db.prepare<[number, string, number], { body: string }>(
+        'SELECT body FROM convergence WHERE vni = ? AND mac = ? ORDER BY id DESC LIMIT ?',
+      ),
+    };
+    this.revision = Number(this.q.getMeta.get('revision')?.value ?? 0);
+    this.trimmedTo = Number(this.q.getMeta.get('trimmed_to')?.value ?? 0);
+  }
+
+  /** Create the schema on a new file; refuse a file from a newer roam. */
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    const row = this.db
+      .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
+      .get();
+    const version = row ? Number(row.value) : 0;
+    if (version > SCHEMA_VERSION) {
+      throw new StoreSchemaError(
+        `the NVA database has schema version ${version}, newer than this roam understands (${SCHEMA_VERSION})`,
+      );
+    }
+    if (version < SCHEMA_VERSION) {
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA);
+        this.db
+          .prepare(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+          )
+          .run(String(SCHEMA_VERSION));
+      })();
+    }
+  }
+
+  async getEntry(vni: Vni, mac: Mac): Promise<Entry | undefined> {
+    return this.readEntry(vni, mac);
+  }
+
+  async listEntries(vni?: Vni): Promise<Entry[]> {
+    const rows = vni === undefined ? this.q.allEntries.all() : this.q.entriesOfVni.all(vni);
+    return rows.map((r) => JSON.parse(r.body) as Entry);
+  }
+
+  update<R>(
+    vni: Vni,
+    mac: Mac,
+    ips: readonly string[],
+    fn: EntryUpdateFn<R>,
+  ): Promise<EntryUpdateResult<R>> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({
+        vni,
+        mac,
+        ips,
+        fn: fn as EntryUpdateFn<unknown>,
+        resolve: resolve as (r: EntryUpdateResult<unknown>) => void,
+        reject,
+      });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Group commit: apply every queued update in one transaction, then answer and notify. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const results: { p: PendingUpdate; result: unknown; revision?: number; error?: unknown }[] = [];
+    const changes: Change[] = [];
+    const startRevision = this.revision;
+    try {
+      this.db.transaction(() => {
+        for (const p of batch) {
+          let plan;
+          try {
+            const current = this.readEntry(p.vni, p.mac);
+            plan = p.fn({ current, ipOwners: this.readIpOwners(p.vni, p.mac, p.ips) });
+          } catch (error) {
+            results.push({ p, result: undefined, error });
+            continue;
+          }
+          if (plan.upserts.length === 0) {
+            results.push({ p, result: plan.result });
+            continue;
+          }
+          for (const e of plan.upserts) this.writeEntry(e);
+          const change = this.appendChange({
+            vni: p.vni,
+            upserts: plan.upserts,
+            cause: plan.cause,
+          });
+          changes.push(change);
+          results.push({ p, result: plan.result, revision: change.revision });
+        }
+        this.q.setMeta.run('revision', String(this.revision));
+        this.trimLog();
+      })();
+    } catch (err) {
+      this.revision = startRevision;
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (const c of changes) this.notify(c);
+    for (const r of results) {
+      if (r.error !== undefined) r.p.reject(r.error);
+      else
+        r.p.resolve(
+          r.revision === undefined
+            ? { result: r.result }
+            : { result: r.result, revision: r.revision },
+        );
+    }
+  }
+
+  private readEntry(vni: Vni, mac: Mac): Entry | undefined {
+    const row = this.q.getEntry.get(vni, mac);
+    return row ? (JSON.parse(row.body) as Entry) : undefined;
+  }
+
+  private readIpOwners(vni: Vni, mac: Mac, ips: readonly string[]): Entry[] {
+    const macs = new Set<string>();
+    for (const ip of ips) for (const r of this.q.ipOwners.all(vni, ip, mac)) macs.add(r.mac);
+    return [...macs].map((m) => this.readEntry(vni, m)).filter((e): e is Entry => e !== undefined);
+  }
+
+  private writeEntry(e: Entry): void {
+    this.q.putEntry.run(e.vni, e.mac, e.state, JSON.stringify(e));
+    this.q.delIps.run(e.vni, e.mac);
+    if (e.state !== 'withdrawn') for (const b of e.ips) this.q.addIp.run(e.vni, b.ip, e.mac);
+  }
+
+  private appendChange(c: Omit<Change, 'revision' | 'at'>): Change {
+    this.revision += 1;
+    const change: Change = { ...c, revision: this.revision, at: this.now() };
+    this.q.addChange.run(change.revision, change.vni, JSON.stringify(change));
+    return change;
+  }
+
+  private trimLog(): void {
+    const floor = this.revision - this.changeLogMax;
+    if (floor > this.trimmedTo) {
+      this.q.trim.run(floor);
+      this.trimmedTo = floor;
+      this.q.setMeta.run('trimmed_to', String(floor));
+    }
+  }
+
+  /** One-change transaction for admin writes (memberships, hints). */
+  private commitOne(write: () => void, c: Omit<Change, 'revision' | 'at'>): number {
+    const start = this.revision;
+    let change: Change;
+    try {
+      this.db.transaction(() => {
+        write();
+        change = this.appendChange(c);
+        this.q.setMeta.run('revision', String(this.revision));
+        this.trimLog();
+      })();
+    } catch (err) {
+      this.revision = start;
+      throw err;
+    }
+    this.notify(change!);
+    return this.revision;
+  }
+
+  private notify(c: Change): void {
+    for (const l of this.listeners) l(c);
+  }
+
+  async currentRevision(): Promise<number> {
+    return this.revision;
+  }
+
+  async changesSince(revision: number, vnis?: readonly Vni[]): Promise<Change[]> {
+    if (revision < this.trimmedTo || revision > this.revision) {
+      throw new RevisionTooOldError(revision, this.trimmedTo);
+    }
+    const want = vnis && new Set(vnis);
+    const out: Change[] = [];
+    for (const r of this.q.changesSince.iterate(revision)) {
+      const c = JSON.parse(r.body) as Change;
+      if (!want || want.has(c.vni)) out.push(c);
+    }
+    return out;
+  }
+
+  async snapshot(vnis: readonly Vni[]): Promise<Snapshot> {
+    // Synchronous reads: no write can interleave, so this is consistent at this.revision.
+    const entries: Entry[] = [];
+    const memberships: Membership[] = [];
+    for (const vni of new Set(vnis)) {
+      for (const r of this.q.liveEntriesOfVni.all(vni)) entries.push(JSON.parse(r.body) as Entry);
+      for (const r of this.q.membersOfVni.all(vni))
+        memberships.push(JSON.parse(r.body) as Membership);
+    }
+    return { revision: this.revision, entries, memberships };
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async putVn(cfg: VnConfig): Promise<void> {
+    this.q.putVn.run(cfg.vni, JSON.stringify(cfg));
+  }
+
+  async getVn(vni: Vni): Promise<VnConfig | undefined> {
+    const r = this.q.getVn.get(vni);
+    return r ? (JSON.parse(r.body) as VnConfig) : undefined;
+  }
+
+  async listVns(): Promise<VnConfig[]> {
+    return this.q.listVns.all().map((r) => JSON.parse(r.body) as VnConfig);
+  }
+
+  async putMembership(m: Membership): Promise<number> {
+    return this.commitOne(() => this.q.putMember.run(m.vni, m.nveId, JSON.stringify(m)), {
+      vni: m.vni,
+      upserts: [],
+      members: [m],
+    });
+  }
+
+  async deleteMembership(vni: Vni, nveId: string): Promise<number | undefined> {
+    const exists = this.q.membersOfVni
+      .all(vni)
+      .some((r) => (JSON.parse(r.body) as Membership).nveId === nveId);
+    if (!exists) return undefined;
+    return this.commitOne(() => this.q.delMember.run(vni, nveId), {
+      vni,
+      upserts: [],
+      membersRemoved: [nveId],
+    });
+  }
+
+  async listMemberships(vni?: Vni): Promise<Membership[]> {
+    const rows = vni === undefined ? this.q.allMembers.all() : this.q.membersOfVni.all(vni);
+    return rows.map((r) => JSON.parse(r.body) as Membership);
+  }
+
+  async putProvision(p: Provision): Promise<void> {
+    this.q.putProvision.run(p.vni, p.mac, JSON.stringify(p));
+  }
+
+  async getProvision(vni: Vni, mac: Mac): Promise<Provision | undefined> {
+    const r = this.q.getProvision.get(vni, mac);
+    return r ? (JSON.parse(r.body) as Provision) : undefined;
+  }
+
+  async deleteProvision(vni: Vni, mac: Mac): Promise<boolean> {
+    return this.q.delProvision.run(vni, mac).changes > 0;
+  }
+
+  async listProvisions(vni?: Vni): Promise<Provision[]> {
+    const rows = vni === undefined ? this.q.allProvisions.all() : this.q.provisionsOfVni.all(vni);
+    return rows.map((r) => JSON.parse(r.body) as Provision);
+  }
+
+  async putHint(h: MoveHint): Promise<number> {
+    return this.commitOne(() => this.q.putHint.run(h.vni, h.mac, JSON.stringify(h)), {
+      vni: h.vni,
+      upserts: [],
+      hint: h,
+    });
+  }
+
+  async getHint(vni: Vni, mac: Mac, now: number): Promise<MoveHint | undefined> {
+    const r = this.q.getHint.get(vni, mac);
+    const h = r ? (JSON.parse(r.body) as MoveHint) : undefined;
+    return h && h.expiresAt > now ? h : undefined;
+  }
+
+  async deleteHint(vni: Vni, mac: Mac): Promise<void> {
+    this.q.delHint.run(vni, mac);
+  }
+
+  async recordAcks(acks: readonly AckRecord[]): Promise<void> {
+    for (const a of acks) {
+      const prev = this.acks.get(a.nveId);
+      if (!prev || prev.revision <= a.revision) this.acks.set(a.nveId, { ...a });
+    }
+  }
+
+  async listAcks(): Promise<AckRecord[]> {
+    return [...this.acks.values()].map((a) => ({ ...a }));
+  }
+
+  async addConvergence(rec: ConvergenceRecord): Promise<void> {
+    // Measurements, not directory state: written in batches (one fsync per batch).
+    this.convPending.push(rec);
+    if (this.convPending.length === 1) setImmediate(() => this.flushConvergence());
+  }
+
+  private flushConvergence(): void {
+    const batch = this.convPending;
+    this.convPending = [];
+    if (batch.length === 0 || !this.db.open) return;
+    this.db.transaction(() => {
+      for (const rec of batch) this.q.addConv.run(rec.vni, rec.mac, JSON.stringify(rec));
+      this.q.trimConv.run(this.convergenceMax);
+    })();
+  }
+
+  async listConvergence(
+    opts: { vni?: Vni; mac?: Mac; limit?: number } = {},
+  ): Promise<ConvergenceRecord[]> {
+    this.flushConvergence();
+    const limit = opts.limit ?? 100;
+    if (opts.vni !== undefined && opts.mac !== undefined) {
+      return this.q.listConvMac
+        .all(opts.vni, opts.mac, limit)
+        .map((r) => JSON.parse(r.body) as ConvergenceRecord);
+    }
+    return this.q.listConv
+      .all(opts.vni === undefined ? limit : this.convergenceMax)
+      .filter((r) => opts.vni === undefined || r.vni === opts.vni)
+      .slice(0, limit)
+      .map((r) => JSON.parse(r.body) as ConvergenceRecord);
+  }
+
+  async close(): Promise<void> {
+    // Finish queued updates first so nothing acknowledged-to-be is lost.
+    if (this.pending.length > 0) this.flush();
+    this.flushConvergence();
+    this.listeners.clear();
+    if (this.db.open) {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.close();
+    }
+  }
+}
