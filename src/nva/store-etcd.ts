@@ -1,0 +1,680 @@
+// The directory in etcd 3, so several NVA replicas serve NVEs from one cluster. etcd gives what
+// the store contract needs: every write is a transaction committed by a quorum (durable before we
+// answer; one member of three may die), entry updates are compare-and-swap on the mod_revision of
+// every key that was read, and revisions are etcd's own. The change log is the etcd history of one
+// key per VNI (log/<vni>, rewritten by every change): changesSince() replays that history with a
+// watch from a revision, and a compacted history answers "too old". Every replica watches the log
+// prefix, so a change committed by any replica reaches every replica's subscribers.
+import {
+  Etcd3,
+  type ICompare,
+  type IKeyValue,
+  type IOptions,
+  type IRangeRequest,
+  type IRangeResponse,
+  type IRequestOp,
+  type IWatchResponse,
+  type Watcher,
+} from 'etcd3';
+import { logger } from '../log.ts';
+import type {
+  ConvergenceRecord,
+  Entry,
+  Mac,
+  Membership,
+  MoveHint,
+  Provision,
+  VnConfig,
+  Vni,
+} from './model.ts';
+import {
+  RevisionTooOldError,
+  UpdateConflictError,
+  type AckRecord,
+  type Change,
+  type ChangeListener,
+  type DirectoryStore,
+  type EntryUpdateFn,
+  type EntryUpdateResult,
+  type Snapshot,
+} from './store.ts';
+import { DEFAULT_ETCD_PREFIX, EtcdKeys, prefixEnd } from './store-etcd-keys.ts';
+
+const log = logger('store-etcd');
+
+/** Compare-and-swap attempts before update() gives up with UpdateConflictError. */
+const DEFAULT_MAX_ATTEMPTS = 16;
+/** Upper bound of the random pause between compare-and-swap attempts. */
+const CAS_BACKOFF_MAX_MS = 50;
+/** etcd's default --max-txn-ops: no transaction may carry more operations. */
+const MAX_TXN_OPS = 128;
+/** Acks are kept in memory and written to etcd at most this often (they need not be durable). */
+const DEFAULT_ACK_FLUSH_MS = 1_000;
+/** Convergence records kept in etcd; the oldest are deleted beyond this. */
+const DEFAULT_CONVERGENCE_MAX = 1_000;
+/** Prune convergence records once per this many additions. */
+const CONVERGENCE_PRUNE_EVERY = 64;
+/** How long update() waits for its own change to come back through the log watch. */
+const DELIVERY_WAIT_MS = 5_000;
+/** How long changesSince() may take to replay the history it was asked for. */
+const REPLAY_TIMEOUT_MS = 10_000;
+/** How long open() waits for the first answer from the cluster. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface EtcdStoreOptions {
+  /** Client URLs of the cluster's members ("http://127.0.0.1:2379"). */
+  hosts: string[];
+  /** Key prefix of this directory (default /roam/v1/); must end with "/". */
+  prefix?: string;
+  /** Compare-and-swap attempts per update (default 16). */
+  maxAttempts?: number;
+  ackFlushMs?: number;
+  convergenceMax?: number;
+  connectTimeoutMs?: number;
+  /** Extra etcd3 client options (TLS credentials, auth). */
+  client?: Omit<IOptions, 'hosts'>;
+}
+
+/** A key read inside update(): its mod_revision (0 = absent) for the compare, and its value. */
+interface ReadKey {
+  key: Buffer;
+  modRevision: string;
+  value: Buffer | undefined;
+}
+
+/** Change as stored in a log key: the revision is the key's mod_revision, not part of the value. */
+type StoredChange = Omit<Change, 'revision'>;
+
+export class EtcdStore implements DirectoryStore {
+  readonly kind = 'etcd';
+  private readonly keys: EtcdKeys;
+  private readonly maxAttempts: number;
+  private readonly ackFlushMs: number;
+  private readonly convergenceMax: number;
+  private readonly listeners = new Set<ChangeListener>();
+  /** Highest log revision handed to listeners. */
+  private delivered = 0;
+  private readonly deliveryWaiters: { revision: number; resolve: () => void }[] = [];
+  private watcher: Watcher | undefined;
+  private readonly pendingAcks = new Map<string, AckRecord>();
+  private ackTimer: NodeJS.Timeout | undefined;
+  private convergenceAdds = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly client: Etcd3,
+    opts: EtcdStoreOptions,
+  ) {
+    this.keys = new EtcdKeys(opts.prefix ?? DEFAULT_ETCD_PREFIX);
+    this.maxAttempts = opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.ackFlushMs = opts.ackFlushMs ?? DEFAULT_ACK_FLUSH_MS;
+    this.convergenceMax = opts.convergenceMax ?? DEFAULT_CONVERGENCE_MAX;
+  }
+
+  /** Key prefix of this directory in etcd. */
+  get prefix(): string {
+    return this.keys.prefix;
+  }
+
+  /** Connect, and start following the change log from the cluster's current revision. */
+  static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
+    if (opts.hosts.length === 0) throw new Error('etcd store needs at least one host');
+    const client = new Etcd3({ ...opts.client, hosts: opts.hosts });
+    const store = new EtcdStore(client, opts);
+    try {
+      await store.startWatch(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return store;
+  }
+
+  // --- entries -----------------------------------------------------------------------------
+
+  async getEntry(vni: Vni, mac: Mac): Promise<Entry | undefined> {
+    return this.getJson<Entry>(this.keys.entry(vni, mac));
+  }
+
+  async listEntries(vni?: Vni): Promise<Entry[]> {
+    return this.listJson<Entry>(this.keys.entryPrefix(vni));
+  }
+
+  async update<R>(
+    vni: Vni,
+    mac: Mac,
+    ips: readonly string[],
+    fn: EntryUpdateFn<R>,
+  ): Promise<EntryUpdateResult<R>> {
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      // Read this MAC's entry and the owner index of every IP asked, then the owners' entries.
+      const read = new Map<string, ReadKey>();
+      const entryKey = this.keys.entry(vni, mac);
+      await this.readKeys(read, [entryKey, ...ips.map((ip) => this.keys.ip(vni, ip))]);
+      const current = decode<Entry>(read.get(entryKey.toString())?.value);
+      const ownerMacs = new Set<Mac>();
+      for (const ip of ips) for (const m of this.ipOwners(read, vni, ip)) ownerMacs.add(m);
+      ownerMacs.delete(mac);
+      const ownerKeys = [...ownerMacs].map((m) => this.keys.entry(vni, m));
+      await this.readKeys(read, ownerKeys);
+      const ipOwners = ownerKeys
+        .map((k) => decode<Entry>(read.get(k.toString())?.value))
+        .filter((e): e is Entry => e !== undefined && e.state !== 'withdrawn')
+        .filter((e) => e.ips.some((b) => ips.includes(b.ip)));
+
+      const plan = fn({ current, ipOwners });
+      if (plan.upserts.length === 0) return { result: plan.result };
+
+      // Everything we overwrite must be in the compare: entries not read yet, and the owner index
+      // of every IP an upsert gains or loses.
+      await this.readKeys(
+        read,
+        plan.upserts.map((u) => this.keys.entry(u.vni, u.mac)),
+      );
+      const touchedIps = new Map<string, { vni: Vni; ip: string }>();
+      for (const u of plan.upserts) {
+        const old = decode<Entry>(read.get(this.keys.entry(u.vni, u.mac).toString())?.value);
+        for (const b of [...heldIps(old), ...heldIps(u)]) {
+          touchedIps.set(this.keys.ip(u.vni, b).toString(), { vni: u.vni, ip: b });
+        }
+      }
+      await this.readKeys(
+        read,
+        [...touchedIps.values()].map((t) => this.keys.ip(t.vni, t.ip)),
+      );
+
+      const ops: IRequestOp[] = [];
+      const owners = new Map<string, Set<Mac>>();
+      for (const [k, t] of touchedIps) owners.set(k, new Set(this.ipOwners(read, t.vni, t.ip)));
+      for (const u of plan.upserts) {
+        const old = decode<Entry>(read.get(this.keys.entry(u.vni, u.mac).toString())?.value);
+        for (const ip of heldIps(old))
+          owners.get(this.keys.ip(u.vni, ip).toString())?.delete(u.mac);
+        for (const ip of heldIps(u)) owners.get(this.keys.ip(u.vni, ip).toString())?.add(u.mac);
+        ops.push(put(this.keys.entry(u.vni, u.mac), u));
+      }
+      for (const [k, macs] of owners) {
+        const key = Buffer.from(k);
+        if (macs.size === 0) {
+          if (read.get(k)?.value !== undefined) ops.push({ request_delete_range: { key } });
+        } else {
+          ops.push(put(key, [...macs].sort()));
+        }
+      }
+      const change: StoredChange = { vni, at: Date.now(), upserts: plan.upserts };
+      if (plan.cause) change.cause = plan.cause;
+      ops.push(put(this.keys.log(vni), change));
+
+      const compare: ICompare[] = [...read.values()].map((r) => ({
+        key: r.key,
+        target: 'Mod',
+        result: 'Equal',
+        mod_revision: r.modRevision,
+      }));
+      if (ops.length > MAX_TXN_OPS || compare.length > MAX_TXN_OPS) {
+        throw new Error(`update of ${mac} in VNI ${vni} touches too many keys for one etcd txn`);
+      }
+      const res = await this.client.kv.txn({ compare, success: ops });
+      if (res.succeeded) {
+        const revision = Number(res.header.revision);
+        await this.waitDelivered(revision);
+        return { result: plan.result, revision };
+      }
+      log.debug({ vni, mac, attempt }, 'compare-and-swap conflict, retrying on fresh data');
+      // Random back-off, so replicas racing on one MAC do not collide again in lock step.
+      await sleep(Math.random() * Math.min(CAS_BACKOFF_MAX_MS, 2 ** attempt));
+    }
+    throw new UpdateConflictError(vni, mac, this.maxAttempts);
+  }
+
+  // --- change log --------------------------------------------------------------------------
+
+  async currentRevision(): Promise<number> {
+    const res = await this.rangePrefix(this.keys.logPrefix(), { keys_only: true });
+    return Math.max(0, ...res.kvs.map((kv) => Number(kv.mod_revision)));
+  }
+
+  async changesSince(revision: number, vnis?: readonly Vni[]): Promise<Change[]> {
+    const wanted = vnis ? new Set(vnis) : undefined;
+    const res = await this.rangePrefix(this.keys.logPrefix(), {
+      keys_only: true,
+      min_mod_revision: revision + 1,
+    });
+    if (revision > Number(res.header.revision)) {
+      // A revision from the future: the NVE followed another cluster (or a wiped one).
+      throw new RevisionTooOldError(revision, await this.oldestResumable());
+    }
+    const logs = res.kvs.filter((kv) => {
+      const v = this.keys.vniOfLog(kv.key);
+      return v !== undefined && (wanted === undefined || wanted.has(v));
+    });
+    if (logs.length === 0) return [];
+    const target = Math.max(...logs.map((kv) => Number(kv.mod_revision)));
+    return this.replay(revision, target, wanted);
+  }
+
+  async snapshot(vnis: readonly Vni[]): Promise<Snapshot> {
+    // The first range fixes the revision; every other range reads at that same revision.
+    const first = await this.rangePrefix(this.keys.logPrefix(), { keys_only: true });
+    const revision = Number(first.header.revision);
+    const at = { revision };
+    const entries: Entry[] = [];
+    const memberships: Membership[] = [];
+    await Promise.all(
+      vnis.map(async (vni) => {
+        const [e, m] = await Promise.all([
+          this.rangePrefix(this.keys.entryPrefix(vni), at),
+          this.rangePrefix(this.keys.memberPrefix(vni), at),
+        ]);
+        for (const kv of e.kvs) {
+          const entry = decode<Entry>(kv.value)!;
+          if (entry.state !== 'withdrawn') entries.push(entry);
+        }
+        for (const kv of m.kvs) memberships.push(decode<Membership>(kv.value)!);
+      }),
+    );
+    return { revision, entries, memberships };
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Drop the history before `revision` (etcd compaction): changesSince() of an older revision
+   * then throws RevisionTooOldError, so those NVEs get a fresh snapshot.
+   */
+  async compact(revision: number): Promise<void> {
+    await this.client.put(this.keys.compacted()).value(String(revision));
+    await this.client.kv.compact({ revision, physical: true });
+  }
+
+  // --- VN configuration, membership --------------------------------------------------------
+
+  async putVn(cfg: VnConfig): Promise<void> {
+    await this.client.kv.put({ key: this.keys.vn(cfg.vni), value: encode(cfg) });
+  }
+
+  async getVn(vni: Vni): Promise<VnConfig | undefined> {
+    return this.getJson<VnConfig>(this.keys.vn(vni));
+  }
+
+  async listVns(): Promise<VnConfig[]> {
+    return this.listJson<VnConfig>(this.keys.vnPrefix());
+  }
+
+  async putMembership(m: Membership): Promise<number> {
+    const change: StoredChange = { vni: m.vni, at: Date.now(), upserts: [], members: [m] };
+    return this.commitChange([put(this.keys.member(m.vni, m.nveId), m)], change);
+  }
+
+  async deleteMembership(vni: Vni, nveId: string): Promise<number | undefined> {
+    const key = this.keys.member(vni, nveId);
+    const change: StoredChange = { vni, at: Date.now(), upserts: [], membersRemoved: [nveId] };
+    const res = await this.client.kv.txn({
+      compare: [{ key, target: 'Version', result: 'Greater', version: 0 }],
+      success: [{ request_delete_range: { key } }, put(this.keys.log(vni), change)],
+    });
+    if (!res.succeeded) return undefined;
+    const revision = Number(res.header.revision);
+    await this.waitDelivered(revision);
+    return revision;
+  }
+
+  async listMemberships(vni?: Vni): Promise<Membership[]> {
+    return this.listJson<Membership>(this.keys.memberPrefix(vni));
+  }
+
+  // --- provisioning ------------------------------------------------------------------------
+
+  async putProvision(p: Provision): Promise<void> {
+    await this.client.kv.put({ key: this.keys.prov(p.vni, p.mac), value: encode(p) });
+  }
+
+  async getProvision(vni: Vni, mac: Mac): Promise<Provision | undefined> {
+    return this.getJson<Provision>(this.keys.prov(vni, mac));
+  }
+
+  async deleteProvision(vni: Vni, mac: Mac): Promise<boolean> {
+    const res = await this.client.kv.deleteRange({ key: this.keys.prov(vni, mac) });
+    return Number(res.deleted) > 0;
+  }
+
+  async listProvisions(vni?: Vni): Promise<Provision[]> {
+    return this.listJson<Provision>(this.keys.provPrefix(vni));
+  }
+
+  // --- migration hints ---------------------------------------------------------------------
+
+  async putHint(h: MoveHint): Promise<number> {
+    const change: StoredChange = { vni: h.vni, at: Date.now(), upserts: [], hint: h };
+    return this.commitChange([put(this.keys.hint(h.vni, h.mac), h)], change);
+  }
+
+  async getHint(vni: Vni, mac: Mac, now: number): Promise<MoveHint | undefined> {
+    const h = await this.getJson<MoveHint>(this.keys.hint(vni, mac));
+    return h !== undefined && h.expiresAt > now ? h : undefined;
+  }
+
+  async deleteHint(vni: Vni, mac: Mac): Promise<void> {
+    await this.client.kv.deleteRange({ key: this.keys.hint(vni, mac) });
+  }
+
+  // --- acknowledgements, convergence --------------------------------------------------------
+
+  async recordAcks(acks: readonly AckRecord[]): Promise<void> {
+    // Kept in memory and flushed in batches: one etcd write per ack would cost more than the
+    // registrations themselves, and an NVE acks again after any restart.
+    for (const a of acks) {
+      const prev = this.pendingAcks.get(a.nveId);
+      if (prev === undefined || a.revision >= prev.revision) this.pendingAcks.set(a.nveId, a);
+    }
+    if (this.ackTimer === undefined && !this.closed) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = undefined;
+        this.flushAcks().catch((err: unknown) => log.warn({ err }, 'ack flush failed'));
+      }, this.ackFlushMs);
+      this.ackTimer.unref();
+    }
+  }
+
+  async listAcks(): Promise<AckRecord[]> {
+    const byNve = new Map<string, AckRecord>();
+    for (const a of await this.listJson<AckRecord>(this.keys.ackPrefix())) byNve.set(a.nveId, a);
+    for (const a of this.pendingAcks.values()) {
+      const stored = byNve.get(a.nveId);
+      if (stored === undefined || a.revision >= stored.revision) byNve.set(a.nveId, a);
+    }
+    return [...byNve.values()];
+  }
+
+  async addConvergence(rec: ConvergenceRecord): Promise<void> {
+    await this.client.kv.put({
+      key: this.keys.conv(rec.revision, rec.vni, rec.mac),
+      value: encode(rec),
+    });
+    if (++this.convergenceAdds % CONVERGENCE_PRUNE_EVERY === 0) await this.pruneConvergence();
+  }
+
+  async listConvergence(
+    opts: { vni?: Vni; mac?: Mac; limit?: number } = {},
+  ): Promise<ConvergenceRecord[]> {
+    const res = await this.rangePrefix(this.keys.convPrefix(), {
+      sort_order: 'Descend',
+      sort_target: 'Key',
+    });
+    const out: ConvergenceRecord[] = [];
+    for (const kv of res.kvs) {
+      const r = decode<ConvergenceRecord>(kv.value)!;
+      if (opts.vni !== undefined && r.vni !== opts.vni) continue;
+      if (opts.mac !== undefined && r.mac !== opts.mac) continue;
+      out.push(r);
+      if (opts.limit !== undefined && out.length >= opts.limit) break;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    try {
+      await this.flushAcks();
+    } catch (err) {
+      log.warn({ err }, 'last ack flush failed');
+    }
+    for (const w of this.deliveryWaiters.splice(0)) w.resolve();
+    try {
+      await this.watcher?.cancel();
+    } catch {
+      // the cluster may already be gone
+    }
+    this.client.close();
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  /** Follow every VNI's log key from the current revision and hand changes to listeners. */
+  private async startWatch(connectTimeoutMs: number): Promise<void> {
+    const res = await withTimeout(
+      this.rangePrefix(this.keys.logPrefix(), { keys_only: true }),
+      connectTimeoutMs,
+      `etcd did not answer within ${connectTimeoutMs} ms`,
+    );
+    const start = Number(res.header.revision);
+    this.delivered = start;
+    const watcher = await this.client
+      .watch()
+      .prefix(this.keys.logPrefix())
+      .startRevision(String(start + 1))
+      .create();
+    watcher.on('put', (kv) => this.onLogPut(kv));
+    watcher.on('disconnected', (err) => log.warn({ err: err.message }, 'log watch disconnected'));
+    watcher.on('connected', () => log.debug('log watch connected'));
+    watcher.on('error', (err) => {
+      // Only a compaction of history this replica had not read yet ends a watch for good.
+      log.error({ err: err.message }, 'log watch cancelled: subscribers may have missed changes');
+    });
+    this.watcher = watcher;
+  }
+
+  private onLogPut(kv: IKeyValue): void {
+    const revision = Number(kv.mod_revision);
+    if (revision <= this.delivered) return; // a replay after reconnecting
+    const vni = this.keys.vniOfLog(kv.key);
+    const stored = decode<StoredChange>(kv.value);
+    if (vni === undefined || stored === undefined) return;
+    this.delivered = revision;
+    const change: Change = { ...stored, revision };
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (err) {
+        log.error({ err }, 'change listener threw');
+      }
+    }
+    while (this.deliveryWaiters.length > 0 && this.deliveryWaiters[0]!.revision <= revision) {
+      this.deliveryWaiters.shift()!.resolve();
+    }
+  }
+
+  /**
+   * Wait until the log watch has handed `revision` to listeners, so that (as with the embedded
+   * store) a change is announced by the time the write that made it returns.
+   */
+  private async waitDelivered(revision: number): Promise<void> {
+    if (this.delivered >= revision || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        log.warn({ revision }, 'change not seen on the log watch in time');
+        resolve();
+      }, DELIVERY_WAIT_MS);
+      timer.unref();
+      const waiter = {
+        revision,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      // Keep waiters sorted by revision (concurrent writes may finish out of order).
+      const i = this.deliveryWaiters.findIndex((w) => w.revision > revision);
+      if (i < 0) this.deliveryWaiters.push(waiter);
+      else this.deliveryWaiters.splice(i, 0, waiter);
+    });
+  }
+
+  /** Commit one change (its ops plus the VNI's log key) and return its revision. */
+  private async commitChange(ops: IRequestOp[], change: StoredChange): Promise<number> {
+    const res = await this.client.kv.txn({
+      success: [...ops, put(this.keys.log(change.vni), change)],
+    });
+    const revision = Number(res.header.revision);
+    await this.waitDelivered(revision);
+    return revision;
+  }
+
+  /**
+   * Replay the log history in (from, to] on a watch stream of its own (not the client's shared
+   * watch manager, which must only ever carry the long-lived log watch). etcd answers a watch from
+   * a compacted revision by cancelling it with the compaction revision: that is "too old".
+   */
+  private async replay(from: number, to: number, wanted: Set<Vni> | undefined): Promise<Change[]> {
+    const stream = await this.client.watchClient.watch();
+    const out: Change[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let finished = false;
+        const timer = setTimeout(
+          () => done(new Error(`replaying the change log from ${from} to ${to} timed out`)),
+          REPLAY_TIMEOUT_MS,
+        );
+        function done(err?: Error): void {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        }
+        stream.on('error', (err) => done(err));
+        stream.on('end', () => done(new Error('etcd ended the replay watch early')));
+        stream.on('data', (res: IWatchResponse) => {
+          if (res.canceled) {
+            const compacted = Number(res.compact_revision);
+            done(
+              compacted > 0
+                ? new RevisionTooOldError(from, compacted)
+                : new Error(`etcd cancelled the replay watch: ${res.cancel_reason || 'no reason'}`),
+            );
+            return;
+          }
+          for (const ev of res.events) {
+            const revision = Number(ev.kv.mod_revision);
+            const vni = this.keys.vniOfLog(ev.kv.key);
+            if (revision > to || vni === undefined || ev.type !== 'Put') continue;
+            if (wanted !== undefined && !wanted.has(vni)) continue;
+            const stored = decode<StoredChange>(ev.kv.value);
+            if (stored) out.push({ ...stored, revision });
+          }
+          const last = res.events[res.events.length - 1];
+          if (last !== undefined && Number(last.kv.mod_revision) >= to) done();
+        });
+        const key = this.keys.logPrefix();
+        stream.write({
+          create_request: { key, range_end: prefixEnd(key), start_revision: from + 1 },
+        });
+      });
+    } finally {
+      stream.end(); // half-close first, so the cancel is not counted as a host failure
+      stream.cancel();
+    }
+    return out;
+  }
+
+  /** Oldest revision changesSince() can still serve: after our last compaction, if we know it. */
+  private async oldestResumable(): Promise<number> {
+    const compacted = await this.client.get(this.keys.compacted()).string();
+    if (compacted !== null) return Number(compacted);
+    return this.currentRevision();
+  }
+
+  /** Read keys not read yet, all in one transaction (consistent), into `read`. */
+  private async readKeys(read: Map<string, ReadKey>, keys: Buffer[]): Promise<void> {
+    const todo = [...new Map(keys.map((k) => [k.toString(), k])).values()].filter(
+      (k) => !read.has(k.toString()),
+    );
+    for (let i = 0; i < todo.length; i += MAX_TXN_OPS) {
+      const chunk = todo.slice(i, i + MAX_TXN_OPS);
+      const res = await this.client.kv.txn({
+        success: chunk.map((key) => ({ request_range: { key } })),
+      });
+      chunk.forEach((key, j) => {
+        const kv = res.responses[j]?.response_range.kvs[0];
+        read.set(key.toString(), {
+          key,
+          modRevision: kv ? kv.mod_revision : '0',
+          value: kv ? kv.value : undefined,
+        });
+      });
+    }
+  }
+
+  private ipOwners(read: Map<string, ReadKey>, vni: Vni, ip: string): Mac[] {
+    return decode<Mac[]>(read.get(this.keys.ip(vni, ip).toString())?.value) ?? [];
+  }
+
+  private async flushAcks(): Promise<void> {
+    const acks = [...this.pendingAcks.values()];
+    this.pendingAcks.clear();
+    for (let i = 0; i < acks.length; i += MAX_TXN_OPS) {
+      const chunk = acks.slice(i, i + MAX_TXN_OPS);
+      await this.client.kv.txn({ success: chunk.map((a) => put(this.keys.ack(a.nveId), a)) });
+    }
+  }
+
+  private async pruneConvergence(): Promise<void> {
+    const prefix = this.keys.convPrefix();
+    const count = Number((await this.rangePrefix(prefix, { count_only: true })).count);
+    const excess = count - this.convergenceMax;
+    if (excess <= 0) return;
+    const oldest = await this.rangePrefix(prefix, { keys_only: true, limit: excess });
+    const last = oldest.kvs[oldest.kvs.length - 1];
+    if (last === undefined) return;
+    await this.client.kv.deleteRange({
+      key: prefix,
+      range_end: Buffer.concat([last.key, Buffer.from([0])]),
+    });
+  }
+
+  private async rangePrefix(
+    prefix: Buffer,
+    extra: Omit<IRangeRequest, 'key' | 'range_end'> = {},
+  ): Promise<IRangeResponse> {
+    return this.client.kv.range({ key: prefix, range_end: prefixEnd(prefix), ...extra });
+  }
+
+  private async getJson<T>(key: Buffer): Promise<T | undefined> {
+    const res = await this.client.kv.range({ key });
+    return decode<T>(res.kvs[0]?.value);
+  }
+
+  private async listJson<T>(prefix: Buffer): Promise<T[]> {
+    const res = await this.rangePrefix(prefix);
+    return res.kvs.map((kv) => decode<T>(kv.value)!);
+  }
+}
+
+/** IPs an entry holds for the owner index: none once withdrawn. */
+function heldIps(e: Entry | undefined): string[] {
+  return e === undefined || e.state === 'withdrawn' ? [] : e.ips.map((b) => b.ip);
+}
+
+function encode(v: unknown): Buffer {
+  return Buffer.from(JSON.stringify(v));
+}
+
+function decode<T>(b: Buffer | undefined): T | undefined {
+  return b === undefined || b.length === 0 ? undefined : (JSON.parse(b.toString()) as T);
+}
+
+function put(key: Buffer, value: unknown): IRequestOp {
+  return { request_put: { key, value: encode(value) } };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
