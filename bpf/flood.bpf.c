@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+/* flood.bpf.c: TC ingress programs for the frames XDP cannot handle alone because they must
+ * be copied: broadcast, multicast and (when a VNI asks for it) unknown unicast.
+ *  - roam_flood_tsi, on every TSI: copies to the VNI's other local TSIs, and head-end
+ *    replication: one VXLAN copy to every remote NVE in the VNI's flood list.
+ *  - roam_flood_underlay, on the underlay: frames the underlay XDP program decapsulated and
+ *    marked with flood_meta go to the VNI's local TSIs only (split horizon).
+ * The original is always consumed (TC_ACT_SHOT): tenant frames never reach the host stack. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "roam.h"
+#include "lib/maps.h"
+#include "lib/eth.h"
+#include "lib/stats.h"
+#include "lib/trace.h"
+#include "lib/vxlan.h"
+
+/* Sends one copy of the skb as it is now out of ifindex (or records it when tracing), and
+ * counts it as `verdict`, or DROP_REDIRECT when the clone fails. */
+static __always_inline void flood_send_copy(struct __sk_buff *skb, const struct roam_config *cfg,
+					    __u32 ifindex, __u32 vni, __u32 verdict,
+					    const struct nve_addr *remote)
+{
+	if (cfg->flags & F_CFG_TRACE) {
+		trace_record_tx(cfg, ifindex, vni, verdict, remote);
+	} else if (bpf_clone_redirect(skb, ifindex, 0)) {
+		stats_record_verdict(vni, DROP_REDIRECT, skb->len);
+		return;
+	}
+	stats_record_verdict(vni, verdict, skb->len);
+}
+
+/* State shared with the bpf_loop callbacks (a callback is verified once, not per iteration
+ * as an unrolled or bounded loop of up to 64 copies would be). */
+struct flood_ctx {
+	struct __sk_buff *skb;
+	struct roam_config *cfg;
+	struct flood_list *list;
+	__u32 vni;
+	__u32 skip_ifindex; /* local: where the frame came from */
+	__u32 inner_len;
+	__u32 grown; /* remote: bytes the skb has grown by so far */
+	__u16 sport;
+	__u8 family; /* remote: the family this pass sends to */
+	__u8 failed; /* remote: the skb could not be rewritten, stop */
+};
+
+/* One copy to local TSI number i of the list, unless it is where the frame came from;
+ * each TSI is re-checked to belong to the VNI. */
+static long flood_local_one(__u64 i, void *data)
+{
+	struct flood_ctx *fc = data;
+	struct tsi_info *t;
+	__u32 out;
+
+	if (i >= FLOOD_MAX_LOCAL || i >= fc->list->n_local)
+		return 1;
+	out = fc->list->local_ifindex[i];
+	if (out == fc->skip_ifindex)
+		return 0;
+	t = bpf_map_lookup_elem(&tsis, &out);
+	if (!t || t->vni != fc->vni) {
+		stats_record_verdict(fc->vni, DROP_VNI_MISMATCH, fc->inner_len);
+		return 0;
+	}
+	flood_send_copy(fc->skb, fc->cfg, out, fc->vni, VERDICT_FLOOD_LOCAL, NULL);
+	return 0;
+}
+
+/* One VXLAN copy to remote NVE number i of the list when it has this pass's family. The
+ * skb grows once to the family's outer length (IPv4 pass first, IPv6 after, so it only
+ * grows); each copy then overwrites the outer headers. */
+static long flood_remote_one(__u64 i, void *data)
+{
+	struct flood_ctx *fc = data;
+	/* built on the stack, 2 bytes in so the IP header is 4-byte aligned (the verifier
+	 * refuses misaligned stack access) */
+	__u8 buf[VXLAN_ENCAP_LEN_V6 + 2] __attribute__((aligned(8))) = {};
+	__u8 *hdr = buf + 2;
+	struct nve_addr remote;
+	__u8 dmac[ETH_ALEN];
+	__u32 need;
+	int err;
+
+	if (i >= FLOOD_MAX_REMOTE || i >= fc->list->n_remote)
+		return 1;
+	if (fc->list->remote[i].family != fc->family)
+		return 0;
+	__builtin_memcpy(&remote, &fc->list->remote[i], sizeof(remote));
+	err = vxlan_check_fits(fc->cfg, &remote, fc->inner_len);
+	if (!err)
+		err = nexthop_resolve(fc->skb, fc->cfg, &remote, dmac);
+	if (err) {
+		stats_record_verdict(fc->vni, err, fc->inner_len);
+		return 0;
+	}
+	need = vxlan_encap_len(remote.family);
+	if (fc->grown < need) {
+		if (bpf_skb_change_head(fc->skb, need - fc->grown, 0))
+			goto fail;
+		fc->grown = need;
+	}
+	if (remote.family == FAMILY_V6) {
+		vxlan_write_outer_v6(hdr, fc->cfg, &remote, dmac, fc->vni, fc->sport,
+				     fc->inner_len);
+		err = bpf_skb_store_bytes(fc->skb, 0, hdr, VXLAN_ENCAP_LEN_V6, 0);
+	} else {
+		vxlan_write_outer_v4(hdr, fc->cfg, &remote, dmac, fc->vni, fc->sport,
+				     fc->inner_len);
+		err = bpf_skb_store_bytes(fc->skb, 0, hdr, VXLAN_ENCAP_LEN_V4, 0);
+	}
+	if (err)
+		goto fail;
+	flood_send_copy(fc->skb, fc->cfg, fc->cfg->underlay_ifindex, fc->vni,
+			VERDICT_FLOOD_REMOTE, &remote);
+	return 0;
+fail:
+	stats_record_verdict(fc->vni, DROP_NO_HEADROOM, fc->inner_len);
+	fc->failed = 1;
+	return 1;
+}
+
+SEC("tc")
+int roam_flood_tsi(struct __sk_buff *skb)
+{
+	__u64 bytes = skb->len;
+	__u32 ifindex = skb->ifindex;
+	struct roam_config *cfg;
+	struct tsi_info *tsi;
+	struct flood_list *list;
+	struct ethhdr *eth;
+	void *data, *data_end;
+	__u32 vni = 0;
+	__u16 sport;
+	int verdict;
+
+	cfg = config_get();
+	if (!cfg) {
+		verdict = DROP_NO_UNDERLAY;
+		goto out;
+	}
+	tsi = bpf_map_lookup_elem(&tsis, &ifindex);
+	if (!tsi) {
+		verdict = DROP_NOT_TSI;
+		goto out;
+	}
+	vni = tsi->vni;
+	bpf_skb_pull_data(skb, 0);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end) {
+		verdict = DROP_TRUNCATED;
+		goto out;
+	}
+	/* XDP passes only frames to flood; re-check so a frame that got here otherwise (XDP
+	 * detached) is never flooded when it should not be */
+	if (!eth_is_group(eth->h_dest)) {
+		struct fdb_key key = { .vni = vni };
+		struct vni_info *vi = bpf_map_lookup_elem(&vnis, &vni);
+
+		eth_addr_copy(key.mac, eth->h_dest);
+		if (!vi || !(vi->flags & F_VNI_FLOOD_UNKNOWN) || bpf_map_lookup_elem(&fdb, &key)) {
+			verdict = DROP_UNKNOWN_UNICAST;
+			goto out;
+		}
+	}
+	sport = tunnel_gen_src_port(data, data_end);
+	list = bpf_map_lookup_elem(&flood, &vni);
+	if (!list) {
+		verdict = DROP_NO_FLOOD_LIST;
+		goto out;
+	}
+	{
+		struct flood_ctx fc = {
+			.skb = skb, .cfg = cfg, .list = list, .vni = vni,
+			.skip_ifindex = ifindex, .inner_len = bytes, .sport = sport,
+		};
+
+		bpf_loop(FLOOD_MAX_LOCAL, flood_local_one, &fc, 0);
+		fc.family = FAMILY_V4;
+		bpf_loop(FLOOD_MAX_REMOTE, flood_remote_one, &fc, 0);
+		if (!fc.failed) {
+			fc.family = FAMILY_V6;
+			bpf_loop(FLOOD_MAX_REMOTE, flood_remote_one, &fc, 0);
+		}
+	}
+	verdict = VERDICT_FLOOD_DONE;
+out:
+	stats_record_verdict(vni, verdict, bytes);
+	return TC_ACT_SHOT;
+}
+
+SEC("tc")
+int roam_flood_underlay(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	struct flood_meta *meta = (void *)(long)skb->data_meta;
+	struct roam_config *cfg;
+	struct flood_list *list;
+	__u64 bytes = skb->len;
+	__u32 vni;
+	int verdict;
+
+	/* only frames our XDP program decapsulated carry the mark: the rest is the host's */
+	if ((void *)(meta + 1) > data || meta->magic != FLOOD_META_MAGIC)
+		return TC_ACT_OK;
+	vni = meta->vni;
+	cfg = config_get();
+	if (!cfg) {
+		verdict = DROP_NO_UNDERLAY;
+		goto out;
+	}
+	list = bpf_map_lookup_elem(&flood, &vni);
+	if (!list) {
+		verdict = DROP_NO_FLOOD_LIST;
+		goto out;
+	}
+	{
+		struct flood_ctx fc = {
+			.skb = skb, .cfg = cfg, .list = list, .vni = vni, .inner_len = bytes,
+		};
+
+		/* split horizon: from the underlay, local TSIs only */
+		bpf_loop(FLOOD_MAX_LOCAL, flood_local_one, &fc, 0);
+	}
+	verdict = VERDICT_FLOOD_DONE;
+out:
+	stats_record_verdict(vni, verdict, bytes);
+	return TC_ACT_SHOT;
+}
+
+char LICENSE[] SEC("license") = "GPL";

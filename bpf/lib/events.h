@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* events.h: announcements (GARP, unsolicited NA, RARP) and unknown source MACs go to the agent
+ * on the `events` ring buffer, through a per-(vni, MAC) token bucket so a misbehaving VM
+ * cannot flood the agent: at most event_burst at once, one more per event_refill_ns. */
+#ifndef ROAM_LIB_EVENTS_H
+#define ROAM_LIB_EVENTS_H
+
+#include "lib/maps.h"
+#include "lib/eth.h"
+
+#ifndef EVENT_DEFAULT_REFILL_NS
+#define EVENT_DEFAULT_REFILL_NS 100000000ULL /* 100 ms */
+#endif
+#ifndef EVENT_DEFAULT_BURST
+#define EVENT_DEFAULT_BURST 4
+#endif
+
+/* True when (vni, mac) may emit one more event now; spends a token. */
+static __always_inline int event_take_token(const struct roam_config *cfg, __u32 vni,
+					    const __u8 *mac)
+{
+	struct fdb_key key = { .vni = vni };
+	struct event_limit *lim, init = {};
+	__u64 now = bpf_ktime_get_ns(), refill_ns, refills;
+	__u32 burst;
+
+	refill_ns = cfg->event_refill_ns ? cfg->event_refill_ns : EVENT_DEFAULT_REFILL_NS;
+	burst = cfg->event_burst ? cfg->event_burst : EVENT_DEFAULT_BURST;
+	eth_addr_copy(key.mac, mac);
+	lim = bpf_map_lookup_elem(&event_limits, &key);
+	if (!lim) {
+		init.last_ns = now;
+		init.tokens = burst - 1;
+		bpf_map_update_elem(&event_limits, &key, &init, BPF_ANY);
+		return 1;
+	}
+	refills = (now - lim->last_ns) / refill_ns;
+	if (refills) {
+		__u64 tokens = lim->tokens + refills;
+
+		lim->tokens = tokens > burst ? burst : tokens;
+		lim->last_ns += refills * refill_ns;
+	}
+	if (!lim->tokens)
+		return 0;
+	lim->tokens--;
+	return 1;
+}
+
+/* Reports (ifindex, vni, mac, kind, ip) to the agent unless rate-limited or the ring is
+ * full; ip may be NULL (family FAMILY_NONE) and is 4 or 16 bytes by family. */
+static __always_inline void event_emit(const struct roam_config *cfg, __u32 ifindex, __u32 vni,
+				       const __u8 *mac, __u8 kind, __u8 family, const __u8 *ip)
+{
+	struct roam_event *ev;
+
+	if (!event_take_token(cfg, vni, mac))
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	ev->time_ns = bpf_ktime_get_ns();
+	ev->ifindex = ifindex;
+	ev->vni = vni;
+	eth_addr_copy(ev->mac, mac);
+	ev->kind = kind;
+	ev->family = family;
+	__builtin_memset(ev->ip, 0, sizeof(ev->ip));
+	if (ip && family == FAMILY_V4)
+		__builtin_memcpy(ev->ip, ip, 4);
+	else if (ip && family == FAMILY_V6)
+		__builtin_memcpy(ev->ip, ip, 16);
+	bpf_ringbuf_submit(ev, 0);
+}
+
+#endif /* ROAM_LIB_EVENTS_H */

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* forward.h: the XDP exits shared by the TSI and underlay programs: deliver to a local TSI,
+ * tunnel to a remote NVE, or hand a frame to the TC flood path. Each returns the verdict to
+ * count; the caller maps it to an XDP action with xdp_action_of. */
+#ifndef ROAM_LIB_FORWARD_H
+#define ROAM_LIB_FORWARD_H
+
+#include <linux/bpf.h>
+#include "lib/maps.h"
+#include "lib/trace.h"
+#include "lib/vxlan.h"
+
+/* A stage's "not decided yet, go on to the next stage". */
+#define GO_ON (-1)
+
+/* The XDP action a verdict implies. */
+static __always_inline int xdp_action_of(int verdict)
+{
+	switch (verdict) {
+	case VERDICT_ENCAP:
+	case VERDICT_DECAP:
+	case VERDICT_LOCAL:
+	case VERDICT_RETUNNEL:
+		return XDP_REDIRECT;
+	case VERDICT_ARP_REPLY:
+	case VERDICT_ND_REPLY:
+	case VERDICT_RARP_REPLY:
+		return XDP_TX;
+	case VERDICT_FLOOD:
+	case VERDICT_PASS:
+		return XDP_PASS;
+	default:
+		return XDP_DROP;
+	}
+}
+
+/* Redirects through the devmap when the loader filled it, else by ifindex. Returns the
+ * helper's action (XDP_REDIRECT). */
+static __always_inline int xdp_redirect_to(__u32 ifindex)
+{
+	int ret = bpf_redirect_map(&tx_ports, ifindex, 0);
+
+	if (ret != XDP_REDIRECT)
+		ret = bpf_redirect(ifindex, 0);
+	return ret;
+}
+
+/* Sends the frame (unchanged) to the local TSI out_ifindex of VNI vni, refusing a TSI of
+ * another VNI or the ingress TSI itself. Returns `ok` or a DROP_*. */
+static __always_inline int fwd_deliver_local(const struct roam_config *cfg, __u32 in_ifindex,
+					     __u32 vni, __u32 out_ifindex, int ok)
+{
+	struct tsi_info *out;
+
+	if (out_ifindex == in_ifindex)
+		return DROP_HAIRPIN;
+	/* the fdb is keyed by VNI; this re-check makes crossing VNIs impossible even if the
+	 * control plane installs a wrong ifindex */
+	out = bpf_map_lookup_elem(&tsis, &out_ifindex);
+	if (!out || out->vni != vni)
+		return DROP_VNI_MISMATCH;
+	trace_record_tx(cfg, out_ifindex, vni, ok, NULL);
+	xdp_redirect_to(out_ifindex);
+	return ok;
+}
+
+/* Encapsulates the frame in VNI vni for `remote` and sends it out the underlay. Returns
+ * `ok` (VERDICT_ENCAP or VERDICT_RETUNNEL) or a DROP_*. */
+static __always_inline int fwd_send_remote(struct xdp_md *ctx, const struct roam_config *cfg,
+					   __u32 vni, const struct nve_addr *remote_in, int ok)
+{
+	struct nve_addr remote;
+	int err;
+
+	/* a stack copy: the map value may change under us while the frame is rewritten */
+	__builtin_memcpy(&remote, remote_in, sizeof(remote));
+	err = xdp_vxlan_encap(ctx, cfg, &remote, vni);
+	if (err)
+		return err;
+	trace_record_tx(cfg, cfg->underlay_ifindex, vni, ok, &remote);
+	xdp_redirect_to(cfg->underlay_ifindex);
+	return ok;
+}
+
+/* Hands the frame to the TC flood program of the same interface (XDP cannot clone), with
+ * flood_meta in front of it. need_meta: fail when metadata cannot be added (the underlay's
+ * TC program relies on it; a TSI's finds the VNI from `tsis`). */
+static __always_inline int fwd_flood_handoff(struct xdp_md *ctx, const struct roam_config *cfg,
+					     __u32 vni, int need_meta)
+{
+	struct flood_meta *meta;
+	void *data;
+
+	/* without the TC programs a passed frame would reach the host stack: never */
+	if (!(cfg->flags & F_CFG_FLOOD_TC))
+		return DROP_NO_FLOOD_PATH;
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return need_meta ? DROP_NO_HEADROOM : VERDICT_FLOOD;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(meta + 1) > data)
+		return need_meta ? DROP_NO_HEADROOM : VERDICT_FLOOD;
+	meta->magic = FLOOD_META_MAGIC;
+	meta->vni = vni;
+	return VERDICT_FLOOD;
+}
+
+#endif /* ROAM_LIB_FORWARD_H */

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* roam.h: the contract between roam's BPF programs and the TypeScript control plane.
+ * Every map key/value, event and flag that both sides see is defined here and only here;
+ * src/dataplane/codecs.ts mirrors it and a kernel test checks the mirror against the BTF.
+ * Include guard, size constants, structs, flag bits, counter slots: no functions.
+ * Byte order: addresses, MACs and VNIs in map keys are as noted per field; scalar flags,
+ * counts and ifindexes are host order. Times are bpf_ktime_get_ns() (CLOCK_MONOTONIC). */
+#ifndef ROAM_H
+#define ROAM_H
+
+#include <linux/types.h>
+
+/* ---- sizes and tunables ------------------------------------------------------------------ */
+#define ETH_ALEN_ROAM 6
+#define IP_ADDR_LEN 16 /* every IP address is 16 bytes: IPv4 in bytes 0..3, the rest zero */
+
+#ifndef FDB_MAX_ENTRIES
+#define FDB_MAX_ENTRIES 262144
+#endif
+#ifndef NEIGH_MAX_ENTRIES
+#define NEIGH_MAX_ENTRIES 262144
+#endif
+#ifndef RARP_MAX_ENTRIES
+#define RARP_MAX_ENTRIES 65536
+#endif
+#ifndef TSI_MAX_ENTRIES
+#define TSI_MAX_ENTRIES 4096
+#endif
+#ifndef VNI_MAX_ENTRIES
+#define VNI_MAX_ENTRIES 4096
+#endif
+#ifndef PEER_MAX_ENTRIES
+#define PEER_MAX_ENTRIES 65536
+#endif
+#ifndef NEXTHOP_MAX_ENTRIES
+#define NEXTHOP_MAX_ENTRIES 4096
+#endif
+#ifndef STATS_MAX_ENTRIES
+#define STATS_MAX_ENTRIES 65536
+#endif
+#ifndef EVENT_LIMIT_MAX_ENTRIES
+#define EVENT_LIMIT_MAX_ENTRIES 65536
+#endif
+#ifndef EVENTS_RINGBUF_BYTES
+#define EVENTS_RINGBUF_BYTES (256 * 1024)
+#endif
+#ifndef TRACE_MAX_RECORDS
+#define TRACE_MAX_RECORDS 64
+#endif
+
+/* Head-end replication fan-out per VNI (both bound the TC flood loop). */
+#define FLOOD_MAX_LOCAL 32
+#define FLOOD_MAX_REMOTE 64
+
+#define VXLAN_DEFAULT_PORT 4789
+#define VNI_MAX 0xffffff
+/* Outer UDP source ports come from the IANA dynamic range (RFC 7348 section 5). */
+#define VXLAN_SRC_PORT_MIN 49152
+/* Outer header bytes added by encapsulation (Ethernet + IP + UDP + VXLAN). */
+#define VXLAN_ENCAP_LEN_V4 (14 + 20 + 8 + 8)
+#define VXLAN_ENCAP_LEN_V6 (14 + 40 + 8 + 8)
+#define UNDERLAY_DEFAULT_TTL 64
+
+/* Address families as stored in keys and events (not AF_*: these are roam's own). */
+#define FAMILY_NONE 0
+#define FAMILY_V4 4
+#define FAMILY_V6 6
+
+/* ---- runtime configuration: map `config`, one entry at key 0 ------------------------------- */
+/* The underlay as this NVE sees it; written by the loader, read per packet. */
+struct roam_config {
+	__u32 flags;            /* F_CFG_* */
+	__u32 underlay_ifindex; /* where encapsulated frames leave */
+	__u16 udp_port;         /* VXLAN UDP port, host order (4789) */
+	__u16 mtu;              /* underlay MTU in bytes: outer IP packets never exceed it */
+	__u8 ttl;               /* outer TTL / hop limit */
+	__u8 _pad0[3];
+	__u8 local_mac[6];   /* outer source MAC: the underlay interface's address */
+	__u8 gateway_mac[6]; /* next hop for NVEs without a `nexthops` entry (F_CFG_GATEWAY) */
+	__u8 local_ip4[4];   /* our VTEP address, network order (F_CFG_HAS_IP4) */
+	__u8 local_ip6[16];  /* our VTEP address (F_CFG_HAS_IP6) */
+	__u64 event_refill_ns; /* one event token per MAC is refilled every this many ns */
+	__u32 event_burst;     /* tokens a MAC may spend at once */
+	__u32 _pad1;
+};
+#define F_CFG_HAS_IP4 (1U << 0)
+#define F_CFG_HAS_IP6 (1U << 1)
+#define F_CFG_GATEWAY (1U << 2)  /* gateway_mac is valid */
+#define F_CFG_FIB (1U << 3)      /* resolve missing next hops with bpf_fib_lookup */
+#define F_CFG_FLOOD_TC (1U << 4) /* the TC flood programs are attached: XDP may hand frames on */
+#define F_CFG_TRACE (1U << 5)    /* tests only: record tx targets in `trace`, TC does not send */
+
+/* ---- keys and values ------------------------------------------------------------------- */
+/* A tunnel endpoint (NVE) on the underlay. */
+struct nve_addr {
+	__u8 family; /* FAMILY_V4 / FAMILY_V6 */
+	__u8 _pad[3];
+	__u8 ip[IP_ADDR_LEN]; /* network order */
+};
+
+/* A tenant MAC inside one virtual network: key of `fdb`, `rarp`, `event_limits`. */
+struct fdb_key {
+	__u32 vni; /* host order */
+	__u8 mac[6];
+	__u16 _pad;
+};
+
+/* Where frames for a tenant MAC go. */
+struct fdb_entry {
+	__u8 kind;  /* FDB_* */
+	__u8 flags; /* F_FDB_* */
+	__u16 _pad0;
+	__u32 ifindex;         /* FDB_LOCAL: the TSI the VM is plugged into */
+	__u64 moved_until_ns;  /* FDB_MOVED: re-tunnel to `remote` until this time, then drop */
+	struct nve_addr remote; /* FDB_REMOTE / FDB_MOVED: the NVE that serves the MAC */
+	__u32 _pad1;
+};
+#define FDB_LOCAL 1
+#define FDB_REMOTE 2
+#define FDB_MOVED 3
+
+/* An IP inside one virtual network: key of `neigh` (ARP / ND answers). */
+struct neigh_key {
+	__u32 vni;
+	__u8 family; /* FAMILY_V4 / FAMILY_V6 */
+	__u8 _pad[3];
+	__u8 ip[IP_ADDR_LEN];
+};
+
+/* The MAC that owns an IP: what an ARP reply / solicited NA announces. */
+struct neigh_entry {
+	__u8 mac[6];
+	__u16 flags; /* reserved, 0 */
+};
+
+/* The IPv4 address a RARP reply hands to a MAC (value of `rarp`, keyed by fdb_key). */
+struct rarp_entry {
+	__u8 ip4[4];
+};
+
+/* A tenant system interface (value of `tsis`, keyed by __u32 ifindex). */
+struct tsi_info {
+	__u32 vni;
+	__u32 flags; /* F_TSI_* */
+};
+#define F_TSI_STRICT_SRC (1U << 0) /* drop frames whose source MAC is not local on this TSI */
+
+/* A virtual network this NVE serves (value of `vnis`, keyed by __u32 vni). */
+struct vni_info {
+	__u32 flags; /* F_VNI_* */
+};
+#define F_VNI_FLOOD_UNKNOWN (1U << 0) /* flood unknown unicast instead of dropping it */
+
+/* An NVE allowed to send us tunnelled frames of one VNI: key of `peers`. */
+struct peer_key {
+	__u32 vni;
+	struct nve_addr addr;
+};
+
+/* Value of `peers`. */
+struct peer_info {
+	__u32 flags; /* reserved, 0 */
+};
+
+/* The underlay next hop towards an NVE (value of `nexthops`, keyed by struct nve_addr). */
+struct nexthop {
+	__u8 mac[6];
+	__u16 _pad;
+};
+
+/* Head-end replication list of one VNI (value of `flood`, keyed by __u32 vni). */
+struct flood_list {
+	__u32 n_local;  /* valid entries in local_ifindex */
+	__u32 n_remote; /* valid entries in remote */
+	__u32 local_ifindex[FLOOD_MAX_LOCAL];
+	struct nve_addr remote[FLOOD_MAX_REMOTE];
+};
+
+/* Token bucket of announcement events per (vni, MAC) (value of LRU `event_limits`). */
+struct event_limit {
+	__u64 last_ns; /* last refill */
+	__u32 tokens;
+	__u32 _pad;
+};
+
+/* What the agent hears on the ring buffer `events`. */
+struct roam_event {
+	__u64 time_ns;
+	__u32 ifindex; /* the TSI it was seen on */
+	__u32 vni;
+	__u8 mac[6];
+	__u8 kind;   /* EVENT_* */
+	__u8 family; /* of ip: FAMILY_NONE when the event carries no IP */
+	__u8 ip[IP_ADDR_LEN];
+};
+#define EVENT_GARP 1         /* gratuitous ARP, request or reply form (spa == tpa) */
+#define EVENT_UNSOLICITED_NA 2 /* IPv6 NA with Override, not Solicited, to all-nodes */
+#define EVENT_RARP 3         /* RARP request (QEMU announces a migrated VM with these) */
+#define EVENT_NEW_MAC 4      /* a source MAC the tables do not place on this TSI */
+
+/* Per-CPU counters: key of `stats`. */
+struct stats_key {
+	__u32 vni; /* 0 when the frame's VNI is not known */
+	__u32 verdict; /* VERDICT_* / DROP_* */
+};
+
+/* Value of `stats` (per CPU; the reader sums over CPUs). */
+struct stats_value {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Metadata the XDP programs put in front of a frame they hand to TC for flooding. */
+struct flood_meta {
+	__u32 magic; /* FLOOD_META_MAGIC */
+	__u32 vni;
+};
+#define FLOOD_META_MAGIC 0x726f616dU /* "roam" */
+
+/* One record of `trace` (tests only, F_CFG_TRACE): a frame that would leave, and where. */
+struct trace_rec {
+	__u32 ifindex; /* egress interface */
+	__u32 vni;     /* VNI of the frame (inner) */
+	__u32 verdict; /* why it leaves */
+	struct nve_addr remote; /* outer destination when encapsulated, else zero */
+};
+
+/* ---- verdict / counter slots ------------------------------------------------------------- */
+/* Every frame any roam program sees ends in exactly one of these, counted per VNI. */
+enum roam_verdict {
+	VERDICT_ENCAP = 0,    /* TSI -> remote NVE */
+	VERDICT_DECAP,        /* underlay -> local TSI */
+	VERDICT_LOCAL,        /* TSI -> another local TSI */
+	VERDICT_RETUNNEL,     /* frame for a moved MAC sent on to its new NVE */
+	VERDICT_ARP_REPLY,    /* ARP request answered in XDP */
+	VERDICT_ND_REPLY,     /* IPv6 NS answered in XDP */
+	VERDICT_RARP_REPLY,   /* RARP request answered in XDP */
+	VERDICT_FLOOD,        /* handed to the TC flood path */
+	VERDICT_ANNOUNCE,     /* consumed announcement (RARP nobody answers), event sent */
+	VERDICT_PASS,         /* underlay: not VXLAN to us, left to the kernel */
+	VERDICT_FLOOD_LOCAL,  /* TC: one copy to a local TSI */
+	VERDICT_FLOOD_REMOTE, /* TC: one copy to a remote NVE */
+	VERDICT_FLOOD_DONE,   /* TC: original consumed after replication */
+	DROP_FIRST,
+	DROP_TRUNCATED = DROP_FIRST, /* a header shorter than it must be */
+	DROP_VLAN,                   /* VLAN tag where none is configured */
+	DROP_BAD_VXLAN,              /* VXLAN header without the I flag */
+	DROP_BAD_ARP,                /* ARP/RARP not Ethernet/IPv4 */
+	DROP_BAD_SRC_MAC,            /* multicast or zero source MAC */
+	DROP_NOT_TSI,                /* ingress interface is not a TSI */
+	DROP_UNKNOWN_VNI,            /* tunnelled frame for a VNI we do not serve */
+	DROP_PEER_NOT_ALLOWED,       /* tunnelled frame from an NVE not in the VNI's peers */
+	DROP_UNKNOWN_UNICAST,        /* destination MAC unknown and the VNI does not flood */
+	DROP_SRC_NOT_ALLOWED,        /* F_TSI_STRICT_SRC and the source MAC is not local here */
+	DROP_HAIRPIN,                /* destination is the ingress TSI itself */
+	DROP_NOT_LOCAL,              /* tunnelled frame for a MAC that is not local (split horizon) */
+	DROP_MOVED_EXPIRED,          /* moved entry past its hold time */
+	DROP_VNI_MISMATCH,           /* table points into another VNI: never cross */
+	DROP_MTU,                    /* too big once encapsulated */
+	DROP_NO_NEXTHOP,             /* no underlay next hop for the NVE */
+	DROP_NO_UNDERLAY,            /* underlay not configured for the NVE's address family */
+	DROP_NO_HEADROOM,            /* could not grow/shrink the frame */
+	DROP_NO_FLOOD_PATH,          /* must flood, but the TC flood programs are not attached */
+	DROP_NO_FLOOD_LIST,          /* TC: the VNI has no flood list */
+	DROP_FRAGMENT,               /* fragmented VXLAN packet to us */
+	DROP_REDIRECT,               /* TC: a clone could not be sent */
+	VERDICT_MAX
+};
+
+#endif /* ROAM_H */

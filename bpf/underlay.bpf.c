@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+/* underlay.bpf.c: XDP on the underlay interface. A VXLAN packet to our address and port is
+ * checked (a VNI we serve, sent by an NVE of that VNI), decapsulated and delivered to the
+ * local TSI of its destination MAC; a frame for a VM that moved away is re-tunnelled to the
+ * VM's new NVE; broadcast/multicast goes to TC for local flooding only (split horizon).
+ * Anything that is not VXLAN to us passes to the kernel untouched. Every frame ends at
+ * `out`, where its verdict is counted. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "roam.h"
+#include "lib/maps.h"
+#include "lib/eth.h"
+#include "lib/stats.h"
+#include "lib/vxlan.h"
+#include "lib/forward.h"
+
+/* Only NVEs listed for the VNI may inject frames into it: a spoofed or stray tunnel packet
+ * stops here. */
+static __always_inline int underlay_check_peer(__u32 vni, const struct nve_addr *src)
+{
+	struct peer_key key = { .vni = vni };
+
+	__builtin_memcpy(&key.addr, src, sizeof(key.addr));
+	if (!bpf_map_lookup_elem(&peers, &key))
+		return DROP_PEER_NOT_ALLOWED;
+	return GO_ON;
+}
+
+/* Strips the outer headers so the inner frame starts at data. */
+static __always_inline int underlay_decap(struct xdp_md *ctx, __u32 outer_len)
+{
+	if (bpf_xdp_adjust_head(ctx, (int)(outer_len & 0xff)))
+		return DROP_NO_HEADROOM;
+	return GO_ON;
+}
+
+/* The inner frame, by destination MAC: local -> its TSI; moved -> its new NVE; group or
+ * flooded unknown -> TC (local TSIs only); remote or unknown -> dropped. */
+static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roam_config *cfg,
+					    const struct vni_info *vi, __u32 vni, __u32 outer_len,
+					    const struct ethhdr *inner)
+{
+	struct fdb_key key = { .vni = vni };
+	struct fdb_entry *e;
+	int verdict;
+
+	if (eth_is_group(inner->h_dest)) {
+		verdict = underlay_decap(ctx, outer_len);
+		return verdict != GO_ON ? verdict : fwd_flood_handoff(ctx, cfg, vni, 1);
+	}
+	eth_addr_copy(key.mac, inner->h_dest);
+	e = bpf_map_lookup_elem(&fdb, &key);
+	if (!e) {
+		if (!(vi->flags & F_VNI_FLOOD_UNKNOWN))
+			return DROP_UNKNOWN_UNICAST;
+		verdict = underlay_decap(ctx, outer_len);
+		return verdict != GO_ON ? verdict : fwd_flood_handoff(ctx, cfg, vni, 1);
+	}
+	if (e->kind == FDB_LOCAL) {
+		verdict = underlay_decap(ctx, outer_len);
+		if (verdict != GO_ON)
+			return verdict;
+		return fwd_deliver_local(cfg, 0, vni, e->ifindex, VERDICT_DECAP);
+	}
+	if (e->kind == FDB_MOVED) {
+		/* the source NVE tunnels in-flight frames to the VM's new NVE (draft-ietf-nvo3-vmm) */
+		if (bpf_ktime_get_ns() >= e->moved_until_ns)
+			return DROP_MOVED_EXPIRED;
+		verdict = underlay_decap(ctx, outer_len);
+		if (verdict != GO_ON)
+			return verdict;
+		return fwd_send_remote(ctx, cfg, vni, &e->remote, VERDICT_RETUNNEL);
+	}
+	/* remote here too: NVEs never forward each other's frames (split horizon) */
+	return DROP_NOT_LOCAL;
+}
+
+SEC("xdp")
+int roam_underlay(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct cursor c = { .pos = data, .end = data_end };
+	__u64 bytes = data_end - data;
+	struct vxlan_outer outer = {};
+	struct roam_config *cfg;
+	struct vni_info *vi;
+	struct ethhdr *eth, *inner;
+	__u32 vni = 0;
+	int verdict;
+
+	cfg = config_get();
+	if (!cfg) {
+		verdict = VERDICT_PASS;
+		goto out;
+	}
+	eth = cursor_pull(&c, sizeof(*eth));
+	if (!eth) {
+		verdict = VERDICT_PASS;
+		goto out;
+	}
+	verdict = vxlan_parse_outer(&c, eth, cfg, &outer);
+	if (verdict == VXLAN_NOT_OURS) {
+		verdict = VERDICT_PASS;
+		goto out;
+	}
+	if (verdict != VXLAN_OURS)
+		goto out;
+	/* counted under VNI 0 until the VNI is known to be ours: junk VNIs make no counters */
+	vi = bpf_map_lookup_elem(&vnis, &outer.vni);
+	if (!vi) {
+		verdict = DROP_UNKNOWN_VNI;
+		goto out;
+	}
+	vni = outer.vni;
+	verdict = underlay_check_peer(vni, &outer.src);
+	if (verdict != GO_ON)
+		goto out;
+	inner = cursor_pull(&c, sizeof(*inner));
+	if (!inner) {
+		verdict = DROP_TRUNCATED;
+		goto out;
+	}
+	if (eth_is_vlan(inner->h_proto)) {
+		verdict = DROP_VLAN;
+		goto out;
+	}
+	if (eth_is_group(inner->h_source) || eth_is_zero(inner->h_source)) {
+		verdict = DROP_BAD_SRC_MAC;
+		goto out;
+	}
+	verdict = underlay_forward(ctx, cfg, vi, vni, outer.outer_len, inner);
+out:
+	stats_record_verdict(vni, verdict, bytes);
+	return xdp_action_of(verdict);
+}
+
+char LICENSE[] SEC("license") = "GPL";
