@@ -11,7 +11,6 @@
 //   log/<vni>                the VNI's latest Change; its etcd history IS the change log
 //   ack/<nveId>              AckRecord (flushed lazily: acks need not be durable)
 //   conv/<revision>/<vni>/<mac>  ConvergenceRecord
-//   meta/compacted           revision of the last compaction this store made
 import type { Mac, Vni } from './model.ts';
 
 export const DEFAULT_ETCD_PREFIX = '/roam/v1/';
@@ -82,9 +81,6 @@ export class EtcdKeys {
   }
   convPrefix(): Buffer {
     return this.key('conv/');
-  }
-  compacted(): Buffer {
-    return this.key('meta/compacted');
   }
 
   private key(rest: string): Buffer {

@@ -70,6 +70,12 @@ export interface EtcdStoreOptions {
   maxAttempts?: number;
   ackFlushMs?: number;
   convergenceMax?: number;
+  /**
+   * Keep only this many revisions of etcd history: the store compacts the cluster as it writes.
+   * Compaction is cluster-wide, so leave this unset (the default) when the cluster is shared and
+   * let etcd's own --auto-compaction do it.
+   */
+  changeLogMax?: number;
   connectTimeoutMs?: number;
   /** Extra etcd3 client options (TLS credentials, auth). */
   client?: Omit<IOptions, 'hosts'>;
@@ -99,6 +105,11 @@ export class EtcdStore implements DirectoryStore {
   private readonly pendingAcks = new Map<string, AckRecord>();
   private ackTimer: NodeJS.Timeout | undefined;
   private convergenceAdds = 0;
+  private readonly changeLogMax: number | undefined;
+  /** Highest revision this store compacted to. */
+  private compactedTo = 0;
+  /** Tail of the queue of updates per (vni, mac): one replica never races with itself. */
+  private readonly keyQueues = new Map<string, Promise<unknown>>();
   private closed = false;
 
   private constructor(
@@ -109,6 +120,7 @@ export class EtcdStore implements DirectoryStore {
     this.maxAttempts = opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.ackFlushMs = opts.ackFlushMs ?? DEFAULT_ACK_FLUSH_MS;
     this.convergenceMax = opts.convergenceMax ?? DEFAULT_CONVERGENCE_MAX;
+    this.changeLogMax = opts.changeLogMax;
   }
 
   /** Key prefix of this directory in etcd. */
@@ -141,6 +153,28 @@ export class EtcdStore implements DirectoryStore {
   }
 
   async update<R>(
+    vni: Vni,
+    mac: Mac,
+    ips: readonly string[],
+    fn: EntryUpdateFn<R>,
+  ): Promise<EntryUpdateResult<R>> {
+    // Updates of one MAC from this replica wait for each other: compare-and-swap then only ever
+    // conflicts with other replicas, instead of burning attempts on our own concurrent writes.
+    const k = `${vni}/${mac}`;
+    const prev = this.keyQueues.get(k) ?? Promise.resolve();
+    const run = prev.then(
+      () => this.updateNow(vni, mac, ips, fn),
+      () => this.updateNow(vni, mac, ips, fn),
+    );
+    this.keyQueues.set(k, run);
+    try {
+      return await run;
+    } finally {
+      if (this.keyQueues.get(k) === run) this.keyQueues.delete(k);
+    }
+  }
+
+  private async updateNow<R>(
     vni: Vni,
     mac: Mac,
     ips: readonly string[],
@@ -217,7 +251,7 @@ export class EtcdStore implements DirectoryStore {
       const res = await this.client.kv.txn({ compare, success: ops });
       if (res.succeeded) {
         const revision = Number(res.header.revision);
-        await this.waitDelivered(revision);
+        await this.afterCommit(revision);
         return { result: plan.result, revision };
       }
       log.debug({ vni, mac, attempt }, 'compare-and-swap conflict, retrying on fresh data');
@@ -242,7 +276,7 @@ export class EtcdStore implements DirectoryStore {
     });
     if (revision > Number(res.header.revision)) {
       // A revision from the future: the NVE followed another cluster (or a wiped one).
-      throw new RevisionTooOldError(revision, await this.oldestResumable());
+      throw new RevisionTooOldError(revision, await this.currentRevision());
     }
     const logs = res.kvs.filter((kv) => {
       const v = this.keys.vniOfLog(kv.key);
@@ -286,8 +320,7 @@ export class EtcdStore implements DirectoryStore {
    * then throws RevisionTooOldError, so those NVEs get a fresh snapshot.
    */
   async compact(revision: number): Promise<void> {
-    await this.client.put(this.keys.compacted()).value(String(revision));
-    await this.client.kv.compact({ revision, physical: true });
+    await this.client.kv.compact({ revision });
   }
 
   // --- VN configuration, membership --------------------------------------------------------
@@ -318,7 +351,7 @@ export class EtcdStore implements DirectoryStore {
     });
     if (!res.succeeded) return undefined;
     const revision = Number(res.header.revision);
-    await this.waitDelivered(revision);
+    await this.afterCommit(revision);
     return revision;
   }
 
@@ -512,8 +545,24 @@ export class EtcdStore implements DirectoryStore {
       success: [...ops, put(this.keys.log(change.vni), change)],
     });
     const revision = Number(res.header.revision);
-    await this.waitDelivered(revision);
+    await this.afterCommit(revision);
     return revision;
+  }
+
+  /** After a change commits: announce it, and compact the history if this store bounds it. */
+  private async afterCommit(revision: number): Promise<void> {
+    await this.waitDelivered(revision);
+    if (this.changeLogMax === undefined) return;
+    const floor = revision - this.changeLogMax;
+    // Compact in steps of 1/8 of the window, so a large window is not compacted on every write.
+    if (floor - this.compactedTo < Math.max(1, Math.floor(this.changeLogMax / 8))) return;
+    this.compactedTo = floor;
+    try {
+      await this.compact(floor);
+    } catch (err) {
+      // Another replica compacted further already: nothing to do.
+      if (!/compacted/i.test(String(err))) throw err;
+    }
   }
 
   /**
@@ -571,13 +620,6 @@ export class EtcdStore implements DirectoryStore {
       stream.cancel();
     }
     return out;
-  }
-
-  /** Oldest revision changesSince() can still serve: after our last compaction, if we know it. */
-  private async oldestResumable(): Promise<number> {
-    const compacted = await this.client.get(this.keys.compacted()).string();
-    if (compacted !== null) return Number(compacted);
-    return this.currentRevision();
   }
 
   /** Read keys not read yet, all in one transaction (consistent), into `read`. */

@@ -7,6 +7,7 @@ import { EtcdCluster } from '../../helpers/etcd-cluster.ts';
 import { EtcdStore } from '../../../src/nva/store-etcd.ts';
 import { RevisionTooOldError, type Change } from '../../../src/nva/store.ts';
 import type { Entry } from '../../../src/nva/model.ts';
+import { storeContract } from '../nva/store-contract.ts';
 
 const CLUSTER_TIMEOUT_MS = 60_000;
 const VNI = 100;
@@ -52,6 +53,15 @@ async function register(s: EtcdStore, e: Entry) {
 beforeAll(async () => {
   cluster = await EtcdCluster.start({ members: 3 });
 }, CLUSTER_TIMEOUT_MS);
+
+// The contract every backend keeps (shared with memory and SQLite), each store on a fresh prefix.
+storeContract('etcd', async (opts) =>
+  EtcdStore.open({
+    hosts: cluster.endpoints(),
+    prefix: `/roam-contract/${randomBytes(4).toString('hex')}/`,
+    ...opts,
+  }),
+);
 
 afterAll(async () => {
   for (const s of opened) await s.close();
@@ -162,7 +172,7 @@ describe('EtcdStore', () => {
     const r2 = await register(s, other);
     const r3 = await register(s, entry('02:00:00:00:03:01', 'nve2', 2));
 
-    const all = await s.changesSince(0);
+    const all = await s.changesSince(r1.revision! - 1);
     expect(all.map((c) => c.revision)).toEqual([r1.revision, r2.revision, r3.revision]);
     const mine = await s.changesSince(r1.revision!, [VNI]);
     expect(mine.map((c) => c.revision)).toEqual([r3.revision]);
