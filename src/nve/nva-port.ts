@@ -15,6 +15,8 @@ export interface DirEntry {
   seq: number;
   state: EntryState;
   tsi?: string | undefined;
+  /** When the NVA last changed it (wall-clock ms): the start of a move's convergence. */
+  changedAtMs?: number | undefined;
 }
 
 export interface Member {

@@ -29,6 +29,8 @@ export interface LocalVm {
    * are delivered to the TSI, but the VM is not registered yet (it still runs at the source).
    */
   active: boolean;
+  /** The NVA has confirmed this NVE hosts it (accepted, or the directory says so). */
+  confirmed: boolean;
 }
 
 /** The VM left for the NVE at `vtep`; frames for it are re-tunnelled there until `untilMs`. */
@@ -63,16 +65,21 @@ export class NveState {
 
   // --- mutations (each marks what it touches) -----------------------------------------------
 
-  /** Replace the directory with a snapshot's content. */
-  loadSnapshot(revision: number, entries: readonly DirEntry[], members: readonly Member[]): void {
-    const before = [...this.directory.keys()];
+  /** Replace the directory with a snapshot's content; returns the directory it replaced. */
+  loadSnapshot(
+    revision: number,
+    entries: readonly DirEntry[],
+    members: readonly Member[],
+  ): Map<string, DirEntry> {
+    const before = new Map(this.directory);
     this.directory.clear();
-    for (const id of before) this.touch(id);
+    for (const id of before.keys()) this.touch(id);
     for (const e of entries) this.upsertEntry(e);
     for (const vni of this.members.keys()) this.dirtyVnis.add(vni);
     this.members.clear();
     for (const m of members) this.upsertMember(m);
     this.revision = revision;
+    return before;
   }
 
   upsertEntry(e: DirEntry): void {

@@ -48,6 +48,13 @@ export class Reconciler {
     this.flood = new TableSync(tables.flood, vniId, floodEqual);
   }
 
+  /** Read the installed tables into the shadow copies without writing (re-adopting pinned maps). */
+  adopt(): void {
+    this.fdb.adopt();
+    this.neigh.adopt();
+    this.flood.adopt();
+  }
+
   /** Write what changed since the last pass (the dirty keys), in one batch per table. */
   apply(): ReconcileReport {
     const t0 = performance.now();

@@ -64,6 +64,12 @@ export class TableSync<K, V> {
     return { set: sets.length, deleted: dels.length, unchanged };
   }
 
+  /** Take the real table's content as the shadow copy, writing nothing. */
+  adopt(): void {
+    this.shadow.clear();
+    for (const [k, v] of this.table.entries()) this.shadow.set(this.keyId(k), [k, v]);
+  }
+
   /** Installed entries as the agent believes them (no syscall). */
   installed(): IterableIterator<[K, V]> {
     return this.shadow.values();

@@ -137,6 +137,7 @@ describe('Reconciler.apply (incremental)', () => {
           tsi: 'tap0',
           seq: 2,
           active: true,
+          confirmed: true,
         }),
       fdb: { '100/02:00:00:00:00:0a': { kind: 'local', ifindex: 7 } },
       neigh: { '100/10.0.0.10': '02:00:00:00:00:0a' },
@@ -154,6 +155,7 @@ describe('Reconciler.apply (incremental)', () => {
           tsi: 'tap0',
           seq: 1,
           active: true,
+          confirmed: true,
         });
         s.setHint({
           vni: 100,

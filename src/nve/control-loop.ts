@@ -1,0 +1,426 @@
+// The NVE agent's control loop, without I/O of its own: NVA messages, ring-buffer events and TSI
+// changes come in; batched table writes, registrations, withdrawals and acks go out. The real
+// agent (agent.ts) feeds it from the NVA client, the ring buffer and the TSI watcher; the unit
+// tests feed it from fakes, which is how headless mode, restarts and moves are tested without root.
+//
+// Headless mode: when the NVA is unreachable nothing is flushed: forwarding continues on the last
+// tables, learnt VMs are installed locally and queued, and everything is reconciled on return
+// (registrations re-sent with fresh sequence numbers, a snapshot resynced by mark and sweep).
+import type { Logger } from '../log.ts';
+import { vniDigest, type DigestRow } from './digest.ts';
+import { Learner, nextSeq, type LearnEvent, type LearnOutcome, type TsiInfo } from './learner.ts';
+import { MoveTracker, type MoveEvent } from './moves.ts';
+import type {
+  AnnouncementKind,
+  Change,
+  DigestMismatch,
+  DirEntry,
+  MoveHint,
+  NvaHandlers,
+  NvaPort,
+  NvaResult,
+  Snapshot,
+} from './nva-port.ts';
+import { NveState, type LocalVm } from './nve-state.ts';
+import { Reconciler, type ReconcileReport } from './reconciler.ts';
+import { macId, type AgentTables } from './tables.ts';
+
+/** Retries of a registration refused as stale while our copy of the directory catches up. */
+export const STALE_RETRIES = 3;
+export const STALE_RETRY_DELAY_MS = 50;
+
+/** Hooks for metrics; every one optional. */
+export interface LoopObserver {
+  reconciled(r: ReconcileReport): void;
+  move(ev: MoveEvent): void;
+  learned(outcome: LearnOutcome): void;
+  connection(up: boolean): void;
+  registration(result: NvaResult): void;
+  digestMismatch(m: DigestMismatch): void;
+}
+
+export interface ControlLoopOptions {
+  nveId: string;
+  underlayAddr: string;
+  holdTimeMs: number;
+  tables: AgentTables;
+  nva: NvaPort;
+  log: Logger;
+  now?: () => number;
+  observer?: Partial<LoopObserver>;
+}
+
+export class ControlLoop {
+  readonly state: NveState;
+  readonly reconciler: Reconciler;
+  readonly moves: MoveTracker;
+  readonly learner: Learner;
+  private connected = false;
+  private started = false;
+  private readonly tsis = new Map<number, TsiInfo>();
+  /** Local VMs whose registration the NVA has not confirmed yet, with the announcement kind. */
+  private readonly pendingRegs = new Map<string, AnnouncementKind>();
+  /** VMs that left while the NVA was away: withdrawn on its return. */
+  private readonly pendingWithdraws = new Map<string, { vni: number; mac: string }>();
+  private readonly log: Logger;
+  private readonly obs: Partial<LoopObserver>;
+
+  constructor(private readonly o: ControlLoopOptions) {
+    this.log = o.log;
+    this.obs = o.observer ?? {};
+    this.state = new NveState(o.nveId, o.underlayAddr);
+    this.reconciler = new Reconciler(o.tables, this.state);
+    this.moves = new MoveTracker(this.state, {
+      holdTimeMs: o.holdTimeMs,
+      now: o.now,
+      log: o.log,
+      changed: () => this.apply(),
+      onMove: (ev) => this.obs.move?.(ev),
+    });
+    this.learner = new Learner({
+      state: this.state,
+      moves: this.moves,
+      tsiByIfindex: (i) => this.tsis.get(i),
+      apply: () => this.apply(),
+      register: (vm, kind) => this.register(vm, kind),
+      withdraw: (k) => this.withdraw(k),
+    });
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /**
+   * Adopt what is installed (pinned maps of a previous agent: nothing is written now, so traffic
+   * keeps flowing), then connect to the NVA. The first snapshot is resynced by mark and sweep.
+   */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.adoptInstalled();
+    const h: NvaHandlers = {
+      connected: () => this.onConnected(),
+      disconnected: (reason) => this.onDisconnected(reason),
+      snapshot: (s) => this.onSnapshot(s),
+      change: (c) => this.onChange(c),
+      moveHint: (m) => this.onMoveHint(m),
+      digestMismatch: (m) => this.onDigestMismatch(m),
+    };
+    this.o.nva.start(h, 0);
+  }
+
+  stop(): void {
+    this.moves.stop();
+    this.o.nva.stop();
+  }
+
+  // --- inputs from the host ------------------------------------------------------------------
+
+  /** A ring-buffer event from a TSI. */
+  event(ev: LearnEvent): LearnOutcome {
+    const out = this.learner.handle(ev);
+    this.obs.learned?.(out);
+    if (out.startsWith('ignored')) this.log.debug({ ...ev, outcome: out }, 'announcement ignored');
+    return out;
+  }
+
+  /** A configured TSI is present (initial listing or hot-plug). */
+  tsiUp(t: TsiInfo): void {
+    this.tsis.set(t.ifindex, t);
+    this.log.info({ tsi: t.name, ifindex: t.ifindex, vni: t.config.vni }, 'TSI up');
+    this.learner.tsiAppeared(t);
+  }
+
+  /** A TSI vanished (VM left, hot-unplug). */
+  tsiDown(ifindex: number): void {
+    const t = this.tsis.get(ifindex);
+    this.tsis.delete(ifindex);
+    const n = this.learner.tsiGone(ifindex);
+    this.log.info({ tsi: t?.name, ifindex, withdrawn: n }, 'TSI down');
+  }
+
+  tsiList(): TsiInfo[] {
+    return [...this.tsis.values()];
+  }
+
+  // --- NVA ----------------------------------------------------------------------------------
+
+  private onConnected(): void {
+    this.connected = true;
+    this.obs.connection?.(true);
+    this.log.info('NVA connected');
+    this.flushPending();
+  }
+
+  private onDisconnected(reason: string): void {
+    if (this.connected)
+      this.log.warn({ reason }, 'NVA unreachable: headless, forwarding on the last tables');
+    this.connected = false;
+    this.obs.connection?.(false);
+  }
+
+  private onSnapshot(s: Snapshot): void {
+    const before = this.state.loadSnapshot(s.revision, s.entries, s.members);
+    for (const e of s.entries) {
+      const prev = before.get(macId(e));
+      if (!prev || prev.nveId !== e.nveId || prev.state !== e.state || prev.seq !== e.seq)
+        this.directoryUpdated(prev, e);
+    }
+    const r = this.reconciler.resync();
+    this.obs.reconciled?.(r);
+    this.log.info(
+      {
+        revision: s.revision,
+        entries: s.entries.length,
+        set: r.fdb.set,
+        deleted: r.fdb.deleted,
+        ms: r.ms,
+      },
+      'snapshot resynced',
+    );
+    this.reassert();
+    this.ack(r.vnis);
+  }
+
+  private onChange(c: Change): void {
+    for (const e of c.upserts) {
+      const prev = this.state.directory.get(macId(e));
+      this.state.upsertEntry(e);
+      this.directoryUpdated(prev, e);
+    }
+    for (const k of c.deletes) this.state.deleteEntry(k);
+    for (const m of c.membersUpserted) this.state.upsertMember(m);
+    for (const id of c.membersRemoved) this.state.removeMember(c.vni, id);
+    this.state.revision = c.revision;
+    const r = this.apply();
+    this.ack([...new Set([c.vni, ...r.vnis])]);
+  }
+
+  private onMoveHint(h: MoveHint): void {
+    this.moves.hintReceived(h);
+    // Expected here and its TSI is already plugged in: deliver to it from now on.
+    if (h.toNve === this.state.nveId)
+      for (const t of this.tsis.values()) if (t.config.mac === h.mac) this.learner.tsiAppeared(t);
+    this.apply();
+  }
+
+  private onDigestMismatch(m: DigestMismatch): void {
+    this.obs.digestMismatch?.(m);
+    this.log.warn(m, 'NVA reports a digest mismatch: resyncing');
+    const r = this.reconciler.resync();
+    this.obs.reconciled?.(r);
+    const mine = this.digest(m.vni);
+    if (mine !== m.expected) {
+      // Our copy of the directory differs, not just the maps: start over from a snapshot.
+      this.log.warn(
+        { vni: m.vni, expected: m.expected, got: mine },
+        'still differs: asking for a snapshot',
+      );
+      this.o.nva.requestSnapshot();
+    } else {
+      this.ack([m.vni]);
+    }
+  }
+
+  /** The directory moved or (re)placed an entry: moves first, then adopt what is ours. */
+  private directoryUpdated(prev: DirEntry | undefined, e: DirEntry): void {
+    this.moves.directoryUpdated(prev, e);
+    if (e.nveId !== this.state.nveId || e.state === 'withdrawn') return;
+    const id = macId(e);
+    const local = this.state.locals.get(id);
+    if (local) {
+      if (e.seq >= local.seq) {
+        local.seq = e.seq;
+        local.confirmed = true;
+      }
+      return;
+    }
+    // The directory says it is here (e.g. after an agent restart) and its TSI is present: adopt.
+    for (const t of this.tsis.values()) {
+      if (t.config.vni === e.vni && t.config.mac === e.mac) {
+        this.learner.tsiAppeared(t);
+        return;
+      }
+    }
+  }
+
+  // --- registrations (headless-safe) --------------------------------------------------------
+
+  private register(vm: LocalVm, kind: AnnouncementKind): void {
+    const id = macId(vm);
+    this.pendingRegs.set(id, kind);
+    this.pendingWithdraws.delete(id);
+    if (this.connected) this.sendRegistration(id, STALE_RETRIES);
+  }
+
+  private sendRegistration(id: string, retries: number): void {
+    const vm = this.state.locals.get(id);
+    const kind = this.pendingRegs.get(id);
+    if (!vm || !vm.active || kind === undefined) {
+      this.pendingRegs.delete(id);
+      return;
+    }
+    vm.seq = nextSeq(this.state, id, vm);
+    const seq = vm.seq;
+    this.o.nva.register({ vni: vm.vni, mac: vm.mac, ips: vm.ips, seq, tsi: vm.tsi, kind }).then(
+      (res) => {
+        this.obs.registration?.(res);
+        if (this.state.locals.get(id) !== vm) return;
+        if (res.ok) {
+          if (vm.seq === seq) this.pendingRegs.delete(id);
+          vm.seq = Math.max(vm.seq, res.seq);
+          vm.confirmed = true;
+          return;
+        }
+        this.log.warn(
+          { vni: vm.vni, mac: vm.mac, seq, code: res.code, reason: res.reason },
+          'registration refused',
+        );
+        if (res.code === 'STALE_SEQ' && retries > 0) {
+          // Our copy of the directory is behind: retry once the change stream has caught up.
+          setTimeout(() => this.sendRegistration(id, retries - 1), STALE_RETRY_DELAY_MS).unref?.();
+          return;
+        }
+        // Refused for good (not provisioned, duplicate...): the directory is authoritative.
+        this.pendingRegs.delete(id);
+        this.state.deleteLocal(id);
+        this.apply();
+      },
+      () => {
+        // The connection dropped before the answer: stays pending, re-sent on reconnect.
+      },
+    );
+  }
+
+  private withdraw(k: { vni: number; mac: string }): void {
+    const id = macId(k);
+    this.pendingRegs.delete(id);
+    this.pendingWithdraws.set(id, k);
+    if (this.connected) this.sendWithdraw(id);
+  }
+
+  private sendWithdraw(id: string): void {
+    const k = this.pendingWithdraws.get(id);
+    if (!k || this.state.locals.has(id)) {
+      this.pendingWithdraws.delete(id);
+      return;
+    }
+    this.o.nva.withdraw(k).then(
+      (res) => {
+        if (res.ok || this.connected) this.pendingWithdraws.delete(id);
+        if (!res.ok)
+          this.log.info({ ...k, code: res.code, reason: res.reason }, 'withdrawal refused');
+      },
+      () => {},
+    );
+  }
+
+  private flushPending(): void {
+    for (const id of [...this.pendingRegs.keys()]) this.sendRegistration(id, STALE_RETRIES);
+    for (const id of [...this.pendingWithdraws.keys()]) this.sendWithdraw(id);
+  }
+
+  /**
+   * After a snapshot: the directory must say what is true here. Local VMs it does not place here
+   * (learnt while headless) are registered; VMs it places here that are gone are withdrawn.
+   */
+  private reassert(): void {
+    const s = this.state;
+    for (const [id, vm] of s.locals) {
+      if (!vm.active) continue;
+      const e = s.liveEntry(id);
+      const same =
+        e &&
+        e.nveId === s.nveId &&
+        sameSet(
+          e.ips.map((b) => b.ip),
+          vm.ips,
+        );
+      if (!same && !this.pendingRegs.has(id)) this.pendingRegs.set(id, 'provisioned');
+    }
+    for (const [id, e] of s.directory) {
+      if (e.nveId !== s.nveId || e.state === 'withdrawn' || s.locals.has(id)) continue;
+      if (s.hints.get(id)?.fromNve === s.nveId) continue;
+      this.pendingWithdraws.set(id, { vni: e.vni, mac: e.mac });
+    }
+    if (this.connected) this.flushPending();
+  }
+
+  // --- tables, acks and digests -------------------------------------------------------------
+
+  /** Write what changed; returns the pass report. */
+  apply(): ReconcileReport {
+    const r = this.reconciler.apply();
+    if (
+      r.fdb.set + r.fdb.deleted + r.neigh.set + r.neigh.deleted + r.flood.set + r.flood.deleted >
+      0
+    ) {
+      this.obs.reconciled?.(r);
+    }
+    return r;
+  }
+
+  /** Read pinned maps left by a previous agent: local entries on present TSIs become local VMs. */
+  private adoptInstalled(): void {
+    this.reconciler.adopt();
+    const ipsByMac = new Map<string, string[]>();
+    for (const [k, v] of this.reconciler.neigh.installed()) {
+      const id = macId({ vni: k.vni, mac: v.mac });
+      ipsByMac.set(id, [...(ipsByMac.get(id) ?? []), k.ip]);
+    }
+    let adopted = 0;
+    for (const [k, v] of this.reconciler.fdb.installed()) {
+      if (v.kind !== 'local' && v.kind !== 'dual') continue;
+      const t = this.tsis.get(v.ifindex);
+      if (!t || t.config.vni !== k.vni) continue;
+      const id = macId(k);
+      this.state.setLocal({
+        ...k,
+        ips: ipsByMac.get(id) ?? [],
+        ifindex: v.ifindex,
+        tsi: t.name,
+        seq: 0,
+        active: true,
+        confirmed: true,
+      });
+      adopted++;
+    }
+    // Nothing is written here: the shadow already matches these local entries.
+    this.state.clearDirty();
+    if (this.reconciler.fdb.installedCount > 0) {
+      this.log.info(
+        { installed: this.reconciler.fdb.installedCount, adopted },
+        'adopted installed tables',
+      );
+    }
+  }
+
+  /** Digest of what is installed for one VNI (see digest.ts for the encoding). */
+  digest(vni: number): string {
+    return vniDigest(this.digestRows(vni));
+  }
+
+  private digestRows(vni: number): DigestRow[] {
+    const rows = new Map<string, DigestRow & { ips: string[] }>();
+    for (const [k, v] of this.reconciler.fdb.installed()) {
+      if (k.vni !== vni) continue;
+      const nveAddr = v.kind === 'local' || v.kind === 'dual' ? this.state.underlayAddr : v.vtep;
+      rows.set(k.mac, { mac: k.mac, nveAddr, ips: [] });
+    }
+    for (const [k, v] of this.reconciler.neigh.installed()) {
+      if (k.vni === vni) rows.get(v.mac)?.ips.push(k.ip);
+    }
+    return [...rows.values()];
+  }
+
+  private ack(vnis: number[]): void {
+    if (!this.connected) return;
+    const digests = vnis.sort((a, b) => a - b).map((vni) => ({ vni, digest: this.digest(vni) }));
+    this.o.nva.ack(this.state.revision, digests);
+  }
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}

@@ -1,0 +1,152 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { LearnEvent, LearnOutcome } from '../../../src/nve/learner.ts';
+import type { TsiConfig } from '../../../src/nve/config.ts';
+import { NVE1, NVE2, TSI_B, VM_B, dirEntry, makeLoop } from './fake-nva.ts';
+
+const B = VM_B.mac;
+const IF_B = 7;
+const IF_OPEN = 9;
+const OPEN: TsiConfig = { pattern: 'tap-o*', vni: 200, ips: [] };
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
+
+async function setup(directory = [dirEntry(B, NVE2, { ips: [VM_B.ip], seq: 3 })]) {
+  const t = makeLoop(NVE1);
+  t.loop.tsiUp({ name: 'tap-b', ifindex: IF_B, config: TSI_B });
+  t.loop.tsiUp({ name: 'tap-o1', ifindex: IF_OPEN, config: OPEN });
+  t.loop.start();
+  t.nva.connect();
+  t.nva.snapshot(directory);
+  await vi.advanceTimersByTimeAsync(0);
+  return t;
+}
+
+describe('Learner', () => {
+  // Events in, outcome and what gets registered out.
+  it.each<{ name: string; ev: LearnEvent; outcome: LearnOutcome; registered?: object }>([
+    {
+      name: 'GARP of the provisioned VM: installed, registered with seq+1 (it was at NVE2)',
+      ev: { kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: VM_B.ip },
+      outcome: 'installed',
+      registered: { vni: 100, mac: B, ips: [VM_B.ip], seq: 4, tsi: 'tap-b', kind: 'garp' },
+    },
+    {
+      name: 'RARP (no IP): the provisioned IPs go with it',
+      ev: { kind: 'rarp', ifindex: IF_B, vni: 100, mac: B },
+      outcome: 'installed',
+      registered: { ips: [VM_B.ip], seq: 4, kind: 'rarp' },
+    },
+    {
+      name: 'unsolicited NA counts as an announcement',
+      ev: { kind: 'una', ifindex: IF_OPEN, vni: 200, mac: '52:54:00:00:02:01', ip: 'fd00::21' },
+      outcome: 'installed',
+      registered: { vni: 200, ips: ['fd00::21'], seq: 1, kind: 'garp' },
+    },
+    {
+      name: 'new source MAC on an open TSI',
+      ev: { kind: 'new_mac', ifindex: IF_OPEN, vni: 200, mac: '52:54:00:00:02:02' },
+      outcome: 'installed',
+      registered: { vni: 200, ips: [], seq: 1, kind: 'learned' },
+    },
+    {
+      name: "a GARP for B's IP from an unprovisioned MAC changes nothing",
+      ev: { kind: 'garp', ifindex: IF_B, vni: 100, mac: '52:54:00:66:66:66', ip: VM_B.ip },
+      outcome: 'ignored_mac',
+    },
+    {
+      name: 'an IP not provisioned on the TSI is ignored',
+      ev: { kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: '10.0.0.99' },
+      outcome: 'ignored_ip',
+    },
+    {
+      name: 'an unknown interface is ignored',
+      ev: { kind: 'garp', ifindex: 99, vni: 100, mac: B, ip: VM_B.ip },
+      outcome: 'ignored_unknown_tsi',
+    },
+    {
+      name: "an event in another VNI than the TSI's is ignored",
+      ev: { kind: 'garp', ifindex: IF_B, vni: 300, mac: B, ip: VM_B.ip },
+      outcome: 'ignored_vni',
+    },
+  ])('$name', async ({ ev, outcome, registered }) => {
+    const t = await setup();
+    const before = [...t.tables.fdb.entries()];
+    expect(t.loop.event(ev)).toBe(outcome);
+    await vi.advanceTimersByTimeAsync(0);
+    if (registered) {
+      expect(t.fdb(ev.mac, ev.vni)).toEqual({ kind: 'local', ifindex: ev.ifindex });
+      expect(t.nva.registrations).toHaveLength(1);
+      expect(t.nva.registrations[0]).toMatchObject(registered);
+    } else {
+      expect([...t.tables.fdb.entries()]).toEqual(before);
+      expect(t.nva.registrations).toEqual([]);
+      expect(t.loop.learner.counts.get(outcome)).toBe(1);
+    }
+  });
+
+  it('installs before the NVA answers', async () => {
+    const t = await setup();
+    let resolve!: (v: { ok: true; seq: number; revision: number; outcome: string }) => void;
+    t.nva.register = (r) => {
+      t.nva.registrations.push(r);
+      return new Promise((res) => (resolve = res));
+    };
+    t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: VM_B.ip });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    resolve({ ok: true, seq: 4, revision: 9, outcome: 'moved' });
+  });
+
+  it('a refused registration (not provisioned) removes the local entry: the directory decides', async () => {
+    const t = await setup();
+    t.nva.answer = () => ({ ok: false, code: 'NOT_PROVISIONED', reason: 'not provisioned here' });
+    t.loop.event({ kind: 'new_mac', ifindex: IF_OPEN, vni: 200, mac: '52:54:00:00:02:02' });
+    expect(t.fdb('52:54:00:00:02:02', 200)).toMatchObject({ kind: 'local' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.fdb('52:54:00:00:02:02', 200)).toBeUndefined();
+  });
+
+  it('a registration refused as stale is retried with the number the directory now has', async () => {
+    const t = await setup();
+    let first = true;
+    t.nva.answer = (r) => {
+      if (first) {
+        first = false;
+        // Meanwhile the directory moved on: the change arrives before the retry.
+        t.nva.change([dirEntry(B, NVE2, { ips: [VM_B.ip], seq: 8 })]);
+        return { ok: false, code: 'STALE_SEQ', reason: 'stale' };
+      }
+      return { ok: true, seq: r.seq, revision: 1, outcome: 'moved' };
+    };
+    t.loop.state.locals.clear();
+    t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: VM_B.ip });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(t.nva.registrations.map((r) => r.seq)).toEqual([4, 9]);
+  });
+
+  it('a VM seen again on its own TSI with a new IP (open TSI) re-registers with the same seq', async () => {
+    const t = await setup([
+      dirEntry('52:54:00:00:02:01', NVE1, { vni: 200, ips: ['10.2.0.1'], seq: 6 }),
+    ]);
+    // Re-adopted on its TSI and already registered here at seq 6.
+    t.loop.event({
+      kind: 'garp',
+      ifindex: IF_OPEN,
+      vni: 200,
+      mac: '52:54:00:00:02:01',
+      ip: '10.2.0.1',
+    });
+    expect(
+      t.loop.event({
+        kind: 'garp',
+        ifindex: IF_OPEN,
+        vni: 200,
+        mac: '52:54:00:00:02:01',
+        ip: '10.2.0.2',
+      }),
+    ).toBe('updated');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.nva.registrations.at(-1)).toMatchObject({ ips: ['10.2.0.1', '10.2.0.2'], seq: 6 });
+    expect(t.neigh('10.2.0.2', 200)).toBe('52:54:00:00:02:01');
+  });
+});
