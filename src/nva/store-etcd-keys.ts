@@ -39,6 +39,9 @@ export class EtcdKeys {
   ip(vni: Vni, ip: string): Buffer {
     return this.key(`ip/${padVni(vni)}/${ip}`);
   }
+  ipPrefix(): Buffer {
+    return this.key('ip/');
+  }
   member(vni: Vni, nveId: string): Buffer {
     return this.key(`member/${padVni(vni)}/${nveId}`);
   }
@@ -53,6 +56,9 @@ export class EtcdKeys {
   }
   hint(vni: Vni, mac: Mac): Buffer {
     return this.key(`hint/${padVni(vni)}/${mac}`);
+  }
+  hintPrefix(): Buffer {
+    return this.key('hint/');
   }
   log(vni: Vni): Buffer {
     return this.key(`log/${padVni(vni)}`);

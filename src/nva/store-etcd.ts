@@ -3,8 +3,10 @@
 // answer; one member of three may die), entry updates are compare-and-swap on the mod_revision of
 // every key that was read, and revisions are etcd's own. The change log is the etcd history of one
 // key per VNI (log/<vni>, rewritten by every change): changesSince() replays that history with a
-// watch from a revision, and a compacted history answers "too old". Every replica watches the log
-// prefix, so a change committed by any replica reaches every replica's subscribers.
+// watch from a revision, and a compacted history answers "too old". Every replica mirrors the
+// prefix through one watch (store-etcd-mirror.ts): a change committed by any replica reaches every
+// replica's subscribers, and reads cost no round trip. A stale mirror cannot corrupt anything:
+// writes compare mod_revisions in etcd, and a failed compare retries on data read from etcd.
 import {
   Etcd3,
   type ICompare,
@@ -14,7 +16,6 @@ import {
   type IRangeResponse,
   type IRequestOp,
   type IWatchResponse,
-  type Watcher,
 } from 'etcd3';
 import { logger } from '../log.ts';
 import type {
@@ -39,6 +40,7 @@ import {
   type Snapshot,
 } from './store.ts';
 import { DEFAULT_ETCD_PREFIX, EtcdKeys, prefixEnd } from './store-etcd-keys.ts';
+import { EtcdMirror } from './store-etcd-mirror.ts';
 
 const log = logger('store-etcd');
 
@@ -54,7 +56,7 @@ const DEFAULT_ACK_FLUSH_MS = 1_000;
 const DEFAULT_CONVERGENCE_MAX = 1_000;
 /** Prune convergence records once per this many additions. */
 const CONVERGENCE_PRUNE_EVERY = 64;
-/** How long update() waits for its own change to come back through the log watch. */
+/** How long a write waits for its own change to come back through the mirror's watch. */
 const DELIVERY_WAIT_MS = 5_000;
 /** How long changesSince() may take to replay the history it was asked for. */
 const REPLAY_TIMEOUT_MS = 10_000;
@@ -98,10 +100,10 @@ export class EtcdStore implements DirectoryStore {
   private readonly ackFlushMs: number;
   private readonly convergenceMax: number;
   private readonly listeners = new Set<ChangeListener>();
-  /** Highest log revision handed to listeners. */
-  private delivered = 0;
   private readonly deliveryWaiters: { revision: number; resolve: () => void }[] = [];
-  private watcher: Watcher | undefined;
+  private readonly mirror: EtcdMirror;
+  /** Changes seen in the revision being applied, handed to listeners once it is complete. */
+  private pendingChanges: Change[] = [];
   private readonly pendingAcks = new Map<string, AckRecord>();
   private ackTimer: NodeJS.Timeout | undefined;
   private convergenceAdds = 0;
@@ -121,6 +123,22 @@ export class EtcdStore implements DirectoryStore {
     this.ackFlushMs = opts.ackFlushMs ?? DEFAULT_ACK_FLUSH_MS;
     this.convergenceMax = opts.convergenceMax ?? DEFAULT_CONVERGENCE_MAX;
     this.changeLogMax = opts.changeLogMax;
+    const k = this.keys;
+    this.mirror = new EtcdMirror({
+      client,
+      prefix: Buffer.from(k.prefix),
+      mirrored: [
+        k.vnPrefix(),
+        k.entryPrefix(),
+        k.ipPrefix(),
+        k.memberPrefix(),
+        k.provPrefix(),
+        k.hintPrefix(),
+      ],
+      log,
+      onPut: (kv) => this.onPut(kv),
+      onRevision: (rev) => this.onRevision(rev),
+    });
   }
 
   /** Key prefix of this directory in etcd. */
@@ -134,7 +152,8 @@ export class EtcdStore implements DirectoryStore {
     const client = new Etcd3({ ...opts.client, hosts: opts.hosts });
     const store = new EtcdStore(client, opts);
     try {
-      await store.startWatch(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      const ms = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+      await withTimeout(store.mirror.start(), ms, `etcd did not answer within ${ms} ms`);
     } catch (err) {
       client.close();
       throw err;
@@ -145,11 +164,11 @@ export class EtcdStore implements DirectoryStore {
   // --- entries -----------------------------------------------------------------------------
 
   async getEntry(vni: Vni, mac: Mac): Promise<Entry | undefined> {
-    return this.getJson<Entry>(this.keys.entry(vni, mac));
+    return this.mirrored<Entry>(this.keys.entry(vni, mac));
   }
 
   async listEntries(vni?: Vni): Promise<Entry[]> {
-    return this.listJson<Entry>(this.keys.entryPrefix(vni));
+    return this.mirroredList<Entry>(this.keys.entryPrefix(vni));
   }
 
   async update<R>(
@@ -181,16 +200,19 @@ export class EtcdStore implements DirectoryStore {
     fn: EntryUpdateFn<R>,
   ): Promise<EntryUpdateResult<R>> {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      // Read this MAC's entry and the owner index of every IP asked, then the owners' entries.
+      // Read this MAC's entry and the owner index of every IP asked, then the owners' entries:
+      // from the mirror first; after a conflict from etcd itself (the mirror may lag behind).
       const read = new Map<string, ReadKey>();
+      const readKeys = (keys: Buffer[]) =>
+        attempt === 1 ? this.readMirrored(read, keys) : this.readKeys(read, keys);
       const entryKey = this.keys.entry(vni, mac);
-      await this.readKeys(read, [entryKey, ...ips.map((ip) => this.keys.ip(vni, ip))]);
+      await readKeys([entryKey, ...ips.map((ip) => this.keys.ip(vni, ip))]);
       const current = decode<Entry>(read.get(entryKey.toString())?.value);
       const ownerMacs = new Set<Mac>();
       for (const ip of ips) for (const m of this.ipOwners(read, vni, ip)) ownerMacs.add(m);
       ownerMacs.delete(mac);
       const ownerKeys = [...ownerMacs].map((m) => this.keys.entry(vni, m));
-      await this.readKeys(read, ownerKeys);
+      await readKeys(ownerKeys);
       const ipOwners = ownerKeys
         .map((k) => decode<Entry>(read.get(k.toString())?.value))
         .filter((e): e is Entry => e !== undefined && e.state !== 'withdrawn')
@@ -201,10 +223,7 @@ export class EtcdStore implements DirectoryStore {
 
       // Everything we overwrite must be in the compare: entries not read yet, and the owner index
       // of every IP an upsert gains or loses.
-      await this.readKeys(
-        read,
-        plan.upserts.map((u) => this.keys.entry(u.vni, u.mac)),
-      );
+      await readKeys(plan.upserts.map((u) => this.keys.entry(u.vni, u.mac)));
       const touchedIps = new Map<string, { vni: Vni; ip: string }>();
       for (const u of plan.upserts) {
         const old = decode<Entry>(read.get(this.keys.entry(u.vni, u.mac).toString())?.value);
@@ -212,10 +231,7 @@ export class EtcdStore implements DirectoryStore {
           touchedIps.set(this.keys.ip(u.vni, b).toString(), { vni: u.vni, ip: b });
         }
       }
-      await this.readKeys(
-        read,
-        [...touchedIps.values()].map((t) => this.keys.ip(t.vni, t.ip)),
-      );
+      await readKeys([...touchedIps.values()].map((t) => this.keys.ip(t.vni, t.ip)));
 
       const ops: IRequestOp[] = [];
       const owners = new Map<string, Set<Mac>>();
@@ -288,25 +304,16 @@ export class EtcdStore implements DirectoryStore {
   }
 
   async snapshot(vnis: readonly Vni[]): Promise<Snapshot> {
-    // The first range fixes the revision; every other range reads at that same revision.
-    const first = await this.rangePrefix(this.keys.logPrefix(), { keys_only: true });
-    const revision = Number(first.header.revision);
-    const at = { revision };
+    // The mirror is consistent at its revision, the same one subscribers have been handed.
+    const revision = this.mirror.revision;
     const entries: Entry[] = [];
     const memberships: Membership[] = [];
-    await Promise.all(
-      vnis.map(async (vni) => {
-        const [e, m] = await Promise.all([
-          this.rangePrefix(this.keys.entryPrefix(vni), at),
-          this.rangePrefix(this.keys.memberPrefix(vni), at),
-        ]);
-        for (const kv of e.kvs) {
-          const entry = decode<Entry>(kv.value)!;
-          if (entry.state !== 'withdrawn') entries.push(entry);
-        }
-        for (const kv of m.kvs) memberships.push(decode<Membership>(kv.value)!);
-      }),
-    );
+    for (const vni of vnis) {
+      for (const e of this.mirroredList<Entry>(this.keys.entryPrefix(vni))) {
+        if (e.state !== 'withdrawn') entries.push(e);
+      }
+      memberships.push(...this.mirroredList<Membership>(this.keys.memberPrefix(vni)));
+    }
     return { revision, entries, memberships };
   }
 
@@ -326,15 +333,15 @@ export class EtcdStore implements DirectoryStore {
   // --- VN configuration, membership --------------------------------------------------------
 
   async putVn(cfg: VnConfig): Promise<void> {
-    await this.client.kv.put({ key: this.keys.vn(cfg.vni), value: encode(cfg) });
+    await this.written(this.client.kv.put({ key: this.keys.vn(cfg.vni), value: encode(cfg) }));
   }
 
   async getVn(vni: Vni): Promise<VnConfig | undefined> {
-    return this.getJson<VnConfig>(this.keys.vn(vni));
+    return this.mirrored<VnConfig>(this.keys.vn(vni));
   }
 
   async listVns(): Promise<VnConfig[]> {
-    return this.listJson<VnConfig>(this.keys.vnPrefix());
+    return this.mirroredList<VnConfig>(this.keys.vnPrefix());
   }
 
   async putMembership(m: Membership): Promise<number> {
@@ -356,26 +363,26 @@ export class EtcdStore implements DirectoryStore {
   }
 
   async listMemberships(vni?: Vni): Promise<Membership[]> {
-    return this.listJson<Membership>(this.keys.memberPrefix(vni));
+    return this.mirroredList<Membership>(this.keys.memberPrefix(vni));
   }
 
   // --- provisioning ------------------------------------------------------------------------
 
   async putProvision(p: Provision): Promise<void> {
-    await this.client.kv.put({ key: this.keys.prov(p.vni, p.mac), value: encode(p) });
+    await this.written(this.client.kv.put({ key: this.keys.prov(p.vni, p.mac), value: encode(p) }));
   }
 
   async getProvision(vni: Vni, mac: Mac): Promise<Provision | undefined> {
-    return this.getJson<Provision>(this.keys.prov(vni, mac));
+    return this.mirrored<Provision>(this.keys.prov(vni, mac));
   }
 
   async deleteProvision(vni: Vni, mac: Mac): Promise<boolean> {
-    const res = await this.client.kv.deleteRange({ key: this.keys.prov(vni, mac) });
+    const res = await this.written(this.client.kv.deleteRange({ key: this.keys.prov(vni, mac) }));
     return Number(res.deleted) > 0;
   }
 
   async listProvisions(vni?: Vni): Promise<Provision[]> {
-    return this.listJson<Provision>(this.keys.provPrefix(vni));
+    return this.mirroredList<Provision>(this.keys.provPrefix(vni));
   }
 
   // --- migration hints ---------------------------------------------------------------------
@@ -386,12 +393,12 @@ export class EtcdStore implements DirectoryStore {
   }
 
   async getHint(vni: Vni, mac: Mac, now: number): Promise<MoveHint | undefined> {
-    const h = await this.getJson<MoveHint>(this.keys.hint(vni, mac));
+    const h = this.mirrored<MoveHint>(this.keys.hint(vni, mac));
     return h !== undefined && h.expiresAt > now ? h : undefined;
   }
 
   async deleteHint(vni: Vni, mac: Mac): Promise<void> {
-    await this.client.kv.deleteRange({ key: this.keys.hint(vni, mac) });
+    await this.written(this.client.kv.deleteRange({ key: this.keys.hint(vni, mac) }));
   }
 
   // --- acknowledgements, convergence --------------------------------------------------------
@@ -459,53 +466,32 @@ export class EtcdStore implements DirectoryStore {
       log.warn({ err }, 'last ack flush failed');
     }
     for (const w of this.deliveryWaiters.splice(0)) w.resolve();
-    try {
-      await this.watcher?.cancel();
-    } catch {
-      // the cluster may already be gone
-    }
+    this.mirror.stop();
     this.client.close();
   }
 
   // --- internals ---------------------------------------------------------------------------
 
-  /** Follow every VNI's log key from the current revision and hand changes to listeners. */
-  private async startWatch(connectTimeoutMs: number): Promise<void> {
-    const res = await withTimeout(
-      this.rangePrefix(this.keys.logPrefix(), { keys_only: true }),
-      connectTimeoutMs,
-      `etcd did not answer within ${connectTimeoutMs} ms`,
-    );
-    const start = Number(res.header.revision);
-    this.delivered = start;
-    const watcher = await this.client
-      .watch()
-      .prefix(this.keys.logPrefix())
-      .startRevision(String(start + 1))
-      .create();
-    watcher.on('put', (kv) => this.onLogPut(kv));
-    watcher.on('disconnected', (err) => log.warn({ err: err.message }, 'log watch disconnected'));
-    watcher.on('connected', () => log.debug('log watch connected'));
-    watcher.on('error', (err) => {
-      // Only a compaction of history this replica had not read yet ends a watch for good.
-      log.error({ err: err.message }, 'log watch cancelled: subscribers may have missed changes');
-    });
-    this.watcher = watcher;
+  /** A put seen by the mirror's watch: a log key's value is a change to announce. */
+  private onPut(kv: IKeyValue): void {
+    const vni = this.keys.vniOfLog(kv.key);
+    if (vni === undefined) return;
+    const stored = decode<StoredChange>(kv.value);
+    if (stored !== undefined)
+      this.pendingChanges.push({ ...stored, revision: Number(kv.mod_revision) });
   }
 
-  private onLogPut(kv: IKeyValue): void {
-    const revision = Number(kv.mod_revision);
-    if (revision <= this.delivered) return; // a replay after reconnecting
-    const vni = this.keys.vniOfLog(kv.key);
-    const stored = decode<StoredChange>(kv.value);
-    if (vni === undefined || stored === undefined) return;
-    this.delivered = revision;
-    const change: Change = { ...stored, revision };
-    for (const l of this.listeners) {
-      try {
-        l(change);
-      } catch (err) {
-        log.error({ err }, 'change listener threw');
+  /** A revision is fully applied to the mirror: announce its change, wake writers waiting on it. */
+  private onRevision(revision: number): void {
+    const changes = this.pendingChanges;
+    this.pendingChanges = [];
+    for (const change of changes) {
+      for (const l of this.listeners) {
+        try {
+          l(change);
+        } catch (err) {
+          log.error({ err }, 'change listener threw');
+        }
       }
     }
     while (this.deliveryWaiters.length > 0 && this.deliveryWaiters[0]!.revision <= revision) {
@@ -513,12 +499,19 @@ export class EtcdStore implements DirectoryStore {
     }
   }
 
+  /** Run a plain write and wait until the mirror has it (reads after it then see it). */
+  private async written<T extends { header: { revision: string } }>(p: Promise<T>): Promise<T> {
+    const res = await p;
+    await this.waitDelivered(Number(res.header.revision));
+    return res;
+  }
+
   /**
-   * Wait until the log watch has handed `revision` to listeners, so that (as with the embedded
-   * store) a change is announced by the time the write that made it returns.
+   * Wait until the mirror has applied `revision` (and handed its change to listeners), so that,
+   * as with the embedded store, a write is visible and announced by the time it returns.
    */
   private async waitDelivered(revision: number): Promise<void> {
-    if (this.delivered >= revision || this.closed) return;
+    if (this.mirror.revision >= revision || this.closed) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         log.warn({ revision }, 'change not seen on the log watch in time');
@@ -643,6 +636,24 @@ export class EtcdStore implements DirectoryStore {
     }
   }
 
+  /** Like readKeys(), from the mirror. */
+  private async readMirrored(read: Map<string, ReadKey>, keys: Buffer[]): Promise<void> {
+    for (const key of keys) {
+      const k = key.toString();
+      if (read.has(k)) continue;
+      const m = this.mirror.get(k);
+      read.set(k, { key, modRevision: m ? m.modRevision : '0', value: m?.value });
+    }
+  }
+
+  private mirrored<T>(key: Buffer): T | undefined {
+    return decode<T>(this.mirror.get(key)?.value);
+  }
+
+  private mirroredList<T>(prefix: Buffer): T[] {
+    return this.mirror.listDeep(prefix).map((m) => decode<T>(m.value)!);
+  }
+
   private ipOwners(read: Map<string, ReadKey>, vni: Vni, ip: string): Mac[] {
     return decode<Mac[]>(read.get(this.keys.ip(vni, ip).toString())?.value) ?? [];
   }
@@ -675,11 +686,6 @@ export class EtcdStore implements DirectoryStore {
     extra: Omit<IRangeRequest, 'key' | 'range_end'> = {},
   ): Promise<IRangeResponse> {
     return this.client.kv.range({ key: prefix, range_end: prefixEnd(prefix), ...extra });
-  }
-
-  private async getJson<T>(key: Buffer): Promise<T | undefined> {
-    const res = await this.client.kv.range({ key });
-    return decode<T>(res.kvs[0]?.value);
   }
 
   private async listJson<T>(prefix: Buffer): Promise<T[]> {
