@@ -7,7 +7,7 @@
 // tables, learnt VMs are installed locally and queued, and everything is reconciled on return
 // (registrations re-sent with fresh sequence numbers, a snapshot resynced by mark and sweep).
 import type { Logger } from '../log.ts';
-import { vniDigest, type DigestRow } from './digest.ts';
+import { installedDigest } from './digest.ts';
 import { Learner, nextSeq, type LearnEvent, type LearnOutcome, type TsiInfo } from './learner.ts';
 import { MoveTracker, type MoveEvent } from './moves.ts';
 import type {
@@ -161,7 +161,7 @@ export class ControlLoop {
   }
 
   private onSnapshot(s: Snapshot): void {
-    const before = this.state.loadSnapshot(s.revision, s.entries, s.members);
+    const before = this.state.loadSnapshot(s.revision, s.vnis, s.entries, s.members);
     for (const e of s.entries) {
       const prev = before.get(macId(e));
       if (!prev || prev.nveId !== e.nveId || prev.state !== e.state || prev.seq !== e.seq)
@@ -210,17 +210,15 @@ export class ControlLoop {
     this.log.warn(m, 'NVA reports a digest mismatch: resyncing');
     const r = this.reconciler.resync();
     this.obs.reconciled?.(r);
+    // If our copy of the directory was what differed, the snapshot of the VNI that the NVA
+    // sends after a mismatch replaces it; if only the maps drifted, they are repaired now.
     const mine = this.digest(m.vni);
-    if (mine !== m.expected) {
-      // Our copy of the directory differs, not just the maps: start over from a snapshot.
+    if (mine === m.expected) this.ack([m.vni]);
+    else
       this.log.warn(
         { vni: m.vni, expected: m.expected, got: mine },
-        'still differs: asking for a snapshot',
+        'still differs: waiting for the snapshot',
       );
-      this.o.nva.requestSnapshot();
-    } else {
-      this.ack([m.vni]);
-    }
   }
 
   /** The directory moved or (re)placed an entry: moves first, then adopt what is ours. */
@@ -396,26 +394,13 @@ export class ControlLoop {
     }
   }
 
-  /** Digest of what is installed for one VNI (see digest.ts for the encoding). */
+  /** Digest of what is installed for one VNI (see digest.ts). */
   digest(vni: number): string {
-    return vniDigest(this.digestRows(vni));
+    return installedDigest(this.state, vni, this.reconciler.fdb.installed());
   }
 
-  private digestRows(vni: number): DigestRow[] {
-    const rows = new Map<string, DigestRow & { ips: string[] }>();
-    for (const [k, v] of this.reconciler.fdb.installed()) {
-      if (k.vni !== vni) continue;
-      const nveAddr = v.kind === 'local' || v.kind === 'dual' ? this.state.underlayAddr : v.vtep;
-      rows.set(k.mac, { mac: k.mac, nveAddr, ips: [] });
-    }
-    for (const [k, v] of this.reconciler.neigh.installed()) {
-      if (k.vni === vni) rows.get(v.mac)?.ips.push(k.ip);
-    }
-    return [...rows.values()];
-  }
-
+  /** Acknowledge the current revision (the port drops it while there is no stream). */
   private ack(vnis: number[]): void {
-    if (!this.connected) return;
     const digests = vnis.sort((a, b) => a - b).map((vni) => ({ vni, digest: this.digest(vni) }));
     this.o.nva.ack(this.state.revision, digests);
   }

@@ -1,35 +1,56 @@
-// A digest of what an NVE has installed for one VNI, sent with every ack so the NVA can compare
-// it with the directory at that revision (draft-ietf-nvo3-vmm: checking NVE caches against the
-// authority). Deterministic and independent of map order: canonical lines, sorted, sha256.
+// The digest an NVE sends with each ack: what it has installed for one VNI, in the terms of the
+// directory, hashed with the NVA's own function (src/protocol/digest.ts), so the NVA can flag an
+// NVE whose tables differ from the directory at that revision (the draft's check of NVE caches
+// against the authority).
 //
-// Canonical encoding, version 1 (the NVA computes the same from its live entries of the VNI):
-//   one line "m <mac> <nve underlay address>" per MAC (the address of the NVE that hosts it: this
-//   NVE's own for local VMs), one line "i <ip> <mac>" per IP; MACs lower case, IPs in canonical
-//   text form (IPv6 compressed, lower case); lines sorted by code unit, each ended by "\n";
-//   the digest is the lower-case hex sha256 of their UTF-8 bytes. An empty VNI digests "".
-import { createHash } from 'node:crypto';
+// Each installed FDB entry is read back as the directory row it stands for: a remote or moved
+// entry toward the address the directory gives, a local entry of a VM the directory places here,
+// and a VM expected by a migration hint but not yet announced (the directory still places it at
+// the source). Such rows are the directory's (MAC, address, seq, IPs). An entry that disagrees
+// with the directory, or a live directory entry with nothing installed, changes the digest.
+import { vniDigest, type DigestEntry } from '../protocol/digest.ts';
+import type { NveState } from './nve-state.ts';
+import { macId, type FdbEntry, type MacKey } from './tables.ts';
 
-/** One VM as the digest sees it. */
-export interface DigestRow {
-  mac: string;
-  /** Underlay address of the NVE the VM is at. */
-  nveAddr: string;
-  ips: readonly string[];
-}
-
-/** The canonical lines of a set of rows (exported for tests and for the NVA's side). */
-export function digestLines(rows: Iterable<DigestRow>): string[] {
-  const lines: string[] = [];
-  for (const r of rows) {
-    lines.push(`m ${r.mac} ${r.nveAddr}`);
-    for (const ip of r.ips) lines.push(`i ${ip} ${r.mac}`);
+/** The directory rows one VNI's installed FDB entries stand for. */
+export function installedRows(
+  state: NveState,
+  vni: number,
+  installed: Iterable<[MacKey, FdbEntry]>,
+): DigestEntry[] {
+  const rows: DigestEntry[] = [];
+  for (const [k, v] of installed) {
+    if (k.vni !== vni) continue;
+    const id = macId(k);
+    const e = state.liveEntry(id);
+    const local = state.locals.get(id);
+    const here = v.kind === 'local' || v.kind === 'dual';
+    const consistent =
+      e !== undefined &&
+      (here
+        ? e.nveId === state.nveId || (local !== undefined && !local.active)
+        : e.nveAddr === v.vtep && e.nveId !== state.nveId);
+    if (consistent) {
+      rows.push({ mac: k.mac, nveAddr: e.nveAddr, seq: e.seq, ips: e.ips });
+    } else {
+      // Not what the directory says: hash what is really there, so the digests differ.
+      const addr = here ? state.underlayAddr : v.vtep;
+      rows.push({
+        mac: k.mac,
+        nveAddr: addr,
+        seq: local?.seq ?? -1,
+        ips: (local?.ips ?? []).map((ip) => ({ ip })),
+      });
+    }
   }
-  return lines.sort();
+  return rows;
 }
 
-/** sha256 (hex) of the canonical encoding of one VNI's rows. */
-export function vniDigest(rows: Iterable<DigestRow>): string {
-  const h = createHash('sha256');
-  for (const line of digestLines(rows)) h.update(`${line}\n`);
-  return h.digest('hex');
+/** Digest of what is installed for one VNI. */
+export function installedDigest(
+  state: NveState,
+  vni: number,
+  installed: Iterable<[MacKey, FdbEntry]>,
+): string {
+  return vniDigest(installedRows(state, vni, installed));
 }

@@ -25,6 +25,7 @@ export interface Member {
   nveAddr: string;
 }
 
+/** The full content of the VNIs it names (after a digest mismatch, only that VNI). */
 export interface Snapshot {
   revision: number;
   vnis: number[];
@@ -93,7 +94,5 @@ export interface NvaPort {
   withdraw(k: { vni: number; mac: string }): Promise<NvaResult>;
   /** Acknowledge the installed revision with a digest per VNI of what is installed. */
   ack(revision: number, digests: Array<{ vni: number; digest: string }>): void;
-  /** Drop the resume point and ask for a fresh snapshot (after a digest mismatch). */
-  requestSnapshot(): void;
   stop(): void;
 }

@@ -65,18 +65,30 @@ export class NveState {
 
   // --- mutations (each marks what it touches) -----------------------------------------------
 
-  /** Replace the directory with a snapshot's content; returns the directory it replaced. */
+  /**
+   * Replace the directory's content for the VNIs a snapshot covers (all of them when `vnis` is
+   * empty); returns the entries it replaced, by MAC id.
+   */
   loadSnapshot(
     revision: number,
+    vnis: readonly number[],
     entries: readonly DirEntry[],
     members: readonly Member[],
   ): Map<string, DirEntry> {
-    const before = new Map(this.directory);
-    this.directory.clear();
-    for (const id of before.keys()) this.touch(id);
+    const covered = (vni: number) => vnis.length === 0 || vnis.includes(vni);
+    const before = new Map<string, DirEntry>();
+    for (const [id, e] of this.directory) {
+      if (!covered(e.vni)) continue;
+      before.set(id, e);
+      this.directory.delete(id);
+      this.touch(id);
+    }
     for (const e of entries) this.upsertEntry(e);
-    for (const vni of this.members.keys()) this.dirtyVnis.add(vni);
-    this.members.clear();
+    for (const vni of [...this.members.keys()]) {
+      if (!covered(vni)) continue;
+      this.dirtyVnis.add(vni);
+      this.members.delete(vni);
+    }
     for (const m of members) this.upsertMember(m);
     this.revision = revision;
     return before;

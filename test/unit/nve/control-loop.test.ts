@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryTables } from '../../../src/nve/tables.ts';
-import { vniDigest } from '../../../src/nve/digest.ts';
+import { vniDigest } from '../../../src/protocol/digest.ts';
 import { NVE1, NVE2, NVE3, TSI_B, VM_B, dirEntry, makeLoop } from './fake-nva.ts';
 
 const B = VM_B.mac;
@@ -119,7 +119,10 @@ describe('acks and digests', () => {
     expect(t.nva.acks.at(-1)).toEqual({
       revision: rev,
       digests: [
-        { vni: 100, digest: vniDigest([{ mac: C, nveAddr: NVE2.addr, ips: ['10.0.0.12'] }]) },
+        {
+          vni: 100,
+          digest: vniDigest([{ mac: C, nveAddr: NVE2.addr, seq: 1, ips: [{ ip: '10.0.0.12' }] }]),
+        },
       ],
     });
   });
@@ -134,15 +137,19 @@ describe('acks and digests', () => {
     t.tables.fdb.deleteMany([{ vni: 100, mac: C }]);
     t.nva.handlers!.digestMismatch({ vni: 100, revision: rev, expected, got: 'x' });
     expect(t.fdb(C)).toEqual({ kind: 'remote', vtep: NVE2.addr });
-    expect(t.nva.snapshotRequests).toBe(0);
+    expect(t.nva.acks.at(-1)).toEqual({ revision: rev, digests: [{ vni: 100, digest: expected }] });
   });
 
-  it('a digest mismatch the maps cannot explain asks for a fresh snapshot', () => {
+  it("a digest mismatch the maps cannot explain waits for the NVA's snapshot of the VNI", () => {
     const t = makeLoop(NVE1);
     t.loop.start();
     t.nva.connect();
     const rev = t.nva.change([dirEntry(C, NVE2)]);
-    t.nva.handlers!.digestMismatch({ vni: 100, revision: rev, expected: 'f'.repeat(64), got: 'x' });
-    expect(t.nva.snapshotRequests).toBe(1);
+    const acks = t.nva.acks.length;
+    t.nva.handlers!.digestMismatch({ vni: 100, revision: rev, expected: 'f'.repeat(32), got: 'x' });
+    expect(t.nva.acks.length).toBe(acks);
+    // The NVA follows a mismatch with a snapshot of that VNI: it replaces our copy.
+    t.nva.snapshot([dirEntry(C, NVE3, { seq: 2 })]);
+    expect(t.fdb(C)).toEqual({ kind: 'remote', vtep: NVE3.addr });
   });
 });

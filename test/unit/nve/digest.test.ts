@@ -1,41 +1,112 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { digestLines, vniDigest } from '../../../src/nve/digest.ts';
+import { installedDigest, installedRows } from '../../../src/nve/digest.ts';
+import { vniDigest } from '../../../src/protocol/digest.ts';
+import { NveState, type LocalVm } from '../../../src/nve/nve-state.ts';
+import type { FdbEntry, MacKey } from '../../../src/nve/tables.ts';
+import type { DirEntry } from '../../../src/nve/nva-port.ts';
+import { NVE1, NVE2, NVE3, dirEntry } from './fake-nva.ts';
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const X = '52:54:00:00:00:0a';
+const k: MacKey = { vni: 100, mac: X };
+const local = (over: Partial<LocalVm> = {}): LocalVm => ({
+  vni: 100,
+  mac: X,
+  ips: ['10.0.0.10'],
+  ifindex: 7,
+  tsi: 'tap-x',
+  seq: 3,
+  active: true,
+  confirmed: true,
+  ...over,
+});
 
-describe('vniDigest', () => {
-  it.each([
-    ['empty VNI', [], sha('')],
-    [
-      'one VM with two IPs',
-      [{ mac: '52:54:00:00:00:0b', nveAddr: '192.0.2.3', ips: ['fd00::b', '10.0.0.11'] }],
-      sha(
-        'i 10.0.0.11 52:54:00:00:00:0b\ni fd00::b 52:54:00:00:00:0b\nm 52:54:00:00:00:0b 192.0.2.3\n',
-      ),
-    ],
-  ])('%s', (_n, rows, want) => {
-    expect(vniDigest(rows)).toBe(want);
+// Each case: the directory (as the NVA has it), what this NVE (nve1) has installed, and whether
+// the NVA, digesting its own entries, would find the same digest.
+describe('installedDigest against the NVA digest of its directory', () => {
+  it.each<{
+    name: string;
+    dir: DirEntry[];
+    installed: FdbEntry | undefined;
+    local?: LocalVm;
+    same: boolean;
+  }>([
+    {
+      name: 'remote entry toward the directory address',
+      dir: [dirEntry(X, NVE2, { ips: ['10.0.0.10'] })],
+      installed: { kind: 'remote', vtep: NVE2.addr },
+      same: true,
+    },
+    {
+      name: 'moved entry toward where the VM now is',
+      dir: [dirEntry(X, NVE3, { seq: 4 })],
+      installed: { kind: 'moved', vtep: NVE3.addr, untilMs: 5 },
+      same: true,
+    },
+    {
+      name: 'local VM the directory places here',
+      dir: [dirEntry(X, NVE1, { ips: ['10.0.0.10'], seq: 3 })],
+      installed: { kind: 'local', ifindex: 7 },
+      local: local(),
+      same: true,
+    },
+    {
+      name: 'VM expected by a hint, not announced yet',
+      dir: [dirEntry(X, NVE2)],
+      installed: { kind: 'local', ifindex: 7 },
+      local: local({ active: false, confirmed: false }),
+      same: true,
+    },
+    {
+      name: 'dual entry during an announced migration from here',
+      dir: [dirEntry(X, NVE1, { ips: ['10.0.0.10'], seq: 3 })],
+      installed: { kind: 'dual', ifindex: 7, vtep: NVE3.addr },
+      local: local(),
+      same: true,
+    },
+    {
+      name: 'drift: remote toward a stale address',
+      dir: [dirEntry(X, NVE2)],
+      installed: { kind: 'remote', vtep: NVE3.addr },
+      same: false,
+    },
+    {
+      name: 'drift: entry missing from the map',
+      dir: [dirEntry(X, NVE2)],
+      installed: undefined,
+      same: false,
+    },
+    {
+      name: 'drift: entry the directory does not have',
+      dir: [],
+      installed: { kind: 'remote', vtep: NVE2.addr },
+      same: false,
+    },
+    {
+      name: 'drift: local here, directory elsewhere',
+      dir: [dirEntry(X, NVE2)],
+      installed: { kind: 'local', ifindex: 7 },
+      local: local(),
+      same: false,
+    },
+  ])('$name', ({ dir, installed, local: vm, same }) => {
+    const state = new NveState(NVE1.id, NVE1.addr);
+    state.loadSnapshot(1, [], dir, []);
+    if (vm) state.setLocal(vm);
+    const rows: Array<[MacKey, FdbEntry]> = installed ? [[k, installed]] : [];
+    const nva = vniDigest(dir.filter((e) => e.state !== 'withdrawn'));
+    expect(installedDigest(state, 100, rows) === nva).toBe(same);
   });
 
-  it('does not depend on order', () => {
-    const a = { mac: '02:00:00:00:00:01', nveAddr: '192.0.2.1', ips: ['10.0.0.1'] };
-    const b = { mac: '02:00:00:00:00:02', nveAddr: '192.0.2.2', ips: ['10.0.0.2', '10.0.0.3'] };
-    expect(vniDigest([a, b])).toBe(vniDigest([{ ...b, ips: ['10.0.0.3', '10.0.0.2'] }, a]));
-  });
-
-  it.each([
-    ['another NVE', { nveAddr: '192.0.2.9' }],
-    ['another IP', { ips: ['10.0.0.9'] }],
-    ['one IP fewer', { ips: [] }],
-  ])('changes with %s', (_n, diff) => {
-    const row = { mac: '02:00:00:00:00:01', nveAddr: '192.0.2.1', ips: ['10.0.0.1'] };
-    expect(vniDigest([{ ...row, ...diff }])).not.toBe(vniDigest([row]));
-  });
-
-  it('lists canonical lines sorted', () => {
+  it('only counts the VNI asked for', () => {
+    const state = new NveState(NVE1.id, NVE1.addr);
+    state.loadSnapshot(1, [], [dirEntry(X, NVE2, { vni: 200 })], []);
     expect(
-      digestLines([{ mac: 'aa:00:00:00:00:01', nveAddr: '2001:db8::1', ips: ['10.1.1.1'] }]),
-    ).toEqual(['i 10.1.1.1 aa:00:00:00:00:01', 'm aa:00:00:00:00:01 2001:db8::1']);
+      installedRows(state, 100, [
+        [
+          { vni: 200, mac: X },
+          { kind: 'remote', vtep: NVE2.addr },
+        ],
+      ]),
+    ).toEqual([]);
   });
 });

@@ -17,7 +17,6 @@ export class FakeNva implements NvaPort {
   registrations: Registration[] = [];
   withdrawals: Array<{ vni: number; mac: string }> = [];
   acks: Array<{ revision: number; digests: Array<{ vni: number; digest: string }> }> = [];
-  snapshotRequests = 0;
   up = false;
   /** How the next registrations are answered (default: accepted with the seq sent). */
   answer: (r: Registration) => NvaResult = (r) => ({
@@ -56,10 +55,6 @@ export class FakeNva implements NvaPort {
 
   ack(revision: number, digests: Array<{ vni: number; digest: string }>): void {
     this.acks.push({ revision, digests });
-  }
-
-  requestSnapshot(): void {
-    this.snapshotRequests++;
   }
 
   stop(): void {

@@ -42,6 +42,7 @@ describe('Reconciler.apply (incremental)', () => {
     const { state, tables, rec, fdb, neigh } = setup();
     state.loadSnapshot(
       7,
+      [],
       [
         entry('02:00:00:00:00:02', NVE2, ['10.0.0.2']),
         entry('02:00:00:00:00:03', NVE3, ['10.0.0.3', 'fd00::3']),
@@ -172,7 +173,7 @@ describe('Reconciler.apply (incremental)', () => {
     },
   ])('$name', ({ before, change, fdb: wantFdb, neigh: wantNeigh, writes }) => {
     const { state, rec, fdb, neigh } = setup();
-    state.loadSnapshot(1, before, []);
+    state.loadSnapshot(1, [], before, []);
     rec.apply();
     change(state);
     const r = rec.apply();
@@ -183,7 +184,7 @@ describe('Reconciler.apply (incremental)', () => {
 
   it('writes nothing when nothing is dirty', () => {
     const { state, tables, rec } = setup();
-    state.loadSnapshot(1, [entry('02:00:00:00:00:0a', NVE2)], []);
+    state.loadSnapshot(1, [], [entry('02:00:00:00:00:0a', NVE2)], []);
     rec.apply();
     const calls = tables.fdb.writeCalls;
     const r = rec.apply();
@@ -220,6 +221,7 @@ describe('Reconciler.resync (mark and sweep)', () => {
     // The fresh snapshot: a unchanged, b moved to NVE3, c gone, d new.
     state.loadSnapshot(
       50,
+      [],
       [
         entry('02:00:00:00:00:0a', NVE2),
         entry('02:00:00:00:00:0b', NVE3, [], 2),
@@ -242,7 +244,12 @@ describe('Reconciler.resync (mark and sweep)', () => {
 
   it('repairs drift made behind the agent (an entry changed and one deleted in the map)', () => {
     const { state, tables, rec, fdb } = setup();
-    state.loadSnapshot(1, [entry('02:00:00:00:00:0a', NVE2), entry('02:00:00:00:00:0b', NVE3)], []);
+    state.loadSnapshot(
+      1,
+      [],
+      [entry('02:00:00:00:00:0a', NVE2), entry('02:00:00:00:00:0b', NVE3)],
+      [],
+    );
     rec.apply();
     tables.fdb.setMany([
       [
@@ -266,12 +273,31 @@ describe('Reconciler.resync (mark and sweep)', () => {
       const mac = `02:00:00:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
       entries.push(entry(mac, i % 2 ? NVE2 : NVE3));
     }
-    state.loadSnapshot(1, entries, []);
+    state.loadSnapshot(1, [], entries, []);
     const r = rec.resync();
     expect(tables.fdb.size()).toBe(100_000);
     expect(tables.fdb.writeCalls).toBe(1);
     expect(r.fdb.set).toBe(100_000);
     const again = rec.resync();
     expect(again.fdb).toEqual({ set: 0, deleted: 0, unchanged: 100_000 });
+  });
+});
+
+describe('NveState.loadSnapshot', () => {
+  it('a snapshot of one VNI (after a digest mismatch) leaves the other VNIs alone', () => {
+    const { state, rec, fdb } = setup();
+    state.loadSnapshot(
+      1,
+      [],
+      [entry('02:00:00:00:00:0a', NVE2, [], 1, 100), entry('02:00:00:00:00:0b', NVE2, [], 1, 200)],
+      [],
+    );
+    rec.apply();
+    state.loadSnapshot(2, [200], [entry('02:00:00:00:00:0c', NVE3, [], 1, 200)], []);
+    rec.resync();
+    expect(fdb()).toEqual({
+      '100/02:00:00:00:00:0a': { kind: 'remote', vtep: NVE2.addr },
+      '200/02:00:00:00:00:0c': { kind: 'remote', vtep: NVE3.addr },
+    });
   });
 });
