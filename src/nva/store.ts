@@ -119,7 +119,12 @@ export interface DirectoryStore {
    * read changed meanwhile, else retry with fresh data. Returns the change's revision when
    * something was written; the change is durable before this resolves.
    */
-  update<R>(vni: Vni, mac: Mac, ips: readonly string[], fn: EntryUpdateFn<R>): Promise<EntryUpdateResult<R>>;
+  update<R>(
+    vni: Vni,
+    mac: Mac,
+    ips: readonly string[],
+    fn: EntryUpdateFn<R>,
+  ): Promise<EntryUpdateResult<R>>;
 
   // --- change log --------------------------------------------------------------------------
   /** Latest committed revision (0 for an empty store). */

@@ -1,0 +1,200 @@
+// The Admin service (orchestrator and `roam vm`): provision, list, show, move hint, clear a
+// duplicate, configure a VN, status. Every call needs the admin token; every request is validated.
+import * as grpc from '@grpc/grpc-js';
+import type { z } from 'zod';
+import {
+  entryKeyRequest,
+  listEntriesRequest,
+  moveRequest,
+  parseAdmin,
+  provisionRequest,
+  vnConfigRequest,
+} from '../protocol/admin-schema.ts';
+import type { Authenticator } from './auth.ts';
+import { AdminError, type Directory } from './directory.ts';
+import type { ConvergenceRecord, Entry } from './model.ts';
+import type { NveSession } from './session.ts';
+import { entryToWire } from './wire.ts';
+
+export interface AdminHost {
+  directory: Directory;
+  auth: Authenticator;
+  connected(): NveSession[];
+}
+
+type Handler = grpc.handleUnaryCall<unknown, object>;
+
+function fail(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+}
+
+function convToWire(c: ConvergenceRecord): object {
+  return {
+    revision: c.revision,
+    vni: c.vni,
+    mac: c.mac,
+    registeredAtMs: Math.floor(c.registeredAt),
+    convergedAtMs: Math.floor(c.convergedAt),
+    durationMs: c.durationMs,
+    nves: c.nves,
+  };
+}
+
+/** One unary handler: auth, validation, errors mapped to gRPC codes with a readable message. */
+function unary<T>(
+  host: AdminHost,
+  schema: z.ZodType<T> | null,
+  fn: (req: T) => Promise<object>,
+): Handler {
+  return (call, callback) => {
+    const auth = host.auth.checkAdmin(call.metadata);
+    if (!auth.ok) return callback(fail(grpc.status.UNAUTHENTICATED, auth.reason));
+    let req = call.request as T;
+    if (schema) {
+      const parsed = parseAdmin(schema, call.request);
+      if (!parsed.ok) return callback(fail(grpc.status.INVALID_ARGUMENT, parsed.reason));
+      req = parsed.value;
+    }
+    fn(req).then(
+      (reply) => callback(null, reply),
+      (err: unknown) => {
+        if (err instanceof AdminError) {
+          const code =
+            err.code === 'UNKNOWN_MAC' ? grpc.status.NOT_FOUND : grpc.status.FAILED_PRECONDITION;
+          return callback(fail(code, err.message));
+        }
+        callback(fail(grpc.status.INTERNAL, err instanceof Error ? err.message : String(err)));
+      },
+    );
+  };
+}
+
+export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementation {
+  const { directory } = host;
+  const store = directory.store;
+
+  const detail = async (e: Entry) => {
+    const [prov, conv] = await Promise.all([
+      store.getProvision(e.vni, e.mac),
+      store.listConvergence({ vni: e.vni, mac: e.mac, limit: 10 }),
+    ]);
+    return {
+      entry: entryToWire(e),
+      history: e.history.map((h) => ({
+        atMs: Math.floor(h.at),
+        fromNve: h.fromNve,
+        toNve: h.toNve,
+        seq: h.seq,
+        hinted: h.hinted,
+      })),
+      duplicateSinceMs: Math.floor(e.duplicateSince ?? 0),
+      conflictIps: e.conflictIps ?? [],
+      provisioned: prov !== undefined,
+      convergence: conv.map(convToWire),
+    };
+  };
+
+  return {
+    Provision: unary(host, provisionRequest, async (r) => {
+      await directory.provision({
+        vni: r.vni,
+        mac: r.mac,
+        ips: r.ips,
+        nveId: r.nveId || undefined,
+        tsi: r.tsi || undefined,
+      });
+      return { ok: true };
+    }),
+    Unprovision: unary(host, entryKeyRequest, async (r) => ({
+      ok: await directory.unprovision(r.vni, r.mac),
+    })),
+    ListEntries: unary(host, listEntriesRequest, async (r) => {
+      const entries = await store.listEntries(r.vni === 0 ? undefined : r.vni);
+      const shown = entries
+        .filter((e) => r.includeWithdrawn || e.state !== 'withdrawn')
+        .sort((a, b) => a.vni - b.vni || a.mac.localeCompare(b.mac));
+      return { entries: await Promise.all(shown.map(detail)) };
+    }),
+    ShowEntry: unary(host, entryKeyRequest, async (r) => {
+      const e = await store.getEntry(r.vni, r.mac);
+      if (!e) throw new AdminError('UNKNOWN_MAC', `MAC ${r.mac} is not in VNI ${r.vni}`);
+      return { detail: await detail(e) };
+    }),
+    Move: unary(host, moveRequest, async (r) => {
+      const { revision, hint } = await directory.move(r.vni, r.mac, r.toNve, {
+        fromNve: r.fromNve || undefined,
+        ttlMs: r.ttlMs || undefined,
+      });
+      return { revision, expiresAtMs: Math.floor(hint.expiresAt) };
+    }),
+    ClearDuplicate: unary(host, entryKeyRequest, async (r) => {
+      const res = await directory.clearDuplicate(r.vni, r.mac);
+      if (!res.ok) throw new AdminError(res.code, res.reason);
+      return { revision: res.revision ?? 0 };
+    }),
+    ConfigureVn: unary(host, vnConfigRequest, async (r) => {
+      const cfg = await directory.configureVn({
+        vni: r.vni,
+        name: r.name || undefined,
+        routed: r.routed,
+        learning: r.learning,
+      });
+      return { vni: cfg.vni, name: cfg.name ?? '', routed: cfg.routed, learning: cfg.learning };
+    }),
+    ListVns: unary(host, null, async () => ({
+      vns: (await store.listVns()).map((v) => ({
+        vni: v.vni,
+        name: v.name ?? '',
+        routed: v.routed,
+        learning: v.learning,
+      })),
+    })),
+    Status: unary(host, null, async () => {
+      const [revision, memberships, conv] = await Promise.all([
+        store.currentRevision(),
+        store.listMemberships(),
+        store.listConvergence({ limit: 20 }),
+      ]);
+      const live = new Map(host.connected().map((s) => [s.nveId, s]));
+      const nves = new Map<
+        string,
+        {
+          nveId: string;
+          nveAddr: string;
+          vnis: number[];
+          ackedRevision: number;
+          connected: boolean;
+        }
+      >();
+      for (const m of memberships) {
+        const n = nves.get(m.nveId) ?? {
+          nveId: m.nveId,
+          nveAddr: m.nveAddr,
+          vnis: [],
+          ackedRevision: 0,
+          connected: false,
+        };
+        n.vnis.push(m.vni);
+        nves.set(m.nveId, n);
+      }
+      for (const [id, s] of live) {
+        const n = nves.get(id) ?? {
+          nveId: id,
+          nveAddr: s.nveAddr,
+          vnis: [...s.vnis],
+          ackedRevision: 0,
+          connected: true,
+        };
+        n.connected = true;
+        n.ackedRevision = s.ackedRevision;
+        nves.set(id, n);
+      }
+      return {
+        revision,
+        store: store.kind,
+        nves: [...nves.values()],
+        recentConvergence: conv.map(convToWire),
+      };
+    }),
+  };
+}

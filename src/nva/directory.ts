@@ -1,0 +1,177 @@
+// The directory service: applies the pure rules (rules.ts) to a store with compare-and-swap, and
+// implements the orchestrator's operations (provision, move hint, clear duplicate, configure VN).
+// The gRPC server and any other front end call this; it knows nothing of the wire.
+import type { Entry, Mac, MoveHint, Provision, VnConfig, Vni } from './model.ts';
+import {
+  DEFAULT_RULES,
+  decideClearDuplicate,
+  decideHint,
+  decideRegistration,
+  decideWithdraw,
+  type Decision,
+  type Outcome,
+  type Registration,
+  type RejectCode,
+  type RulesConfig,
+} from './rules.ts';
+import type { DirectoryStore } from './store.ts';
+
+/** How long an orchestrator's move hint stays valid when it gives no TTL. */
+export const DEFAULT_HINT_TTL_MS = 60_000;
+
+export interface DirectoryOptions {
+  rules?: RulesConfig;
+  now?: () => number;
+  hintTtlMs?: number;
+}
+
+export type DirectoryResult =
+  | { ok: true; outcome: Outcome; entry: Entry; revision?: number }
+  | { ok: false; code: RejectCode | AdminErrorCode; reason: string; revision?: number };
+
+export type AdminErrorCode = 'INVALID' | 'IP_TAKEN' | 'UNKNOWN_NVE';
+
+/** An orchestrator request the directory refuses (bad VNI, IP provisioned twice...). */
+export class AdminError extends Error {
+  constructor(
+    readonly code: AdminErrorCode | RejectCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
+
+function toResult(d: Decision, revision: number | undefined): DirectoryResult {
+  if (d.verdict === 'accept') return { ok: true, outcome: d.outcome, entry: d.entry, revision };
+  if (d.verdict === 'duplicate')
+    return { ok: false, code: 'DUPLICATE', reason: d.reason, revision };
+  return { ok: false, code: d.code, reason: d.reason };
+}
+
+export class Directory {
+  readonly rules: RulesConfig;
+  private readonly now: () => number;
+  private readonly hintTtlMs: number;
+
+  constructor(
+    readonly store: DirectoryStore,
+    opts: DirectoryOptions = {},
+  ) {
+    this.rules = opts.rules ?? DEFAULT_RULES;
+    this.now = opts.now ?? Date.now;
+    this.hintTtlMs = opts.hintTtlMs ?? DEFAULT_HINT_TTL_MS;
+  }
+
+  /** Apply an NVE's registration. `isMember`: the NVE said it serves reg.vni. */
+  async register(reg: Registration, isMember: boolean): Promise<DirectoryResult> {
+    const registeredAt = this.now();
+    const [vn, provision, hint] = await Promise.all([
+      this.store.getVn(reg.vni),
+      this.store.getProvision(reg.vni, reg.mac),
+      this.store.getHint(reg.vni, reg.mac, registeredAt),
+    ]);
+    const { result: d, revision } = await this.store.update(reg.vni, reg.mac, reg.ips, (input) => {
+      const decision = decideRegistration(
+        { ...input, vn, provision, hint, isMember },
+        reg,
+        this.now(),
+        this.rules,
+      );
+      const upserts = decision.verdict === 'reject' ? [] : decision.upserts;
+      return { upserts, result: decision, cause: { nveId: reg.nveId, mac: reg.mac, registeredAt } };
+    });
+    // The announced migration happened: the hint has done its job.
+    if (hint && d.verdict === 'accept' && d.outcome === 'moved' && hint.toNve === reg.nveId) {
+      await this.store.deleteHint(reg.vni, reg.mac);
+    }
+    return toResult(d, revision);
+  }
+
+  /** An NVE withdraws a MAC (VM gone from its TSI). */
+  async withdraw(vni: Vni, mac: Mac, nveId: string): Promise<DirectoryResult> {
+    const registeredAt = this.now();
+    const { result: d, revision } = await this.store.update(vni, mac, [], ({ current }) => {
+      const decision = decideWithdraw(current, nveId, this.now());
+      return {
+        upserts: decision.verdict === 'accept' ? decision.upserts : [],
+        result: decision,
+        cause: { nveId, mac, registeredAt },
+      };
+    });
+    return toResult(d, revision);
+  }
+
+  /** An operator clears a duplicate/conflict flag. */
+  async clearDuplicate(vni: Vni, mac: Mac): Promise<DirectoryResult> {
+    const { result: d, revision } = await this.store.update(vni, mac, [], ({ current }) => {
+      const decision = decideClearDuplicate(current, this.now());
+      return { upserts: decision.verdict === 'accept' ? decision.upserts : [], result: decision };
+    });
+    return toResult(d, revision);
+  }
+
+  /** Create or change a VN. */
+  async configureVn(cfg: VnConfig): Promise<VnConfig> {
+    await this.store.putVn(cfg);
+    return cfg;
+  }
+
+  /**
+   * Allow a MAC/IPs on a TSI (and optionally one NVE). Creates the VN in provisioned mode if it
+   * does not exist. One IP cannot be provisioned to two MACs of a VN (unprovision the old first).
+   */
+  async provision(p: Provision): Promise<void> {
+    const others = await this.store.listProvisions(p.vni);
+    for (const o of others) {
+      if (o.mac === p.mac) continue;
+      const shared = o.ips.filter((ip) => p.ips.includes(ip));
+      if (shared.length > 0) {
+        throw new AdminError(
+          'IP_TAKEN',
+          `IP ${shared.join(', ')} is already provisioned to MAC ${o.mac} in VNI ${p.vni}`,
+        );
+      }
+    }
+    if (!(await this.store.getVn(p.vni))) {
+      await this.store.putVn({ vni: p.vni, routed: false, learning: 'provisioned' });
+    }
+    await this.store.putProvision({ ...p, ips: [...new Set(p.ips)].sort() });
+  }
+
+  async unprovision(vni: Vni, mac: Mac): Promise<boolean> {
+    return this.store.deleteProvision(vni, mac);
+  }
+
+  /**
+   * An orchestrator announces "VM (vni, mac) migrates to NVE `toNve`": store the hint (every NVA
+   * replica tells the source and destination NVEs) and mark the entry `moving`.
+   */
+  async move(
+    vni: Vni,
+    mac: Mac,
+    toNve: string,
+    opts: { fromNve?: string; ttlMs?: number } = {},
+  ): Promise<{ revision: number; hint: MoveHint }> {
+    const current = await this.store.getEntry(vni, mac);
+    const fromNve = opts.fromNve || current?.nveId;
+    if (!fromNve) {
+      throw new AdminError('UNKNOWN_MAC', `MAC ${mac} in VNI ${vni} is not registered; say --from`);
+    }
+    const now = this.now();
+    const hint: MoveHint = {
+      vni,
+      mac,
+      fromNve,
+      toNve,
+      expiresAt: now + (opts.ttlMs || this.hintTtlMs),
+    };
+    let revision = await this.store.putHint(hint);
+    const r = await this.store.update(vni, mac, [], ({ current: cur }) => {
+      const next = decideHint(cur, hint, this.now());
+      return { upserts: next ? [next] : [], result: null };
+    });
+    revision = r.revision ?? revision;
+    return { revision, hint };
+  }
+}

@@ -1,0 +1,237 @@
+// The NVA's gRPC server: the Nva stream service (one NveSession per connected NVE) and the Admin
+// service, over one directory store. Store changes fan out to the sessions serving their VNI;
+// registration-caused changes are tracked until every NVE of the VN acked them (convergence).
+import * as grpc from '@grpc/grpc-js';
+import { logger, type Logger } from '../log.ts';
+import { vniDigest } from '../protocol/digest.ts';
+import { loadServices } from '../protocol/proto.ts';
+import { LIMITS } from '../protocol/schema.ts';
+import { adminHandlers } from './admin-service.ts';
+import { Authenticator, type AuthConfig } from './auth.ts';
+import { ConvergenceTracker } from './convergence.ts';
+import { Directory, type DirectoryOptions } from './directory.ts';
+import { createMetrics, type NvaMetrics } from './metrics.ts';
+import {
+  DEFAULT_MAX_QUEUED_CHANGES,
+  NveSession,
+  type NveCall,
+  type SessionHost,
+} from './session.ts';
+import type { Change, DirectoryStore } from './store.ts';
+import { coalesce } from './wire.ts';
+
+export interface NvaServerOptions extends DirectoryOptions {
+  store: DirectoryStore;
+  auth: AuthConfig;
+  metrics?: NvaMetrics;
+  maxQueuedChanges?: number;
+  /** Server TLS (cert + key, PEM); absent = plaintext (loopback, trusted underlay). */
+  tls?: { cert: Buffer; key: Buffer };
+  log?: Logger;
+}
+
+/** Sub-millisecond wall clock, so loopback convergence times are not all 0 or 1 ms. */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** How often pending convergence records are checked for expiry. */
+const CONVERGENCE_SWEEP_MS = 5_000;
+
+export class NvaServer implements SessionHost {
+  readonly directory: Directory;
+  readonly auth: Authenticator;
+  readonly metrics: NvaMetrics;
+  readonly tracker: ConvergenceTracker;
+  readonly log: Logger;
+  readonly maxQueuedChanges: number;
+  private readonly store: DirectoryStore;
+  private readonly server: grpc.Server;
+  private readonly sessions = new Map<string, NveSession>();
+  private readonly unsubscribe: () => void;
+  /** Message objects built this turn, shared by every session that sends the same run. */
+  private messageCache = new Map<string, object>();
+  private cacheClearScheduled = false;
+  private readonly lastRevisionByVni = new Map<number, number>();
+  private readonly digestCache = new Map<number, string>();
+  private startRevision = 0;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly tls: NvaServerOptions['tls'];
+
+  constructor(opts: NvaServerOptions) {
+    this.store = opts.store;
+    this.directory = new Directory(opts.store, { now: preciseNow, ...opts });
+    this.auth = new Authenticator(opts.auth);
+    this.metrics = opts.metrics ?? createMetrics();
+    this.log = opts.log ?? logger('nva');
+    this.maxQueuedChanges = opts.maxQueuedChanges ?? DEFAULT_MAX_QUEUED_CHANGES;
+    this.tls = opts.tls;
+    this.tracker = new ConvergenceTracker({
+      now: opts.now ?? preciseNow,
+      onConverged: (rec) => {
+        this.metrics.convergence.observe(rec.durationMs / 1000);
+        void this.store.addConvergence(rec).catch((err: unknown) => {
+          this.log.error({ err }, 'could not store a convergence record');
+        });
+      },
+    });
+    this.sweepTimer = setInterval(() => {
+      this.tracker.pendingCount();
+      this.metrics.convergenceExpired.set(this.tracker.expired());
+    }, CONVERGENCE_SWEEP_MS);
+    this.sweepTimer.unref();
+    this.unsubscribe = this.store.subscribe((c) => this.onChange(c));
+
+    const services = loadServices();
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': LIMITS.nveMessageBytes,
+      'grpc.max_send_message_length': LIMITS.nvaMessageBytes,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    this.server.addService(withSharedSerialization(services.Nva.service), {
+      Stream: (call: NveCall) => {
+        new NveSession(call, this);
+      },
+    });
+    this.server.addService(services.Admin.service, adminHandlers(this));
+  }
+
+  /** Listen on host:port (port 0 = any); resolves with the bound port. */
+  async listen(address: string): Promise<number> {
+    this.startRevision = await this.store.currentRevision();
+    this.metrics.revision.set(this.startRevision);
+    const creds = this.tls
+      ? grpc.ServerCredentials.createSsl(
+          null,
+          [{ cert_chain: this.tls.cert, private_key: this.tls.key }],
+          false,
+        )
+      : grpc.ServerCredentials.createInsecure();
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  /** Stop accepting, end every stream, release the store subscription (not the store). */
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.unsubscribe();
+    for (const s of [...this.sessions.values()]) s.close('server shutting down');
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2_000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+
+  /** Connected NVEs (for status and tests). */
+  connected(): NveSession[] {
+    return [...this.sessions.values()];
+  }
+
+  // --- SessionHost ------------------------------------------------------------------------
+
+  attach(s: NveSession): void {
+    const old = this.sessions.get(s.nveId);
+    if (old && old !== s) {
+      this.log.info({ nveId: s.nveId }, 'NVE reconnected: closing its older stream');
+      old.fail(grpc.status.ABORTED, 'replaced by a newer stream of the same NVE');
+    }
+    this.sessions.set(s.nveId, s);
+    this.metrics.connectedNves.set(this.sessions.size);
+  }
+
+  detach(s: NveSession): void {
+    if (this.sessions.get(s.nveId) === s) {
+      this.sessions.delete(s.nveId);
+      this.tracker.forget(s.nveId);
+    }
+    this.metrics.connectedNves.set(this.sessions.size);
+  }
+
+  nveAddr(nveId: string): string | undefined {
+    return this.sessions.get(nveId)?.nveAddr;
+  }
+
+  changeMessage(run: readonly Change[]): object | null {
+    const first = run[0];
+    const last = run[run.length - 1];
+    if (!first || !last) return null;
+    const key = `${first.revision}:${last.revision}:${run.length}`;
+    let msg = this.messageCache.get(key);
+    if (!msg) {
+      const change = coalesce(run);
+      if (!change) return null;
+      msg = { change };
+      this.messageCache.set(key, msg);
+      if (!this.cacheClearScheduled) {
+        this.cacheClearScheduled = true;
+        setTimeout(() => {
+          this.cacheClearScheduled = false;
+          this.messageCache = new Map();
+        }, 0);
+      }
+    }
+    return msg;
+  }
+
+  async vniState(vni: number): Promise<{ digest: string; lastRevision: number }> {
+    let digest = this.digestCache.get(vni);
+    if (digest === undefined) {
+      const entries = (await this.store.listEntries(vni)).filter((e) => e.state !== 'withdrawn');
+      digest = vniDigest(entries);
+      this.digestCache.set(vni, digest);
+    }
+    return { digest, lastRevision: this.lastRevisionByVni.get(vni) ?? this.startRevision };
+  }
+
+  // --- fan-out ------------------------------------------------------------------------------
+
+  private onChange(c: Change): void {
+    this.metrics.revision.set(c.revision);
+    this.lastRevisionByVni.set(c.vni, c.revision);
+    if (c.upserts.length > 0) this.digestCache.delete(c.vni);
+    const serving: string[] = [];
+    for (const s of this.sessions.values()) {
+      s.offer(c);
+      if (s.vnis.has(c.vni) && s.isLive) serving.push(s.nveId);
+    }
+    if (c.cause && c.upserts.length > 0) {
+      this.tracker.track(c.revision, c.vni, c.cause.mac, c.cause.registeredAt, serving);
+    }
+  }
+}
+
+/**
+ * The same Change object written to a thousand streams is serialized once: the stream's response
+ * serializer remembers the bytes of each object it already encoded.
+ */
+function withSharedSerialization(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const [name, method] of Object.entries(def) as [
+    string,
+    grpc.MethodDefinition<object, object>,
+  ][]) {
+    const cache = new WeakMap<object, Buffer>();
+    const encode = method.responseSerialize;
+    out[name] = {
+      ...method,
+      responseSerialize: (value: object) => {
+        let buf = cache.get(value);
+        if (!buf) {
+          buf = encode(value);
+          cache.set(value, buf);
+        }
+        return buf;
+      },
+    };
+  }
+  return out as grpc.ServiceDefinition;
+}

@@ -1,0 +1,382 @@
+// One NVE's stream: Hello, then a snapshot (or a resume from the NVE's last revision), then live
+// changes; registrations, withdrawals and acks in the other direction. Sends are bounded: an NVE
+// that stops reading collects at most maxQueuedChanges, after which its queue is dropped and it
+// gets a fresh snapshot once it reads again, so it never holds back the others.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log.ts';
+import {
+  parseNveMessage,
+  type Ack,
+  type Hello,
+  type Register,
+  type Withdraw,
+} from '../protocol/schema.ts';
+import type { Authenticator } from './auth.ts';
+import type { ConvergenceTracker } from './convergence.ts';
+import type { Directory, DirectoryResult } from './directory.ts';
+import type { NvaMetrics } from './metrics.ts';
+import { RevisionTooOldError, type Change } from './store.ts';
+import { hintToWire, runsByVni, snapshotToWire } from './wire.ts';
+
+/** An NVE must say Hello this soon after opening its stream. */
+export const HELLO_TIMEOUT_MS = 10_000;
+/** Changes queued for an NVE that does not read before it is switched to a snapshot. */
+export const DEFAULT_MAX_QUEUED_CHANGES = 4096;
+
+export type NveCall = grpc.ServerDuplexStream<unknown, object>;
+
+/** What a session needs from its server. */
+export interface SessionHost {
+  directory: Directory;
+  auth: Authenticator;
+  metrics: NvaMetrics;
+  tracker: ConvergenceTracker;
+  log: Logger;
+  maxQueuedChanges: number;
+  /** A new session for `nveId` replaces an older one. */
+  attach(s: NveSession): void;
+  detach(s: NveSession): void;
+  /** Underlay address of an NVE (for move hints), if known. */
+  nveAddr(nveId: string): string | undefined;
+  /** Shared message objects, so identical sends to many NVEs serialize once. */
+  changeMessage(run: readonly Change[]): object | null;
+  /** Digest of the directory's entries of a VNI and the last revision that touched it. */
+  vniState(vni: number): Promise<{ digest: string; lastRevision: number }>;
+}
+
+type Phase = 'hello' | 'syncing' | 'live' | 'closed';
+
+function status(code: grpc.status, details: string): Error {
+  return Object.assign(new Error(details), { code, details });
+}
+
+export class NveSession {
+  nveId = '';
+  nveAddr = '';
+  readonly vnis = new Set<number>();
+  ackedRevision = 0;
+  /** Highest revision sent (snapshot or change). */
+  sentRevision = 0;
+  private phase: Phase = 'hello';
+  private queue: Change[] = [];
+  private blocked = false;
+  private needSnapshot = false;
+  private flushScheduled = false;
+  /** Incoming messages are handled one at a time, in order. */
+  private inbox: Promise<void> = Promise.resolve();
+  private readonly helloTimer: NodeJS.Timeout;
+  private log: Logger;
+
+  constructor(
+    private readonly call: NveCall,
+    private readonly host: SessionHost,
+  ) {
+    this.log = host.log;
+    this.helloTimer = setTimeout(
+      () => this.fail(grpc.status.DEADLINE_EXCEEDED, `no hello within ${HELLO_TIMEOUT_MS} ms`),
+      HELLO_TIMEOUT_MS,
+    );
+    call.on('data', (raw: unknown) => {
+      this.inbox = this.inbox
+        .then(() => this.onMessage(raw))
+        .catch((err: unknown) => {
+          this.log.error({ err, nveId: this.nveId }, 'NVE message handling failed');
+        });
+    });
+    call.on('end', () => this.close('peer ended the stream'));
+    call.on('error', (err: Error) => this.close(`stream error: ${err.message}`));
+    call.on('close', () => this.close('stream closed'));
+    call.on('drain', () => {
+      this.blocked = false;
+      this.scheduleFlush();
+    });
+  }
+
+  get isLive(): boolean {
+    return this.phase === 'live';
+  }
+
+  /** A committed change from the store: queue it if this NVE serves its VNI. */
+  offer(c: Change): void {
+    if (this.phase === 'closed' || this.phase === 'hello') return;
+    if (!this.vnis.has(c.vni)) return;
+    if (c.hint && c.hint.fromNve !== this.nveId && c.hint.toNve !== this.nveId) {
+      if (c.upserts.length === 0 && !c.members && !c.membersRemoved) return;
+    }
+    if (this.needSnapshot) return; // everything will be in the snapshot
+    this.queue.push(c);
+    if (this.queue.length > this.host.maxQueuedChanges) {
+      // Too far behind: forget the backlog, send a snapshot when it reads again.
+      this.queue = [];
+      this.needSnapshot = true;
+      this.log.warn({ nveId: this.nveId }, 'NVE too far behind: it will get a snapshot');
+    }
+    if (this.phase === 'live') this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.blocked || this.phase !== 'live') return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.phase !== 'live' || this.blocked) return;
+    if (this.needSnapshot) {
+      this.needSnapshot = false;
+      await this.sendSnapshot('slow_peer');
+      return;
+    }
+    const changes = this.queue;
+    this.queue = [];
+    let i = 0;
+    for (const run of runsByVni(changes)) {
+      i += run.length;
+      for (const c of run) {
+        if (c.hint && (c.hint.fromNve === this.nveId || c.hint.toNve === this.nveId)) {
+          this.write(hintToWire(c.hint, this.host.nveAddr(c.hint.toNve) ?? ''));
+        }
+      }
+      const relevant = run.filter((c) => c.revision > this.sentRevision);
+      const last = relevant[relevant.length - 1];
+      if (!last) continue;
+      const msg =
+        relevant.length === run.length
+          ? this.host.changeMessage(run)
+          : this.host.changeMessage(relevant);
+      this.sentRevision = last.revision;
+      if (msg && !this.write(msg)) {
+        // The transport buffer is full: keep the rest for when it drains.
+        this.queue = changes.slice(i).concat(this.queue);
+        return;
+      }
+    }
+  }
+
+  /** Write one message; false once the transport wants us to wait for 'drain'. */
+  private write(msg: object): boolean {
+    if (this.phase === 'closed') return false;
+    const ok = this.call.write(msg);
+    if ('change' in msg) this.host.metrics.changesSent.inc();
+    if (!ok) this.blocked = true;
+    return ok;
+  }
+
+  private async sendSnapshot(
+    reason: string,
+    vnis: readonly number[] = [...this.vnis],
+  ): Promise<void> {
+    const snap = await this.host.directory.store.snapshot(vnis);
+    // Changes already queued up to the snapshot's revision are in it.
+    this.queue = this.queue.filter((c) => c.revision > snap.revision);
+    this.sentRevision = Math.max(this.sentRevision, snap.revision);
+    this.host.metrics.snapshots.inc({ reason });
+    this.write(snapshotToWire(snap, vnis));
+    this.scheduleFlush();
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    if (this.phase === 'closed') return;
+    const parsed = parseNveMessage(raw);
+    if (!parsed.ok) {
+      this.host.metrics.refused.inc({ reason: 'malformed' });
+      this.log.warn({ nveId: this.nveId, reason: parsed.reason }, 'malformed NVE message refused');
+      this.reject(requestIdOf(raw), 'MALFORMED', parsed.reason);
+      return;
+    }
+    const m = parsed.value;
+    if ('hello' in m) return this.onHello(m.hello);
+    if (this.phase === 'hello') {
+      this.host.metrics.refused.inc({ reason: 'no_hello' });
+      this.fail(grpc.status.FAILED_PRECONDITION, 'the first message on a stream must be a hello');
+      return;
+    }
+    if ('register' in m) return this.onRegister(m.register);
+    if ('withdraw' in m) return this.onWithdraw(m.withdraw);
+    if ('ack' in m) return this.onAck(m.ack);
+  }
+
+  private async onHello(h: Hello): Promise<void> {
+    if (this.phase !== 'hello') {
+      this.host.metrics.refused.inc({ reason: 'second_hello' });
+      this.reject(0, 'MALFORMED', 'hello may be sent only once per stream');
+      return;
+    }
+    clearTimeout(this.helloTimer);
+    const auth = this.host.auth.checkNve(this.call.metadata, h.nveId);
+    if (!auth.ok) {
+      this.host.metrics.refused.inc({ reason: 'unauthenticated' });
+      this.log.warn({ nveId: h.nveId, peer: this.call.getPeer() }, `NVE refused: ${auth.reason}`);
+      this.fail(grpc.status.UNAUTHENTICATED, auth.reason);
+      return;
+    }
+    this.nveId = h.nveId;
+    this.nveAddr = h.underlayAddr;
+    this.log = this.host.log.child({ nveId: h.nveId });
+    const store = this.host.directory.store;
+    for (const vni of new Set(h.vnis)) {
+      if (!(await store.getVn(vni))) {
+        this.host.metrics.refused.inc({ reason: 'unknown_vni' });
+        this.reject(0, 'UNKNOWN_VNI', `VNI ${vni} is not configured on this NVA`);
+        continue;
+      }
+      this.vnis.add(vni);
+    }
+    this.phase = 'syncing';
+    this.host.attach(this);
+    // Join the flood lists (a change every NVE of the VN hears), unless already there.
+    const members = await store.listMemberships();
+    for (const vni of this.vnis) {
+      const m = members.find((x) => x.vni === vni && x.nveId === this.nveId);
+      if (!m || m.nveAddr !== this.nveAddr) {
+        await store.putMembership({ vni, nveId: this.nveId, nveAddr: this.nveAddr });
+      }
+    }
+    if (h.lastRevision > 0 && this.vnis.size > 0) {
+      try {
+        const changes = await store.changesSince(h.lastRevision, [...this.vnis]);
+        this.sentRevision = h.lastRevision;
+        this.ackedRevision = h.lastRevision;
+        // Resume: the log, then whatever arrived live meanwhile (deduplicated by revision).
+        const live = this.queue;
+        this.queue = [
+          ...changes,
+          ...live.filter((c) => c.revision > (changes.at(-1)?.revision ?? 0)),
+        ];
+        this.phase = 'live';
+        this.log.info({ from: h.lastRevision, changes: changes.length }, 'NVE resumed');
+        if (this.queue.length === 0) {
+          // Nothing missed: an empty change at the NVE's own revision tells it the resume is done.
+          const vni = [...this.vnis][0] as number;
+          this.write({
+            change: {
+              revision: h.lastRevision,
+              vni,
+              upserts: [],
+              deletes: [],
+              membersUpserted: [],
+              membersRemoved: [],
+            },
+          });
+        }
+        this.scheduleFlush();
+        return;
+      } catch (err) {
+        if (!(err instanceof RevisionTooOldError)) throw err;
+        this.phase = 'live';
+        this.log.info({ from: h.lastRevision }, 'NVE revision too old: sending a snapshot');
+        await this.sendSnapshot('too_old');
+        return;
+      }
+    }
+    this.phase = 'live';
+    this.log.info({ vnis: [...this.vnis] }, 'NVE connected');
+    await this.sendSnapshot('hello');
+  }
+
+  private async onRegister(r: Register): Promise<void> {
+    const res = await this.host.directory.register(
+      {
+        vni: r.vni,
+        mac: r.mac,
+        ips: r.ips,
+        seq: r.seq,
+        nveId: this.nveId,
+        nveAddr: this.nveAddr,
+        tsi: r.tsi,
+      },
+      this.vnis.has(r.vni),
+    );
+    this.answer(r.requestId, 'register', res);
+  }
+
+  private async onWithdraw(w: Withdraw): Promise<void> {
+    const res = await this.host.directory.withdraw(w.vni, w.mac, this.nveId);
+    this.answer(w.requestId, 'withdraw', res);
+  }
+
+  private answer(requestId: number, kind: string, res: DirectoryResult): void {
+    const outcome = res.ok ? res.outcome : res.code;
+    this.host.metrics.registrations.inc({ kind, outcome });
+    if (res.ok) {
+      this.write({
+        accepted: {
+          requestId,
+          revision: res.revision ?? 0,
+          seq: res.entry.seq,
+          outcome: res.outcome,
+        },
+      });
+      return;
+    }
+    if (res.code === 'DUPLICATE' && res.revision !== undefined) this.host.metrics.duplicates.inc();
+    this.log.info({ requestId, code: res.code, reason: res.reason }, `${kind} refused`);
+    this.reject(requestId, res.code, res.reason);
+  }
+
+  private async onAck(a: Ack): Promise<void> {
+    if (a.revision > this.sentRevision) {
+      this.host.metrics.refused.inc({ reason: 'ack_ahead' });
+      this.reject(
+        0,
+        'MALFORMED',
+        `ack of revision ${a.revision}, beyond the ${this.sentRevision} sent`,
+      );
+      return;
+    }
+    if (a.revision > this.ackedRevision) {
+      this.ackedRevision = a.revision;
+      this.host.tracker.ack(this.nveId, a.revision);
+    }
+    for (const d of a.digests) {
+      if (!this.vnis.has(d.vni)) continue;
+      const state = await this.host.vniState(d.vni);
+      // Only comparable when the NVE has everything that touched this VNI.
+      if (a.revision < state.lastRevision || d.digest === state.digest) continue;
+      this.log.warn({ vni: d.vni, revision: a.revision }, 'digest mismatch: resending the VNI');
+      this.write({
+        digestMismatch: { vni: d.vni, revision: a.revision, expected: state.digest, got: d.digest },
+      });
+      await this.sendSnapshot('digest_mismatch', [d.vni]);
+    }
+  }
+
+  private reject(requestId: number, code: string, reason: string): void {
+    this.write({ reject: { requestId, code, reason: reason.slice(0, 500) } });
+  }
+
+  /** End the stream with a gRPC status. */
+  fail(code: grpc.status, details: string): void {
+    if (this.phase === 'closed') return;
+    this.call.emit('error', status(code, details));
+    this.close(details);
+  }
+
+  /** Forget this session (stream gone or replaced). */
+  close(why: string): void {
+    if (this.phase === 'closed') return;
+    const wasAttached = this.phase !== 'hello';
+    this.phase = 'closed';
+    clearTimeout(this.helloTimer);
+    this.queue = [];
+    if (wasAttached) {
+      this.log.info({ why }, 'NVE disconnected');
+      this.host.detach(this);
+    }
+    if (!this.call.writableEnded) this.call.end();
+  }
+}
+
+function requestIdOf(raw: unknown): number {
+  if (!raw || typeof raw !== 'object') return 0;
+  for (const v of Object.values(raw)) {
+    if (v && typeof v === 'object' && 'requestId' in v) {
+      const id = (v as { requestId: unknown }).requestId;
+      if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,109 @@
+// Directory data -> roam.v1 wire messages (the shapes proto-loader serializes). Changes of one VNI
+// that follow each other are coalesced into one Change message carrying the last revision: an NVE
+// that acks it has installed them all, and a thousand NVEs cost one message each, not one per move.
+import type { Entry, Membership, MoveHint } from './model.ts';
+import type { Change, Snapshot } from './store.ts';
+
+export interface WireEntryOut {
+  vni: number;
+  mac: string;
+  ips: { ip: string; seq: number }[];
+  nveId: string;
+  nveAddr: string;
+  seq: number;
+  state: string;
+  changedAtMs: number;
+  tsi: string;
+}
+
+export interface WireChangeOut {
+  revision: number;
+  vni: number;
+  upserts: WireEntryOut[];
+  deletes: { vni: number; mac: string }[];
+  membersUpserted: Membership[];
+  membersRemoved: string[];
+}
+
+/** An entry as NVEs see it (conflicting IPs are not installed, so not sent). */
+export function entryToWire(e: Entry): WireEntryOut {
+  return {
+    vni: e.vni,
+    mac: e.mac,
+    ips: e.ips.map((b) => ({ ip: b.ip, seq: b.seq })),
+    nveId: e.nveId,
+    nveAddr: e.nveAddr,
+    seq: e.seq,
+    state: `ENTRY_STATE_${e.state.toUpperCase()}`,
+    changedAtMs: Math.floor(e.changedAt),
+    tsi: e.tsi ?? '',
+  };
+}
+
+export function snapshotToWire(s: Snapshot, vnis: readonly number[]): { snapshot: object } {
+  return {
+    snapshot: {
+      revision: s.revision,
+      vnis: [...vnis],
+      entries: s.entries.map(entryToWire),
+      members: s.memberships.map((m) => ({ vni: m.vni, nveId: m.nveId, nveAddr: m.nveAddr })),
+    },
+  };
+}
+
+export function hintToWire(h: MoveHint, toAddr: string): { moveHint: object } {
+  return {
+    moveHint: {
+      vni: h.vni,
+      mac: h.mac,
+      fromNve: h.fromNve,
+      toNve: h.toNve,
+      expiresAtMs: Math.floor(h.expiresAt),
+      toAddr,
+    },
+  };
+}
+
+/** Merge a run of changes of one VNI (revision order) into one Change message; null if empty. */
+export function coalesce(run: readonly Change[]): WireChangeOut | null {
+  const last = run[run.length - 1];
+  if (!last) return null;
+  const entries = new Map<string, Entry>();
+  const members = new Map<string, Membership | null>();
+  for (const c of run) {
+    for (const e of c.upserts) entries.set(e.mac, e);
+    for (const m of c.members ?? []) members.set(m.nveId, m);
+    for (const id of c.membersRemoved ?? []) members.set(id, null);
+  }
+  const upserts: WireEntryOut[] = [];
+  const deletes: { vni: number; mac: string }[] = [];
+  for (const e of entries.values()) {
+    if (e.state === 'withdrawn') deletes.push({ vni: e.vni, mac: e.mac });
+    else upserts.push(entryToWire(e));
+  }
+  const membersUpserted: Membership[] = [];
+  const membersRemoved: string[] = [];
+  for (const [id, m] of members) {
+    if (m) membersUpserted.push({ vni: m.vni, nveId: m.nveId, nveAddr: m.nveAddr });
+    else membersRemoved.push(id);
+  }
+  return {
+    revision: last.revision,
+    vni: last.vni,
+    upserts,
+    deletes,
+    membersUpserted,
+    membersRemoved,
+  };
+}
+
+/** Split changes (revision order) into runs of one VNI each. */
+export function runsByVni(changes: readonly Change[]): Change[][] {
+  const runs: Change[][] = [];
+  for (const c of changes) {
+    const cur = runs[runs.length - 1];
+    if (cur && cur[0]?.vni === c.vni) cur.push(c);
+    else runs.push([c]);
+  }
+  return runs;
+}

@@ -1,0 +1,290 @@
+// The NVE side of the roam.v1 stream: connect, say Hello, get a snapshot (or a resume from the
+// last revision installed), then changes; register/withdraw with request/answer matching; ack.
+// Reconnects with exponential backoff and jitter and resumes from its last acked revision; it
+// never tells its user to flush state while the NVA is away. Every NVA message is validated.
+import * as grpc from '@grpc/grpc-js';
+import { loadServices } from './proto.ts';
+import {
+  announcementKindToProto,
+  LIMITS,
+  parseNvaMessage,
+  type Accepted,
+  type AnnouncementKind,
+  type ChangeMsg,
+  type DigestMismatch,
+  type MoveHintMsg,
+  type Reject,
+  type SnapshotMsg,
+} from './schema.ts';
+
+export const INITIAL_BACKOFF_MS = 100;
+export const MAX_BACKOFF_MS = 10_000;
+export const BACKOFF_MULTIPLIER = 2;
+export const BACKOFF_JITTER = 0.2;
+/** A register/withdraw not answered this soon fails (the stream is probably gone). */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Handlers run one at a time in message order; the client waits for each before the next. */
+export interface NvaClientHandlers {
+  snapshot?(s: SnapshotMsg): void | Promise<void>;
+  change?(c: ChangeMsg): void | Promise<void>;
+  moveHint?(h: MoveHintMsg): void | Promise<void>;
+  digestMismatch?(d: DigestMismatch): void | Promise<void>;
+  /** A Reject not tied to a request (unknown VNI in Hello, malformed message...). */
+  reject?(r: Reject): void;
+  connected?(): void;
+  disconnected?(reason: string): void;
+  /** A message from the NVA that failed validation (dropped). */
+  invalid?(reason: string): void;
+}
+
+export interface NvaClientOptions {
+  /** host:port of the NVA. */
+  address: string;
+  nveId: string;
+  underlayAddr: string;
+  vnis: number[];
+  token?: string;
+  /** PEM CA to verify the NVA's certificate; absent = plaintext. */
+  tlsCa?: Buffer;
+  /** Ack every snapshot/change as soon as its handler returns (benchmarks, simple NVEs). */
+  autoAck?: boolean;
+  /** Revision to resume from on the first connect (an NVE restarting with state kept). */
+  lastRevision?: number;
+  handlers?: NvaClientHandlers;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface RegisterInput {
+  vni: number;
+  mac: string;
+  ips?: string[];
+  /** 0 or absent: the NVA picks. */
+  seq?: number;
+  tsi?: string;
+  kind?: AnnouncementKind;
+}
+
+/** The NVA refused a register/withdraw: `code` is machine-readable, message says why. */
+export class NvaRejectError extends Error {
+  constructor(
+    readonly code: string,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'NvaRejectError';
+  }
+}
+
+interface PendingRequest {
+  resolve: (a: Accepted) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+type Stream = grpc.ClientDuplexStream<object, unknown>;
+
+export class NvaClient {
+  /** Highest revision acked (what a reconnect resumes from). */
+  ackedRevision: number;
+  /** Highest revision received. */
+  receivedRevision = 0;
+  private readonly client: grpc.Client & {
+    Stream(md: grpc.Metadata, o?: grpc.CallOptions): Stream;
+  };
+  private stream: Stream | undefined;
+  private closed = false;
+  private backoffMs: number;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private nextRequestId = 1;
+  private readonly pending = new Map<number, PendingRequest>();
+  private chain: Promise<void> = Promise.resolve();
+  private connectedOnce = false;
+  private readyWaiters: (() => void)[] = [];
+  private synced = false;
+
+  constructor(private readonly opts: NvaClientOptions) {
+    this.ackedRevision = opts.lastRevision ?? 0;
+    this.backoffMs = opts.initialBackoffMs ?? INITIAL_BACKOFF_MS;
+    const { Nva } = loadServices();
+    const creds = opts.tlsCa
+      ? grpc.credentials.createSsl(opts.tlsCa)
+      : grpc.credentials.createInsecure();
+    this.client = new Nva(opts.address, creds, {
+      'grpc.max_receive_message_length': LIMITS.nvaMessageBytes,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    }) as unknown as typeof this.client;
+  }
+
+  /** Open the stream (and keep reopening it until close()). */
+  start(): void {
+    this.connect();
+  }
+
+  /** Resolves once a snapshot or resume has been received on the current stream. */
+  ready(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Register a MAC (and IPs) on this NVE; resolves with the NVA's answer, rejects if refused. */
+  register(r: RegisterInput): Promise<Accepted> {
+    return this.request((requestId) => ({
+      register: {
+        requestId,
+        vni: r.vni,
+        mac: r.mac,
+        ips: r.ips ?? [],
+        seq: r.seq ?? 0,
+        tsi: r.tsi ?? '',
+        kind: announcementKindToProto(r.kind ?? 'unspecified'),
+      },
+    }));
+  }
+
+  /** Withdraw a MAC this NVE registered. */
+  withdraw(vni: number, mac: string): Promise<Accepted> {
+    return this.request((requestId) => ({ withdraw: { requestId, vni, mac } }));
+  }
+
+  /** Tell the NVA everything up to `revision` is installed (with optional per-VNI digests). */
+  ack(revision: number, digests: { vni: number; digest: string }[] = []): void {
+    if (revision > this.ackedRevision) this.ackedRevision = revision;
+    this.stream?.write({ ack: { revision, digests } });
+  }
+
+  /** Close the stream for good; pending requests fail. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.failPending('client closed');
+    this.stream?.cancel();
+    this.stream = undefined;
+    this.client.close();
+  }
+
+  private request(build: (requestId: number) => object): Promise<Accepted> {
+    return new Promise((resolve, reject) => {
+      const stream = this.stream;
+      if (!stream) return reject(new NvaRejectError('DISCONNECTED', 'not connected to the NVA'));
+      const requestId = this.nextRequestId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(
+          new NvaRejectError('TIMEOUT', `no answer from the NVA within ${REQUEST_TIMEOUT_MS} ms`),
+        );
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(requestId, { resolve, reject, timer });
+      stream.write(build(requestId));
+    });
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const md = new grpc.Metadata();
+    if (this.opts.token) md.set('authorization', `Bearer ${this.opts.token}`);
+    const stream = this.client.Stream(md);
+    this.stream = stream;
+    this.synced = false;
+    const resumeFrom = this.connectedOnce || this.ackedRevision > 0 ? this.ackedRevision : 0;
+    stream.write({
+      hello: {
+        nveId: this.opts.nveId,
+        underlayAddr: this.opts.underlayAddr,
+        vnis: this.opts.vnis,
+        lastRevision: resumeFrom,
+      },
+    });
+    stream.on('data', (raw: unknown) => this.onData(raw));
+    let gone = false;
+    const onGone = (reason: string) => {
+      if (gone) return;
+      gone = true;
+      if (this.stream === stream) this.stream = undefined;
+      this.failPending(`stream to the NVA ended: ${reason}`);
+      this.opts.handlers?.disconnected?.(reason);
+      this.scheduleReconnect();
+    };
+    stream.on('error', (err: grpc.ServiceError) => onGone(err.details || err.message));
+    stream.on('end', () => onGone('ended by the NVA'));
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    const jitter = 1 + (Math.random() * 2 - 1) * BACKOFF_JITTER;
+    const delay = this.backoffMs * jitter;
+    this.backoffMs = Math.min(
+      this.backoffMs * BACKOFF_MULTIPLIER,
+      this.opts.maxBackoffMs ?? MAX_BACKOFF_MS,
+    );
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private failPending(reason: string): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new NvaRejectError('DISCONNECTED', reason));
+      this.pending.delete(id);
+    }
+  }
+
+  private onData(raw: unknown): void {
+    const parsed = parseNvaMessage(raw);
+    if (!parsed.ok) {
+      this.opts.handlers?.invalid?.(parsed.reason);
+      return;
+    }
+    const m = parsed.value;
+    const h = this.opts.handlers ?? {};
+    if ('accepted' in m) return this.settle(m.accepted.requestId, m.accepted);
+    if ('reject' in m) {
+      if (m.reject.requestId !== 0 && this.pending.has(m.reject.requestId)) {
+        return this.settle(m.reject.requestId, new NvaRejectError(m.reject.code, m.reject.reason));
+      }
+      h.reject?.(m.reject);
+      return;
+    }
+    // State messages: handled one at a time, in order.
+    this.chain = this.chain.then(async () => {
+      if ('snapshot' in m) {
+        await h.snapshot?.(m.snapshot);
+        this.onSynced(m.snapshot.revision);
+      } else if ('change' in m) {
+        if (!this.synced) this.onSynced(0); // a resume starts with changes
+        await h.change?.(m.change);
+        this.receivedRevision = Math.max(this.receivedRevision, m.change.revision);
+        if (this.opts.autoAck) this.ack(m.change.revision);
+      } else if ('moveHint' in m) {
+        await h.moveHint?.(m.moveHint);
+      } else if ('digestMismatch' in m) {
+        await h.digestMismatch?.(m.digestMismatch);
+      }
+    });
+    this.chain.catch(() => undefined);
+  }
+
+  private onSynced(snapshotRevision: number): void {
+    if (snapshotRevision > 0) {
+      this.receivedRevision = Math.max(this.receivedRevision, snapshotRevision);
+      if (this.opts.autoAck) this.ack(snapshotRevision);
+    }
+    if (!this.synced) {
+      this.synced = true;
+      this.connectedOnce = true;
+      this.backoffMs = this.opts.initialBackoffMs ?? INITIAL_BACKOFF_MS;
+      this.opts.handlers?.connected?.();
+      for (const w of this.readyWaiters.splice(0)) w();
+    }
+  }
+
+  private settle(requestId: number, result: Accepted | Error): void {
+    const p = this.pending.get(requestId);
+    if (!p) return;
+    this.pending.delete(requestId);
+    clearTimeout(p.timer);
+    if (result instanceof Error) p.reject(result);
+    else p.resolve(result);
+  }
+}
