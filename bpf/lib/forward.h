@@ -34,15 +34,12 @@ static __always_inline int xdp_action_of(int verdict)
 	}
 }
 
-/* Redirects through the devmap when the loader filled it, else by ifindex. Returns the
- * helper's action (XDP_REDIRECT). */
+/* Redirects by ifindex. No devmap: bpf_redirect takes the same bulked xdp_do_redirect path
+ * on current kernels, and a devmap would be one more table to keep in step (and, pinned, one
+ * libbpf cannot reuse: the kernel adds BPF_F_RDONLY_PROG to its flags). */
 static __always_inline int xdp_redirect_to(__u32 ifindex)
 {
-	int ret = bpf_redirect_map(&tx_ports, ifindex, 0);
-
-	if (ret != XDP_REDIRECT)
-		ret = bpf_redirect(ifindex, 0);
-	return ret;
+	return bpf_redirect(ifindex, 0);
 }
 
 /* Sends the frame (unchanged) to the local TSI out_ifindex of VNI vni, refusing a TSI of

@@ -91,15 +91,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flood SEC(".maps");
 
-/* ifindex -> ifindex, for bpf_redirect_map (optional: bpf_redirect is the fallback). */
-struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
-	__uint(max_entries, TSI_MAX_ENTRIES);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tx_ports SEC(".maps");
-
 /* Per-CPU packet/byte counters per (vni, verdict). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

@@ -47,7 +47,6 @@ export const MAP_NAMES = [
   'rarp',
   'nexthops',
   'flood',
-  'tx_ports',
   'stats',
   'events',
   'event_limits',
@@ -74,8 +73,6 @@ export interface DataplaneTables {
   nexthops: Table<string, string>;
   /** VNI -> head-end replication list. */
   flood: Table<number, FloodList>;
-  /** ifindex -> ifindex devmap for bpf_redirect_map (optional: the programs fall back). */
-  txPorts: Table<number, number>;
   /** The underlay configuration (one entry). */
   config: ConfigTable;
 }
@@ -117,7 +114,6 @@ export function openTables(mapOf: MapSource): DataplaneTables {
     peers: new TypedMap(mapOf('peers'), peerKey, peerInfo),
     nexthops: new TypedMap(mapOf('nexthops'), nveAddr, nexthop),
     flood: new TypedMap(mapOf('flood'), u32, floodList),
-    txPorts: new TypedMap(mapOf('tx_ports'), u32, u32),
     config: configTable(new TypedMap(mapOf('config'), u32, roamConfig)),
   };
 }
@@ -133,7 +129,6 @@ export function memoryTables(): DataplaneTables {
     peers: new MemoryTable('peers', keyIdOf(peerKey)),
     nexthops: new MemoryTable('nexthops', keyIdOf(nveAddr)),
     flood: new MemoryTable('flood', keyIdOf(u32)),
-    txPorts: new MemoryTable('tx_ports', keyIdOf(u32)),
     config: configTable(new MemoryTable('config', keyIdOf(u32))),
   };
 }
