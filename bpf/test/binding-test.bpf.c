@@ -9,6 +9,8 @@
 
 /* verdict xdp_count returns; set by the loader through .rodata */
 const volatile __u32 xdp_verdict = XDP_PASS;
+/* added to every byte count; a second knob so the tests see distinct .rodata offsets */
+const volatile __u64 bytes_bias = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -61,7 +63,7 @@ SEC("xdp")
 int xdp_count(struct xdp_md *ctx)
 {
 	count(CNT_PACKETS, 1);
-	count(CNT_BYTES, ctx->data_end - ctx->data);
+	count(CNT_BYTES, ctx->data_end - ctx->data + bytes_bias);
 	return xdp_verdict;
 }
 

@@ -26,3 +26,4 @@ export type { Codec } from './codec.ts';
 export { inNetns, currentNetns } from './netns.ts';
 export { enableBpfStats } from './stats.ts';
 export { installLibbpfLogger } from './log.ts';
+export { structLayout, sectionLayout, type StructLayout, type SectionLayout } from './btf.ts';

@@ -217,3 +217,22 @@ export const bpf_map__initial_value = f<[Ptr, Buffer], Ptr | null>(
   'void *bpf_map__initial_value(void *map, void *psize)',
 );
 export const bpf_enable_stats = f<[number], number>('int bpf_enable_stats(int type)');
+
+// --- BTF (btf.h) ---
+export const bpf_object__btf = f<[Ptr], Ptr | null>('void *bpf_object__btf(void *obj)');
+export const btf__parse_elf = f<[string, Ptr | null], Ptr | null>(
+  'void *btf__parse_elf(const char *path, void *ext)',
+);
+export const btf__free = f<[Ptr], void>('void btf__free(void *btf)');
+export const btf__find_by_name_kind = f<[Ptr, string, number], number>(
+  'int32_t btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)',
+);
+export const btf__type_by_id = f<[Ptr, number], Ptr | null>(
+  'void *btf__type_by_id(void *btf, uint32_t id)',
+);
+export const btf__name_by_offset = f<[Ptr, number], string | null>(
+  'const char *btf__name_by_offset(void *btf, uint32_t off)',
+);
+export const btf__resolve_size = f<[Ptr, number], number>(
+  'int64_t btf__resolve_size(void *btf, uint32_t id)',
+);

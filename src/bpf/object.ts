@@ -5,6 +5,12 @@
 // agent re-adopts them.
 import koffi from 'koffi';
 import { join } from 'node:path';
+import {
+  objectSectionLayout,
+  objectStructLayout,
+  type SectionLayout,
+  type StructLayout,
+} from './btf.ts';
 import { BpfError, check, checkPtr } from './errors.ts';
 import * as L from './libbpf.ts';
 import { captureLibbpfLog, installLibbpfLogger, logDetail } from './log.ts';
@@ -175,6 +181,39 @@ export class BpfObject {
   /** Set the `const volatile` globals (.rodata) before load; data is the whole section. */
   setRodata(data: Buffer): void {
     this.setInitialValue('.rodata', data);
+  }
+
+  /** Set one global of a data section (default .rodata) before load, by its C name. */
+  setGlobal(name: string, value: Buffer, section = '.rodata'): void {
+    const v = this.globals(section)[name];
+    if (!v)
+      throw new BpfError(
+        `set global ${name}`,
+        this.label,
+        ENOENT,
+        `no such variable in ${section}`,
+      );
+    if (value.length !== v.size) {
+      throw new BpfError(
+        `set global ${name}`,
+        this.label,
+        EINVAL,
+        `${value.length} bytes given, the variable has ${v.size}`,
+      );
+    }
+    const data = this.initialValue(section);
+    value.copy(data, v.offset);
+    this.setInitialValue(section, data);
+  }
+
+  /** Offsets and sizes of the globals of a data section, from the object's BTF. */
+  globals(section = '.rodata'): SectionLayout {
+    return objectSectionLayout(this.handle(), section, this.label);
+  }
+
+  /** sizeof and offsetof of a struct (or union) from the object's BTF. */
+  structLayout(name: string): StructLayout {
+    return objectStructLayout(this.handle(), name, this.label);
   }
 
   /** Let map `name` use an existing map (fd, or a BpfMap) instead of creating one (before load). */
