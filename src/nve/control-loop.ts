@@ -129,13 +129,16 @@ export class ControlLoop {
   tsiUp(t: TsiInfo): void {
     this.tsis.set(t.ifindex, t);
     this.log.info({ tsi: t.name, ifindex: t.ifindex, vni: t.config.vni }, 'TSI up');
+    this.state.setTsi(t.config.vni, t.ifindex, true);
     this.learner.tsiAppeared(t);
+    if (this.started) this.apply();
   }
 
   /** A TSI vanished (VM left, hot-unplug). */
   tsiDown(ifindex: number): void {
     const t = this.tsis.get(ifindex);
     this.tsis.delete(ifindex);
+    if (t) this.state.setTsi(t.config.vni, ifindex, false);
     const n = this.learner.tsiGone(ifindex);
     this.log.info({ tsi: t?.name, ifindex, withdrawn: n }, 'TSI down');
   }
@@ -350,10 +353,11 @@ export class ControlLoop {
   /** Write what changed; returns the pass report. */
   apply(): ReconcileReport {
     const r = this.reconciler.apply();
-    if (
-      r.fdb.set + r.fdb.deleted + r.neigh.set + r.neigh.deleted + r.flood.set + r.flood.deleted >
-      0
-    ) {
+    const written = [r.fdb, r.neigh, r.flood, r.peers, r.rarp].reduce(
+      (n, c) => n + c.set + c.deleted,
+      0,
+    );
+    if (written > 0) {
       this.obs.reconciled?.(r);
     }
     return r;

@@ -13,6 +13,7 @@ import {
   type MacKey,
   type NeighEntry,
   type FloodEntry,
+  type PeerKey,
 } from './tables.ts';
 
 /** A VM whose TSI is on this host. */
@@ -47,6 +48,8 @@ export class NveState {
   readonly hints = new Map<string, MoveHint>();
   /** vni -> nveId -> underlay address. */
   readonly members = new Map<number, Map<string, string>>();
+  /** vni -> ifindexes of the TSIs of that VN present here (local part of the flood list). */
+  readonly tsisByVni = new Map<number, Set<number>>();
   revision = 0;
 
   readonly dirtyMacs = new Set<string>();
@@ -115,6 +118,16 @@ export class NveState {
 
   removeMember(vni: number, nveId: string): void {
     if (this.members.get(vni)?.delete(nveId)) this.dirtyVnis.add(vni);
+  }
+
+  /** A TSI of `vni` is present (or gone): it joins (or leaves) the VN's local flood list. */
+  setTsi(vni: number, ifindex: number, present: boolean): void {
+    let s = this.tsisByVni.get(vni);
+    if (!s) this.tsisByVni.set(vni, (s = new Set()));
+    if (present) s.add(ifindex);
+    else s.delete(ifindex);
+    if (s.size === 0) this.tsisByVni.delete(vni);
+    this.dirtyVnis.add(vni);
   }
 
   setLocal(vm: LocalVm): void {
@@ -245,15 +258,25 @@ export class NveState {
     return { mac: this.keys.get(best!.id)!.mac };
   }
 
-  /** The remote NVEs of a VN, sorted (stable value for comparison). */
+  /** The flood list of a VN: local TSIs and remote NVEs, sorted (a stable value to compare). */
   desiredFlood(vni: number): FloodEntry | undefined {
+    const local = [...(this.tsisByVni.get(vni) ?? [])].sort((a, b) => a - b);
+    const remote = this.remotePeers(vni);
+    return local.length + remote.length > 0 ? { local, remote } : undefined;
+  }
+
+  /** The other NVEs serving a VN (their underlay addresses, sorted). */
+  remotePeers(vni: number): string[] {
     const vn = this.members.get(vni);
-    if (!vn) return undefined;
-    const vteps = [...vn.entries()]
-      .filter(([id]) => id !== this.nveId)
-      .map(([, addr]) => addr)
-      .sort();
-    return vteps.length > 0 ? { vteps } : undefined;
+    if (!vn) return [];
+    return [...new Set([...vn].filter(([id]) => id !== this.nveId).map(([, addr]) => addr))].sort();
+  }
+
+  /** The IPv4 address a RARP request for this MAC is answered with. */
+  desiredRarp(id: string): string | undefined {
+    const ips = this.ipsOfMac.get(id);
+    const v4 = ips?.map((i) => i.slice(i.indexOf('/') + 1)).find((ip) => !ip.includes(':'));
+    return v4;
   }
 
   *allFdb(): IterableIterator<readonly [MacKey, FdbEntry]> {
@@ -276,9 +299,21 @@ export class NveState {
   }
 
   *allFlood(): IterableIterator<readonly [number, FloodEntry]> {
-    for (const vni of this.members.keys()) {
+    for (const vni of new Set([...this.members.keys(), ...this.tsisByVni.keys()])) {
       const v = this.desiredFlood(vni);
       if (v) yield [vni, v];
+    }
+  }
+
+  *allPeers(): IterableIterator<readonly [PeerKey, true]> {
+    for (const vni of this.members.keys())
+      for (const vtep of this.remotePeers(vni)) yield [{ vni, vtep }, true];
+  }
+
+  *allRarp(): IterableIterator<readonly [MacKey, string]> {
+    for (const id of this.ipsOfMac.keys()) {
+      const ip = this.desiredRarp(id);
+      if (ip) yield [this.keys.get(id)!, ip];
     }
   }
 

@@ -13,6 +13,7 @@ import {
   ipId,
   macId,
   neighEqual,
+  peerId,
   vniId,
   type AgentTables,
   type FdbEntry,
@@ -20,6 +21,7 @@ import {
   type IpKey,
   type MacKey,
   type NeighEntry,
+  type PeerKey,
 } from './tables.ts';
 
 /** What one pass did, per table, and how long it took. */
@@ -28,6 +30,8 @@ export interface ReconcileReport {
   fdb: SyncCounts;
   neigh: SyncCounts;
   flood: SyncCounts;
+  peers: SyncCounts;
+  rarp: SyncCounts;
   /** Wall time of the pass in milliseconds. */
   ms: number;
   /** VNIs whose installed content may have changed (their digests need recomputing). */
@@ -38,6 +42,8 @@ export class Reconciler {
   readonly fdb: TableSync<MacKey, FdbEntry>;
   readonly neigh: TableSync<IpKey, NeighEntry>;
   readonly flood: TableSync<number, FloodEntry>;
+  readonly peers: TableSync<PeerKey, true>;
+  readonly rarp: TableSync<MacKey, string>;
 
   constructor(
     tables: AgentTables,
@@ -46,6 +52,8 @@ export class Reconciler {
     this.fdb = new TableSync(tables.fdb, macId, fdbEqual);
     this.neigh = new TableSync(tables.neigh, ipId, neighEqual);
     this.flood = new TableSync(tables.flood, vniId, floodEqual);
+    this.peers = new TableSync(tables.peers, peerId, () => true);
+    this.rarp = new TableSync(tables.rarp, macId, (a, b) => a === b);
   }
 
   /** Read the installed tables into the shadow copies without writing (re-adopting pinned maps). */
@@ -53,6 +61,8 @@ export class Reconciler {
     this.fdb.adopt();
     this.neigh.adopt();
     this.flood.adopt();
+    this.peers.adopt();
+    this.rarp.adopt();
   }
 
   /** Write what changed since the last pass (the dirty keys), in one batch per table. */
@@ -78,8 +88,33 @@ export class Reconciler {
         return v ? [Number(id), v] : undefined;
       },
     );
+    // Peers of the dirty VNIs: what is installed for them and what should be.
+    const peerIds = new Set<string>();
+    for (const [k] of this.peers.installed()) if (s.dirtyVnis.has(k.vni)) peerIds.add(peerId(k));
+    for (const vni of s.dirtyVnis)
+      for (const vtep of s.remotePeers(vni)) peerIds.add(peerId({ vni, vtep }));
+    const peers = this.peers.update(peerIds, (id) => {
+      const slash = id.indexOf('/');
+      const vni = Number(id.slice(0, slash));
+      const vtep = id.slice(slash + 1);
+      return s.remotePeers(vni).includes(vtep) ? [{ vni, vtep }, true] : undefined;
+    });
+    const rarp = this.rarp.update(s.dirtyMacs, (id) => {
+      const ip = s.desiredRarp(id);
+      const k = s.key(id);
+      return ip && k ? [k, ip] : undefined;
+    });
     s.clearDirty();
-    return { mode: 'apply', fdb, neigh, flood, ms: performance.now() - t0, vnis: [...vnis] };
+    return {
+      mode: 'apply',
+      fdb,
+      neigh,
+      flood,
+      peers,
+      rarp,
+      ms: performance.now() - t0,
+      vnis: [...vnis],
+    };
   }
 
   /** Mark and sweep every table against the full desired state. */
@@ -89,6 +124,8 @@ export class Reconciler {
     const fdb = this.fdb.resync(s.allFdb());
     const neigh = this.neigh.resync(s.allNeigh());
     const flood = this.flood.resync(s.allFlood());
+    const peers = this.peers.resync(s.allPeers());
+    const rarp = this.rarp.resync(s.allRarp());
     s.clearDirty();
     const vnis = new Set<number>(s.vnis());
     for (const [k] of this.fdb.installed()) vnis.add(k.vni);
@@ -97,6 +134,8 @@ export class Reconciler {
       fdb,
       neigh,
       flood,
+      peers,
+      rarp,
       ms: performance.now() - t0,
       vnis: [...vnis].sort((a, b) => a - b),
     };

@@ -37,21 +37,32 @@ export interface NeighEntry {
   mac: string;
 }
 
-/** The remote NVEs of a VN: head-end replication targets and allowed tunnel sources. */
+/** Where a VN's broadcast goes: its local TSIs and (head-end replication) its remote NVEs. */
 export interface FloodEntry {
-  vteps: string[];
+  local: number[];
+  remote: string[];
 }
 
-/** The three tables the control loop keeps equal to the desired state. */
+/** An NVE allowed to send us tunnelled frames of a VNI (anti-spoofing on decap). */
+export interface PeerKey {
+  vni: number;
+  vtep: string;
+}
+
+/** The tables the control loop keeps equal to the desired state. */
 export interface AgentTables {
   fdb: Table<MacKey, FdbEntry>;
   neigh: Table<IpKey, NeighEntry>;
   flood: Table<number, FloodEntry>;
+  peers: Table<PeerKey, true>;
+  /** (VNI, MAC) -> its IPv4 address, for RARP answers. */
+  rarp: Table<MacKey, string>;
 }
 
 export const macId = (k: MacKey): string => `${k.vni}/${k.mac}`;
 export const ipId = (k: IpKey): string => `${k.vni}/${k.ip}`;
 export const vniId = (vni: number): string => String(vni);
+export const peerId = (k: PeerKey): string => `${k.vni}/${k.vtep}`;
 
 /** Value equality of FDB entries (moved entries compare their deadline too). */
 export function fdbEqual(a: FdbEntry, b: FdbEntry): boolean {
@@ -70,7 +81,11 @@ export function fdbEqual(a: FdbEntry, b: FdbEntry): boolean {
 export const neighEqual = (a: NeighEntry, b: NeighEntry): boolean => a.mac === b.mac;
 
 export function floodEqual(a: FloodEntry, b: FloodEntry): boolean {
-  return a.vteps.length === b.vteps.length && a.vteps.every((v, i) => v === b.vteps[i]);
+  return sameList(a.local, b.local) && sameList(a.remote, b.remote);
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** In-memory tables (unit tests, and a dry-run agent). */
@@ -78,10 +93,14 @@ export function memoryTables(): {
   fdb: MemoryTable<MacKey, FdbEntry>;
   neigh: MemoryTable<IpKey, NeighEntry>;
   flood: MemoryTable<number, FloodEntry>;
+  peers: MemoryTable<PeerKey, true>;
+  rarp: MemoryTable<MacKey, string>;
 } {
   return {
     fdb: new MemoryTable('fdb', macId),
     neigh: new MemoryTable('neigh', ipId),
     flood: new MemoryTable('flood', vniId),
+    peers: new MemoryTable('peers', peerId),
+    rarp: new MemoryTable('rarp', macId),
   };
 }

@@ -63,7 +63,17 @@ describe('Reconciler.apply (incremental)', () => {
       '100/10.0.0.3': '02:00:00:00:00:03',
       '100/fd00::3': '02:00:00:00:00:03',
     });
-    expect([...tables.flood.entries()]).toEqual([[100, { vteps: [NVE2.addr, NVE3.addr] }]]);
+    expect([...tables.flood.entries()]).toEqual([
+      [100, { local: [], remote: [NVE2.addr, NVE3.addr] }],
+    ]);
+    expect([...tables.peers.entries()].map(([k]) => k)).toEqual([
+      { vni: 100, vtep: NVE2.addr },
+      { vni: 100, vtep: NVE3.addr },
+    ]);
+    expect(Object.fromEntries([...tables.rarp.entries()].map(([k, v]) => [k.mac, v]))).toEqual({
+      '02:00:00:00:00:02': '10.0.0.2',
+      '02:00:00:00:00:03': '10.0.0.3',
+    });
     expect(r.fdb).toEqual({ set: 2, deleted: 0, unchanged: 0 });
     expect(tables.fdb.writeCalls).toBe(1);
     expect(tables.neigh.writeCalls).toBe(1);
@@ -299,5 +309,29 @@ describe('NveState.loadSnapshot', () => {
       '100/02:00:00:00:00:0a': { kind: 'remote', vtep: NVE2.addr },
       '200/02:00:00:00:00:0c': { kind: 'remote', vtep: NVE3.addr },
     });
+  });
+});
+
+describe('flood lists and peers', () => {
+  it('follow TSIs coming and going and NVEs joining and leaving the VN', () => {
+    const { state, tables, rec } = setup();
+    state.setTsi(100, 7, true);
+    state.setTsi(100, 5, true);
+    state.upsertMember({ vni: 100, nveId: NVE2.id, nveAddr: NVE2.addr });
+    state.upsertMember({ vni: 100, nveId: ME.id, nveAddr: ME.addr });
+    rec.apply();
+    expect(tables.flood.get(100)).toEqual({ local: [5, 7], remote: [NVE2.addr] });
+    state.setTsi(100, 7, false);
+    state.upsertMember({ vni: 100, nveId: NVE3.id, nveAddr: NVE3.addr });
+    state.removeMember(100, NVE2.id);
+    const r = rec.apply();
+    expect(tables.flood.get(100)).toEqual({ local: [5], remote: [NVE3.addr] });
+    expect([...tables.peers.entries()].map(([k]) => k)).toEqual([{ vni: 100, vtep: NVE3.addr }]);
+    expect(r.peers).toEqual({ set: 1, deleted: 1, unchanged: 0 });
+    state.setTsi(100, 5, false);
+    state.removeMember(100, NVE3.id);
+    rec.apply();
+    expect(tables.flood.size()).toBe(0);
+    expect(tables.peers.size()).toBe(0);
   });
 });
