@@ -64,7 +64,13 @@ export const ipId = (k: IpKey): string => `${k.vni}/${k.ip}`;
 export const vniId = (vni: number): string => String(vni);
 export const peerId = (k: PeerKey): string => `${k.vni}/${k.vtep}`;
 
-/** Value equality of FDB entries (moved entries compare their deadline too). */
+/**
+ * Deadlines of moved entries closer than this are equal: a deadline read back from the kernel's
+ * monotonic clock differs from the wall-clock one written by rounding, never by this much.
+ */
+export const MOVED_DEADLINE_SLACK_MS = 1_000;
+
+/** Value equality of FDB entries (moved entries compare their deadline too, within the slack). */
 export function fdbEqual(a: FdbEntry, b: FdbEntry): boolean {
   switch (a.kind) {
     case 'local':
@@ -72,7 +78,11 @@ export function fdbEqual(a: FdbEntry, b: FdbEntry): boolean {
     case 'remote':
       return b.kind === 'remote' && a.vtep === b.vtep;
     case 'moved':
-      return b.kind === 'moved' && a.vtep === b.vtep && a.untilMs === b.untilMs;
+      return (
+        b.kind === 'moved' &&
+        a.vtep === b.vtep &&
+        Math.abs(a.untilMs - b.untilMs) < MOVED_DEADLINE_SLACK_MS
+      );
     case 'dual':
       return b.kind === 'dual' && a.ifindex === b.ifindex && a.vtep === b.vtep;
   }
