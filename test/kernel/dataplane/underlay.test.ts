@@ -1,0 +1,309 @@
+// XDP on the underlay (bpf/underlay.bpf.c) through BPF_PROG_TEST_RUN: VXLAN to us is checked,
+// decapsulated and delivered, re-tunnelled for moved VMs, handed to TC for flooding, or
+// dropped with a reason; anything else passes to the kernel untouched.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FLOOD_META_MAGIC, type VerdictName } from '../../../src/dataplane/codecs.ts';
+import {
+  BROADCAST,
+  ETH_P_ARP,
+  ETH_P_IP,
+  arp,
+  eth,
+  ethVlan,
+  ipv4,
+  ipv6,
+  parseOuter,
+  udp,
+  vmUdp,
+  vxlan,
+  type OuterFields,
+} from './frames.ts';
+import {
+  FLOOD_META_BYTES,
+  NVE,
+  NVE_B,
+  NVE_C,
+  NVE_D,
+  UNDERLAY_IFINDEX,
+  XDP,
+  openDataplane,
+  slot,
+  testConfig,
+  type TestDataplane,
+} from './harness.ts';
+import {
+  TSI_A2,
+  TSI_B1,
+  VM2,
+  VM3,
+  VM4,
+  VM9,
+  VM_BAD,
+  VNI_A,
+  VNI_B,
+  installFixture,
+} from './fixture.ts';
+
+let dp: TestDataplane;
+beforeAll(() => {
+  dp = openDataplane('underlay');
+});
+afterAll(() => dp?.close());
+beforeEach(() => {
+  dp.reset();
+  installFixture(dp);
+});
+
+const FROM_B: OuterFields = {
+  srcMac: NVE_B.mac,
+  dstMac: NVE.mac,
+  srcIp: NVE_B.ip4,
+  dstIp: NVE.ip4,
+  vni: VNI_A,
+};
+const FROM_D: OuterFields = {
+  srcMac: NVE_D.mac,
+  dstMac: NVE.mac,
+  srcIp: NVE_D.ip6,
+  dstIp: NVE.ip6,
+  vni: VNI_A,
+};
+/** VM3 (at NVE B) to VM2 (local on TSI_A2). */
+const INNER = vmUdp(VM2.mac, VM3.mac, [VM3.ip4, VM2.ip4]);
+
+function runUnderlay(frame: Buffer, verdict: VerdictName, vni = VNI_A) {
+  const before = dp.totalPackets();
+  const r = dp.run(dp.underlay, frame);
+  expect(dp.count(vni, verdict), `counter ${verdict} of VNI ${vni}`).toBe(1n);
+  expect(dp.totalPackets() - before, 'exactly one verdict counted').toBe(1n);
+  return r;
+}
+
+describe('decapsulation', () => {
+  it.each([
+    ['IPv4 underlay', FROM_B],
+    ['IPv6 underlay', FROM_D],
+    ['IPv4 with options', { ...FROM_B, ipv4: { options: Buffer.from([1, 1, 1, 0]) } }],
+  ])('%s: inner frame delivered to the local TSI', (_n, outer) => {
+    const r = runUnderlay(vxlan(outer, INNER), 'decap');
+    expect(r.retval).toBe(XDP.REDIRECT);
+    expect(r.data).toEqual(INNER);
+    expect(dp.trace.read()).toEqual([{ ifindex: TSI_A2, vni: VNI_A, verdict: slot('decap') }]);
+  });
+
+  it('reserved VXLAN bits other than I are ignored on receipt (RFC 7348)', () => {
+    const r = runUnderlay(vxlan({ ...FROM_B, flags: 0x0c0000ff }, INNER), 'decap');
+    expect(r.data).toEqual(INNER);
+  });
+
+  it('VNI B traffic reaches only VNI B; the same frame tagged VNI A finds no such MAC', () => {
+    const inner = vmUdp(VM9.mac, '02:00:00:00:0c:01', ['10.9.0.1', VM9.ip4]);
+    const r = runUnderlay(
+      vxlan({ ...FROM_B, srcIp: NVE_C.ip4, vni: VNI_B }, inner),
+      'decap',
+      VNI_B,
+    );
+    expect(r.data).toEqual(inner);
+    expect(dp.trace.read()).toEqual([{ ifindex: TSI_B1, vni: VNI_B, verdict: slot('decap') }]);
+    dp.trace.clear();
+    runUnderlay(vxlan({ ...FROM_B, srcIp: NVE_C.ip4 }, inner), 'drop-unknown-unicast');
+    expect(dp.trace.read()).toEqual([]);
+  });
+});
+
+describe('not VXLAN to us: passed untouched, counted as pass', () => {
+  const cases: [string, () => Buffer][] = [
+    [
+      'ARP on the underlay',
+      () =>
+        eth(
+          BROADCAST,
+          NVE_B.mac,
+          ETH_P_ARP,
+          arp({ op: 1, sha: NVE_B.mac, spa: NVE_B.ip4, tha: BROADCAST, tpa: NVE.ip4 }),
+        ),
+    ],
+    ['UDP to another port', () => vxlan({ ...FROM_B, dport: 4790 }, INNER)],
+    ['VXLAN to another address', () => vxlan({ ...FROM_B, dstIp: '10.0.0.77' }, INNER)],
+    ['VXLAN to another IPv6 address', () => vxlan({ ...FROM_D, dstIp: 'fd00::77' }, INNER)],
+    [
+      'TCP to us',
+      () => eth(NVE.mac, NVE_B.mac, ETH_P_IP, ipv4(NVE_B.ip4, NVE.ip4, 6, Buffer.alloc(20))),
+    ],
+    [
+      'IPv6 with an extension header before UDP',
+      () =>
+        eth(
+          NVE.mac,
+          NVE_D.mac,
+          0x86dd,
+          ipv6(
+            NVE_D.ip6,
+            NVE.ip6,
+            0,
+            Buffer.concat([Buffer.from([17, 0, 0, 0, 0, 0, 0, 0]), udp(1, 4789, Buffer.alloc(30))]),
+          ),
+        ),
+    ],
+    ['a later fragment', () => vxlan({ ...FROM_B, ipv4: { fragOff: 0x0010 } }, INNER)],
+    [
+      'a VLAN-tagged underlay frame',
+      () => ethVlan(NVE.mac, NVE_B.mac, 7, ETH_P_IP, vxlan(FROM_B, INNER).subarray(14)),
+    ],
+    ['an Ethernet header alone', () => eth(NVE.mac, NVE_B.mac, ETH_P_IP, Buffer.alloc(0))],
+  ];
+  it.each(cases)('%s', (_n, frame) => {
+    const f = frame();
+    const r = runUnderlay(f, 'pass', 0);
+    expect(r.retval).toBe(XDP.PASS);
+    expect(r.data).toEqual(f);
+  });
+
+  it('with no IPv4 underlay address configured, IPv4 VXLAN is not ours', () => {
+    dp.tables.config.set(testConfig({ localIp4: undefined }));
+    expect(runUnderlay(vxlan(FROM_B, INNER), 'pass', 0).retval).toBe(XDP.PASS);
+  });
+});
+
+describe('drops', () => {
+  const cases: [string, () => Buffer, VerdictName, number][] = [
+    ['a VNI we do not serve', () => vxlan({ ...FROM_B, vni: 999 }, INNER), 'drop-unknown-vni', 0],
+    [
+      'an NVE not in the VNI',
+      () => vxlan({ ...FROM_B, srcIp: '10.0.0.99' }, INNER),
+      'drop-peer-not-allowed',
+      VNI_A,
+    ],
+    [
+      'an NVE allowed in another VNI only',
+      () => vxlan({ ...FROM_B, vni: VNI_B }, INNER),
+      'drop-peer-not-allowed',
+      VNI_B,
+    ],
+    [
+      'a spoofed IPv6 NVE',
+      () => vxlan({ ...FROM_D, srcIp: 'fd00::66' }, INNER),
+      'drop-peer-not-allowed',
+      VNI_A,
+    ],
+    ['VXLAN without the I flag', () => vxlan({ ...FROM_B, flags: 0 }, INNER), 'drop-bad-vxlan', 0],
+    [
+      'VXLAN header cut short',
+      () => vxlan(FROM_B, Buffer.alloc(0)).subarray(0, 14 + 20 + 8 + 4),
+      'drop-truncated',
+      0,
+    ],
+    [
+      'no room for an inner Ethernet header',
+      () => vxlan(FROM_B, Buffer.alloc(6)),
+      'drop-truncated',
+      0,
+    ],
+    [
+      'first fragment of VXLAN to us',
+      () => vxlan({ ...FROM_B, ipv4: { fragOff: 0x2000 } }, INNER),
+      'drop-fragment',
+      0,
+    ],
+    [
+      'inner VLAN tag',
+      () => vxlan(FROM_B, ethVlan(VM2.mac, VM3.mac, 9, ETH_P_IP, INNER.subarray(14))),
+      'drop-vlan',
+      VNI_A,
+    ],
+    [
+      'inner multicast source',
+      () => vxlan(FROM_B, vmUdp(VM2.mac, '01:00:5e:00:00:01', ['1.1.1.1', '2.2.2.2'])),
+      'drop-bad-src-mac',
+      VNI_A,
+    ],
+    [
+      'inner destination is remote too (split horizon)',
+      () => vxlan(FROM_B, vmUdp(VM3.mac, '02:00:00:00:0c:01', ['1.1.1.1', '2.2.2.2'])),
+      'drop-not-local',
+      VNI_A,
+    ],
+    [
+      'unknown inner destination',
+      () => vxlan(FROM_B, vmUdp('02:00:00:00:99:99', VM3.mac, ['1.1.1.1', '2.2.2.2'])),
+      'drop-unknown-unicast',
+      VNI_A,
+    ],
+    [
+      'fdb entry on a TSI of another VNI',
+      () => vxlan(FROM_B, vmUdp(VM_BAD.mac, VM3.mac, ['1.1.1.1', '2.2.2.2'])),
+      'drop-vni-mismatch',
+      VNI_A,
+    ],
+  ];
+  it.each(cases)('%s', (_n, frame, verdict, vni) => {
+    const r = runUnderlay(frame(), verdict, vni);
+    expect(r.retval).toBe(XDP.DROP);
+    expect(dp.trace.read()).toEqual([]);
+  });
+});
+
+describe('moved VMs: in-flight frames re-tunnelled to the new NVE', () => {
+  const toVm4 = vmUdp(VM4.mac, VM3.mac, [VM3.ip4, VM4.ip4]);
+
+  it('IPv4 in, IPv4 out to the new NVE, inner frame intact', () => {
+    const r = runUnderlay(vxlan(FROM_B, toVm4), 'retunnel');
+    expect(r.retval).toBe(XDP.REDIRECT);
+    const o = parseOuter(r.data);
+    expect(o).toMatchObject({
+      srcMac: NVE.mac,
+      dstMac: NVE_C.mac,
+      srcIp: NVE.ip4,
+      dstIp: NVE_C.ip4,
+      ipCsumOk: true,
+      df: true,
+      vni: VNI_A,
+      vxFlags: 0x08000000,
+    });
+    expect(o.inner).toEqual(toVm4);
+    expect(dp.trace.read()).toEqual([
+      { ifindex: UNDERLAY_IFINDEX, vni: VNI_A, verdict: slot('retunnel'), remote: NVE_C.ip4 },
+    ]);
+  });
+
+  it('IPv6 in, IPv4 out', () => {
+    const r = runUnderlay(vxlan(FROM_D, toVm4), 'retunnel');
+    const o = parseOuter(r.data);
+    expect(o).toMatchObject({ family: 4, dstIp: NVE_C.ip4 });
+    expect(o.inner).toEqual(toVm4);
+  });
+
+  it('after the hold time: dropped', () => {
+    dp.tables.fdb.setMany([
+      [
+        { vni: VNI_A, mac: VM4.mac },
+        { kind: 'moved', nve: NVE_C.ip4, untilNs: 1n },
+      ],
+    ]);
+    expect(runUnderlay(vxlan(FROM_B, toVm4), 'drop-moved-expired').retval).toBe(XDP.DROP);
+  });
+});
+
+describe('flood hand-off', () => {
+  it('broadcast: decapsulated and passed to TC with flood_meta', () => {
+    const inner = vmUdp(BROADCAST, VM3.mac, [VM3.ip4, '255.255.255.255']);
+    const r = runUnderlay(vxlan(FROM_B, inner), 'flood');
+    expect(r.retval).toBe(XDP.PASS);
+    expect(r.data.readUInt32LE(0)).toBe(FLOOD_META_MAGIC);
+    expect(r.data.readUInt32LE(4)).toBe(VNI_A);
+    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(inner);
+  });
+
+  it('unknown unicast in a VNI that floods it', () => {
+    dp.tables.vnis.setMany([[VNI_A, { floodUnknown: true }]]);
+    const inner = vmUdp('02:00:00:00:99:99', VM3.mac, ['1.1.1.1', '2.2.2.2']);
+    const r = runUnderlay(vxlan(FROM_B, inner), 'flood');
+    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(inner);
+  });
+
+  it('without the TC programs: dropped, never passed to the host decapsulated', () => {
+    dp.tables.config.set(testConfig({ floodTc: false }));
+    const inner = vmUdp(BROADCAST, VM3.mac, [VM3.ip4, '255.255.255.255']);
+    expect(runUnderlay(vxlan(FROM_B, inner), 'drop-no-flood-path').retval).toBe(XDP.DROP);
+  });
+});
