@@ -1,0 +1,307 @@
+// npm run bench:nva — convergence of VM moves through a real NVA (issue 4's benchmark).
+// For each store (embedded SQLite, etcd: a real 3-member cluster on loopback) and each size
+// (100, 1,000 NVEs, all in one VNI), an NvaServer listens on 127.0.0.1 and child processes host
+// the NVEs as real roam.v1 stream clients that ack every change on arrival. VMs are placed, then
+// each is moved once (the destination NVE registers it; 1,000 moves, issued as fast as the NVA
+// accepts them). A move's convergence time is the NVA's own record: from the registration
+// reaching the NVA to the last NVE's acknowledgement. Prints a table; --json FILE writes it.
+//
+//   tsx scripts/bench-nva.ts [--quick] [--json FILE] [--stores sqlite,etcd] [--sizes 100,1000]
+//                            [--moves N] [--procs N]
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setRootLogger } from '../src/log.ts';
+import { pino } from 'pino';
+import type { ConvergenceRecord } from '../src/nva/model.ts';
+import { NvaServer } from '../src/nva/server.ts';
+import { EtcdStore } from '../src/nva/store-etcd.ts';
+import { SqliteStore } from '../src/nva/store-sqlite.ts';
+import type { DirectoryStore } from '../src/nva/store.ts';
+import { EtcdCluster } from '../test/helpers/etcd-cluster.ts';
+import type { FromNves, ToNves } from './bench-nva-nves.ts';
+
+const VNI = 4242;
+const DEFAULT_SIZES = [100, 1_000];
+const DEFAULT_MOVES = 1_000;
+const QUICK_SIZES = [100];
+const QUICK_MOVES = 200;
+/** NVE client processes (the NVA keeps the bench's own process). */
+const DEFAULT_PROCS = 2;
+/** How long to wait for every move to converge before reporting what did. */
+const CONVERGE_TIMEOUT_MS = 60_000;
+/** Goals from issue 4, embedded store; etcd may be this many times worse. */
+const GOAL = { p99_ms: { 100: 10, 1000: 100 } as Record<number, number>, regs_per_s: 5_000 };
+const ETCD_SLACK = 3;
+
+type StoreKind = 'sqlite' | 'etcd';
+
+interface Row {
+  store: StoreKind;
+  nves: number;
+  moves: number;
+  converged: number;
+  rejected: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  registrations_per_s: number;
+  goal_met: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function mac(i: number): string {
+  return `02:b0:00:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff)
+    .toString(16)
+    .padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/** A child process hosting some NVEs, spoken to by request/answer over IPC. */
+class NveProcess {
+  private readonly proc: ChildProcess;
+  private waiting: ((m: FromNves) => void) | undefined;
+
+  constructor() {
+    const script = fileURLToPath(new URL('./bench-nva-nves.ts', import.meta.url));
+    this.proc = fork(script, [], {
+      // BENCH_NVA_PROFILE_DIR=dir: CPU profiles of the NVE processes (to tell who limits a run).
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.BENCH_NVA_PROFILE_DIR
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_NVA_PROFILE_DIR}`]
+          : []),
+      ],
+      env: { ...process.env, ROAM_LOG_LEVEL: 'error' },
+    });
+    this.proc.on('message', (m: FromNves) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.(m);
+    });
+  }
+
+  async ask(m: ToNves): Promise<FromNves> {
+    const answer = new Promise<FromNves>((resolve) => (this.waiting = resolve));
+    this.proc.send(m);
+    const a = await answer;
+    if ('error' in a) throw new Error(`NVE process: ${a.error}`);
+    return a;
+  }
+
+  close(): void {
+    if (this.proc.connected) this.proc.send({ cmd: 'close' } satisfies ToNves);
+    setTimeout(() => this.proc.kill('SIGKILL'), 2_000).unref();
+  }
+}
+
+async function openStore(
+  kind: StoreKind,
+  tmp: string,
+  cluster: () => Promise<EtcdCluster>,
+): Promise<DirectoryStore> {
+  if (kind === 'sqlite') return new SqliteStore({ path: join(tmp, `nva-${Date.now()}.db`) });
+  const c = await cluster();
+  return EtcdStore.open({
+    hosts: c.endpoints(),
+    prefix: `/roam-bench/${randomBytes(4).toString('hex')}/`,
+  });
+}
+
+async function runRow(
+  kind: StoreKind,
+  nves: number,
+  moves: number,
+  procs: number,
+  tmp: string,
+  cluster: () => Promise<EtcdCluster>,
+): Promise<Row> {
+  const store = await openStore(kind, tmp, cluster);
+  await store.putVn({ vni: VNI, routed: false, learning: 'open' });
+  // The NVA's convergence records, as it stores them.
+  const records: ConvergenceRecord[] = [];
+  const addConvergence = store.addConvergence.bind(store);
+  store.addConvergence = async (rec) => {
+    records.push(rec);
+    return addConvergence(rec);
+  };
+  const server = new NvaServer({ store, auth: { openNves: true } });
+  const port = await server.listen('127.0.0.1:0');
+  const children = Array.from({ length: Math.min(procs, nves) }, () => new NveProcess());
+  try {
+    // Connect every NVE (each gets a snapshot and acks it).
+    const ids = Array.from({ length: nves }, (_, i) => ({
+      id: `nve${i}`,
+      addr: `10.255.${i >> 8}.${i & 0xff}`,
+    }));
+    await Promise.all(
+      children.map((c, k) =>
+        c.ask({
+          cmd: 'connect',
+          address: `127.0.0.1:${port}`,
+          vni: VNI,
+          nves: ids.filter((_, i) => i % children.length === k),
+        }),
+      ),
+    );
+
+    // Place the VMs (VM i on NVE i mod n), not measured.
+    const place = (dest: (i: number) => number) => {
+      const perChild = children.map(() => [] as { nve: string; mac: string; ip: string }[]);
+      for (let i = 0; i < moves; i++) {
+        const n = dest(i);
+        perChild[n % children.length]!.push({
+          nve: `nve${n}`,
+          mac: mac(i),
+          ip: `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`,
+        });
+      }
+      return Promise.all(children.map((c, k) => c.ask({ cmd: 'register', regs: perChild[k]! })));
+    };
+    await place((i) => i % nves);
+    await waitSettled(server);
+    records.length = 0;
+
+    // Move every VM once, to the next NVE; the destination registers it.
+    const answers = await place((i) => (i + 1) % nves);
+    let accepted = 0;
+    let rejected = 0;
+    let first = Infinity;
+    let last = 0;
+    for (const a of answers) {
+      if (!('ok' in a) || a.ok !== 'registered') continue;
+      accepted += a.accepted;
+      rejected += a.rejected;
+      first = Math.min(first, a.firstSentAt);
+      last = Math.max(last, a.lastAt);
+    }
+    const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
+    while (records.length < accepted && Date.now() < deadline) await sleep(20);
+
+    const d = records.map((r) => r.durationMs).sort((a, b) => a - b);
+    const row: Row = {
+      store: kind,
+      nves,
+      moves,
+      converged: records.length,
+      rejected,
+      p50_ms: round(percentile(d, 50)),
+      p99_ms: round(percentile(d, 99)),
+      max_ms: round(d[d.length - 1] ?? NaN),
+      registrations_per_s: Math.round(accepted / ((last - first) / 1000)),
+      goal_met: false,
+    };
+    const slack = kind === 'etcd' ? ETCD_SLACK : 1;
+    const p99Goal = GOAL.p99_ms[nves];
+    row.goal_met =
+      row.converged === moves &&
+      (p99Goal === undefined || row.p99_ms <= p99Goal * slack) &&
+      row.registrations_per_s >= GOAL.regs_per_s / slack;
+    return row;
+  } finally {
+    for (const c of children) c.close();
+    await server.close();
+    await store.close();
+  }
+}
+
+/** Wait until the NVA has no change waiting for acks (the placement has converged). */
+async function waitSettled(server: NvaServer): Promise<void> {
+  const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
+  while (server.tracker.pendingCount() > 0 && Date.now() < deadline) await sleep(20);
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function printTable(rows: Row[]): void {
+  const head = [
+    'store',
+    'nves',
+    'moves',
+    'converged',
+    'p50_ms',
+    'p99_ms',
+    'max_ms',
+    'regs/s',
+    'goal',
+  ];
+  const lines = rows.map((r) => [
+    r.store,
+    String(r.nves),
+    String(r.moves),
+    String(r.converged),
+    r.p50_ms.toFixed(2),
+    r.p99_ms.toFixed(2),
+    r.max_ms.toFixed(2),
+    String(r.registrations_per_s),
+    r.goal_met ? 'met' : 'MISSED',
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
+  console.log(fmt(head));
+  for (const l of lines) console.log(fmt(l));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      stores: { type: 'string', default: 'sqlite,etcd' },
+      sizes: { type: 'string' },
+      moves: { type: 'string' },
+      procs: { type: 'string' },
+    },
+  });
+  const stores = values.stores.split(',').map((s) => s.trim()) as StoreKind[];
+  for (const s of stores) {
+    if (s !== 'sqlite' && s !== 'etcd') throw new Error(`unknown store "${s}" (sqlite, etcd)`);
+  }
+  const sizes = values.sizes
+    ? values.sizes.split(',').map(Number)
+    : values.quick
+      ? QUICK_SIZES
+      : DEFAULT_SIZES;
+  const moves = values.moves ? Number(values.moves) : values.quick ? QUICK_MOVES : DEFAULT_MOVES;
+  const procs = values.procs ? Number(values.procs) : DEFAULT_PROCS;
+  // The NVA's own logs would drown the table: warnings and errors only.
+  setRootLogger(pino({ level: process.env.ROAM_LOG_LEVEL ?? 'warn' }, pino.destination(2)));
+
+  const tmp = mkdtempSync(join(tmpdir(), 'roam-bench-nva-'));
+  let etcd: EtcdCluster | undefined;
+  const cluster = async () => (etcd ??= await EtcdCluster.start({ members: 3 }));
+  const rows: Row[] = [];
+  try {
+    for (const kind of stores) {
+      for (const nves of sizes) {
+        console.error(`bench:nva ${kind}, ${nves} NVEs, ${moves} moves...`);
+        rows.push(await runRow(kind, nves, moves, procs, tmp, cluster));
+      }
+    }
+  } finally {
+    await etcd?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  printTable(rows);
+  if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
