@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from './user-error.ts';
 import { packageVersion } from './version.ts';
 import { registerCheck } from './commands/check.ts';
+import { registerNva } from './commands/nva.ts';
+import { registerVm } from './commands/vm.ts';
 
 export function buildProgram(): Command {
   const program = new Command('roam')
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run `roam --help` for usage)')
     .exitOverride();
   registerCheck(program);
+  registerNva(program);
+  registerVm(program);
   return program;
 }
 

@@ -1,0 +1,194 @@
+// `roam vm list|show|provision|move|clear-duplicate`: the orchestrator's view of the directory,
+// against a running NVA's Admin service. Human tables by default, --json for scripts.
+import type { Command } from 'commander';
+import { normalizeMac } from '../../nva/model.ts';
+import type { WireEntryDetail } from '../../protocol/admin-client.ts';
+import { UserError } from '../user-error.ts';
+import {
+  parseVni,
+  printJson,
+  printTable,
+  withAdmin,
+  withConnection,
+  type ConnectionOpts,
+} from './nva-connection.ts';
+
+function parseMac(s: string): string {
+  const m = normalizeMac(s);
+  if (!m) throw new UserError(`"${s}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  return m;
+}
+
+const stateName = (s: string) => s.replace(/^ENTRY_STATE_/, '').toLowerCase();
+
+/** One entry as --json shows it: plain names, times in ISO 8601. */
+function entryJson(d: WireEntryDetail) {
+  const e = d.entry;
+  return {
+    vni: e.vni,
+    mac: e.mac,
+    ips: e.ips.map((b) => b.ip),
+    ipSeqs: Object.fromEntries(e.ips.map((b) => [b.ip, b.seq])),
+    nveId: e.nveId,
+    nveAddr: e.nveAddr,
+    seq: e.seq,
+    state: stateName(e.state),
+    tsi: e.tsi || undefined,
+    changedAt: new Date(e.changedAtMs).toISOString(),
+    duplicateSince: d.duplicateSinceMs ? new Date(d.duplicateSinceMs).toISOString() : undefined,
+    conflictIps: d.conflictIps.length ? d.conflictIps : undefined,
+    provisioned: d.provisioned,
+    history: d.history.map((h) => ({ ...h, at: new Date(h.atMs).toISOString(), atMs: undefined })),
+    convergence: d.convergence.map((c) => ({
+      revision: c.revision,
+      durationMs: c.durationMs,
+      nves: c.nves,
+    })),
+  };
+}
+
+function entryRow(d: WireEntryDetail): string[] {
+  const e = d.entry;
+  const flags = [
+    d.conflictIps.length ? `conflict:${d.conflictIps.join(',')}` : '',
+    d.provisioned ? '' : 'unprovisioned',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return [
+    String(e.vni),
+    e.mac,
+    e.nveId,
+    e.nveAddr,
+    String(e.seq),
+    stateName(e.state),
+    e.ips.map((b) => b.ip).join(',') || '-',
+    new Date(e.changedAtMs).toISOString().replace('T', ' ').slice(0, 19),
+    flags,
+  ];
+}
+
+const HEADER = ['VNI', 'MAC', 'NVE', 'UNDERLAY', 'SEQ', 'STATE', 'IPS', 'CHANGED (UTC)', 'FLAGS'];
+
+export function registerVm(program: Command): void {
+  const vm = program.command('vm').description('VMs in the NVA directory (orchestrator view)');
+
+  withConnection(vm.command('list').description('list directory entries'))
+    .option('--vni <vni>', 'only this VN')
+    .option('--all', 'include withdrawn entries')
+    .action(async (o: ConnectionOpts & { vni?: string; all?: boolean }) => {
+      const vni = o.vni ? parseVni(o.vni) : 0;
+      const r = await withAdmin(o, (c) => c.listEntries(vni, o.all ?? false));
+      if (o.json) printJson(r.entries.map(entryJson));
+      else printTable(HEADER, r.entries.map(entryRow));
+    });
+
+  withConnection(vm.command('show').description('one entry with its move history and convergence'))
+    .argument('<vni>')
+    .argument('<mac>')
+    .action(async (vniS: string, macS: string, o: ConnectionOpts) => {
+      const r = await withAdmin(o, (c) => c.showEntry(parseVni(vniS), parseMac(macS)));
+      const j = entryJson(r.detail);
+      if (o.json) return printJson(j);
+      printTable(HEADER, [entryRow(r.detail)]);
+      if (j.history.length) {
+        process.stdout.write('\nmoves:\n');
+        printTable(
+          ['AT (UTC)', 'FROM', 'TO', 'SEQ', 'HINTED'],
+          j.history.map((h) => [
+            h.at.replace('T', ' ').slice(0, 23),
+            h.fromNve,
+            h.toNve,
+            String(h.seq),
+            h.hinted ? 'yes' : 'no',
+          ]),
+        );
+      }
+      if (j.convergence.length) {
+        process.stdout.write('\nconvergence:\n');
+        printTable(
+          ['REVISION', 'MS', 'NVES'],
+          j.convergence.map((c) => [String(c.revision), c.durationMs.toFixed(2), String(c.nves)]),
+        );
+      }
+    });
+
+  withConnection(
+    vm.command('provision').description('allow a MAC (and IPs) on a TSI, optionally on one NVE'),
+  )
+    .argument('<vni>')
+    .argument('<mac>')
+    .argument('[ips...]', 'IPv4/IPv6 addresses of the VM')
+    .option('--nve <id>', 'the only NVE that may register it (default: any NVE of the VN)')
+    .option('--tsi <ifname>', 'host interface it is plugged into')
+    .action(
+      async (
+        vniS: string,
+        macS: string,
+        ips: string[],
+        o: ConnectionOpts & { nve?: string; tsi?: string },
+      ) => {
+        const req = {
+          vni: parseVni(vniS),
+          mac: parseMac(macS),
+          ips,
+          nveId: o.nve ?? '',
+          tsi: o.tsi ?? '',
+        };
+        await withAdmin(o, (c) => c.provision(req));
+        if (o.json) printJson({ ok: true, ...req });
+        else process.stdout.write(`provisioned ${req.mac} in VNI ${req.vni}\n`);
+      },
+    );
+
+  withConnection(
+    vm.command('move').description('announce a migration: tell source and destination NVEs now'),
+  )
+    .argument('<vni>')
+    .argument('<mac>')
+    .requiredOption('--to <nve>', 'destination NVE id')
+    .option('--from <nve>', 'source NVE id (default: where the directory has it)')
+    .option('--ttl <seconds>', 'how long the hint stays valid')
+    .action(
+      async (
+        vniS: string,
+        macS: string,
+        o: ConnectionOpts & { to: string; from?: string; ttl?: string },
+      ) => {
+        const ttl = o.ttl === undefined ? 0 : Number(o.ttl);
+        if (!Number.isFinite(ttl) || ttl < 0)
+          throw new UserError(`--ttl must be a number of seconds, not "${o.ttl}"`);
+        const r = await withAdmin(o, (c) =>
+          c.move({
+            vni: parseVni(vniS),
+            mac: parseMac(macS),
+            toNve: o.to,
+            fromNve: o.from ?? '',
+            ttlMs: Math.round(ttl * 1000),
+          }),
+        );
+        if (o.json)
+          printJson({ revision: r.revision, expiresAt: new Date(r.expiresAtMs).toISOString() });
+        else
+          process.stdout.write(
+            `move hint at revision ${r.revision}, valid until ${new Date(r.expiresAtMs).toISOString()}\n`,
+          );
+      },
+    );
+
+  withConnection(
+    vm
+      .command('clear-duplicate')
+      .description('unfreeze a MAC flagged as duplicate (or IP conflict)'),
+  )
+    .argument('<vni>')
+    .argument('<mac>')
+    .action(async (vniS: string, macS: string, o: ConnectionOpts) => {
+      const r = await withAdmin(o, (c) => c.clearDuplicate(parseVni(vniS), parseMac(macS)));
+      if (o.json) printJson({ revision: r.revision });
+      else
+        process.stdout.write(
+          r.revision ? `cleared at revision ${r.revision}\n` : 'nothing to clear\n',
+        );
+    });
+}
