@@ -166,7 +166,7 @@ export class ControlLoop {
   private onSnapshot(s: Snapshot): void {
     const before = this.state.loadSnapshot(s.revision, s.vnis, s.entries, s.members);
     for (const e of s.entries) {
-      const prev = before.get(macId(e));
+      const prev = before.get(macId(e)) ?? this.state.tombstones.get(macId(e));
       if (!prev || prev.nveId !== e.nveId || prev.state !== e.state || prev.seq !== e.seq)
         this.directoryUpdated(prev, e);
     }
@@ -188,7 +188,7 @@ export class ControlLoop {
 
   private onChange(c: Change): void {
     for (const e of c.upserts) {
-      const prev = this.state.directory.get(macId(e));
+      const prev = this.state.lastKnown(macId(e));
       this.state.upsertEntry(e);
       this.directoryUpdated(prev, e);
     }
@@ -255,14 +255,14 @@ export class ControlLoop {
     if (this.connected) this.sendRegistration(id, STALE_RETRIES);
   }
 
-  private sendRegistration(id: string, retries: number): void {
+  private sendRegistration(id: string, retries: number, seqFloor = 0): void {
     const vm = this.state.locals.get(id);
     const kind = this.pendingRegs.get(id);
     if (!vm || !vm.active || kind === undefined) {
       this.pendingRegs.delete(id);
       return;
     }
-    vm.seq = nextSeq(this.state, id, vm);
+    vm.seq = Math.max(nextSeq(this.state, id, vm), seqFloor);
     const seq = vm.seq;
     this.o.nva.register({ vni: vm.vni, mac: vm.mac, ips: vm.ips, seq, tsi: vm.tsi, kind }).then(
       (res) => {
@@ -279,8 +279,12 @@ export class ControlLoop {
           'registration refused',
         );
         if (res.code === 'STALE_SEQ' && retries > 0) {
-          // Our copy of the directory is behind: retry once the change stream has caught up.
-          setTimeout(() => this.sendRegistration(id, retries - 1), STALE_RETRY_DELAY_MS).unref?.();
+          // Our copy of the directory is behind: retry with a higher number, after the change
+          // stream has had a moment to catch up (it may say the VM is elsewhere, with more).
+          setTimeout(
+            () => this.sendRegistration(id, retries - 1, seq + 1),
+            STALE_RETRY_DELAY_MS,
+          ).unref?.();
           return;
         }
         // Refused for good (not provisioned, duplicate...): the directory is authoritative.

@@ -166,7 +166,7 @@ export class Learner {
  * is already ours, one more when it is elsewhere or withdrawn (to win), 1 for a MAC never seen.
  */
 export function nextSeq(state: NveState, id: string, local?: LocalVm): number {
-  const e = state.directory.get(id);
+  const e = state.lastKnown(id);
   const mine = local?.active ? local.seq : 0;
   if (!e) return Math.max(mine, 1);
   if (e.nveId === state.nveId && e.state !== 'withdrawn') return Math.max(e.seq, mine);

@@ -31,6 +31,8 @@ export interface MoveEvent {
   toNve: string;
   seq: number;
   role: 'source' | 'destination' | 'peer';
+  /** A cold move: the VM was withdrawn at fromNve before it registered at toNve. */
+  cold: boolean;
   /** ms from the NVA's change to its installation here, when the NVA said when it changed. */
   convergenceMs?: number | undefined;
 }
@@ -79,7 +81,7 @@ export class MoveTracker {
       if (m.vtep !== next.nveAddr)
         s.setMoved(next, { ...m, vtep: next.nveAddr, toNve: next.nveId });
       if (prev && prev.nveId !== next.nveId) this.logMove(prev, next, 'peer');
-    } else if (prev && prev.nveId !== next.nveId && prev.state !== 'withdrawn') {
+    } else if (prev && prev.nveId !== next.nveId) {
       this.logMove(prev, next, 'peer');
     }
     const hint = s.hints.get(id);
@@ -172,6 +174,7 @@ export class MoveTracker {
       toNve: next.nveId,
       seq: next.seq,
       role,
+      cold: prev.state === 'withdrawn',
       convergenceMs,
     };
     this.opts.log.info({ ...ev, from: prev.nveId, to: next.nveId }, 'move');

@@ -43,6 +43,11 @@ export interface MovedVm {
 
 export class NveState {
   readonly directory = new Map<string, DirEntry>();
+  /**
+   * The last entry of MACs the NVA deleted (it sends a withdrawal as a delete): their sequence
+   * number is what a new registration must beat, and their NVE tells a source it had the VM.
+   */
+  readonly tombstones = new Map<string, DirEntry>();
   readonly locals = new Map<string, LocalVm>();
   readonly moved = new Map<string, MovedVm>();
   readonly hints = new Map<string, MoveHint>();
@@ -93,6 +98,9 @@ export class NveState {
       this.members.delete(vni);
     }
     for (const m of members) this.upsertMember(m);
+    for (const [id, e] of before) {
+      if (!this.directory.has(id)) this.tombstones.set(id, { ...e, state: 'withdrawn' });
+    }
     this.revision = revision;
     return before;
   }
@@ -101,12 +109,22 @@ export class NveState {
     const id = macId(e);
     this.keys.set(id, { vni: e.vni, mac: e.mac });
     this.directory.set(id, e);
+    this.tombstones.delete(id);
     this.touch(id);
   }
 
   deleteEntry(k: MacKey): void {
     const id = macId(k);
-    if (this.directory.delete(id)) this.touch(id);
+    const e = this.directory.get(id);
+    if (!e) return;
+    this.directory.delete(id);
+    this.tombstones.set(id, { ...e, state: 'withdrawn' });
+    this.touch(id);
+  }
+
+  /** The directory's entry of a MAC, or its tombstone when the NVA deleted it. */
+  lastKnown(id: string): DirEntry | undefined {
+    return this.directory.get(id) ?? this.tombstones.get(id);
   }
 
   upsertMember(m: Member): void {

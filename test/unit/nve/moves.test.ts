@@ -37,6 +37,7 @@ describe('moves at the source NVE', () => {
         toNve: 'nve3',
         seq: 2,
         role: 'source',
+        cold: false,
         convergenceMs: 4,
       },
     ]);
@@ -161,7 +162,16 @@ describe('peers', () => {
     t.nva.change([dirEntry(B, NVE3, { ips: [VM_B.ip], seq: 2, changedAtMs: Date.now() - 2 })]);
     expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr });
     expect(t.moves).toEqual([
-      { vni: 100, mac: B, fromNve: 'nve1', toNve: 'nve3', seq: 2, role: 'peer', convergenceMs: 2 },
+      {
+        vni: 100,
+        mac: B,
+        fromNve: 'nve1',
+        toNve: 'nve3',
+        seq: 2,
+        role: 'peer',
+        cold: false,
+        convergenceMs: 2,
+      },
     ]);
   });
 });
