@@ -1,0 +1,284 @@
+// npm run bench:dataplane [-- --json FILE] [--seconds N] [--entries N] [--cpu N]
+//
+// One run, one topology, one generator, three forwarders side by side, taking turns over
+// --rounds rounds (the best round of each is reported, all rounds go to the JSON):
+//   kernel: the Linux VXLAN device + bridge with static FDB entries on both NVEs;
+//   bare:   bpf/bench/bare-forwarder.bpf.c, encap to one fixed NVE with no lookups (the floor);
+//   roam:   roam's XDP programs with --entries entries in its tables.
+// Topology: VM a -> TSI -> NVE0 -> veth underlay -> NVE1 -> TSI -> VM b. trafgen sends one
+// 64-byte UDP flow from a, pinned to one core; an XDP program on b's interface counts and drops
+// what arrives (so b's stack is never the bottleneck). "Delivered" is that count over the
+// measured window. ns/pkt comes from the kernel's BPF run-time statistics, taken in a separate
+// window so their own cost does not lower the pps figures.
+import { writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { enableBpfStats } from '../src/bpf/index.ts';
+import { BareForwarder, CountingReceiver, type ProgStats } from '../src/lab/bench-forwarders.ts';
+import { installKernelVtep, type KernelVtep } from '../src/lab/kernel-vtep.ts';
+import { cleanupOnSignals, destroyAll, setRunPrefix } from '../src/lab/netns.ts';
+import { buildTopology, type Topology, type VmNode } from '../src/lab/topology.ts';
+import { Trafgen } from '../src/lab/trafgen.ts';
+import { roamForwarder } from './bench-dataplane-roam.ts';
+
+const VNI = 100;
+const DEFAULT_SECONDS = 3;
+const DEFAULT_ROUNDS = 3;
+const DEFAULT_ENTRIES = 100_000;
+const WARMUP_MS = 1000;
+const STATS_WINDOW_MS = 1500;
+const MPPS = 1e6;
+
+/**
+ * Something that forwards a -> b on the topology while installed. Rows take turns in every
+ * round, so a load spike from other work on the machine hits all of them alike.
+ */
+export interface Forwarder {
+  name: string;
+  /** Put the forwarder on the NVEs (expensive state, e.g. filled tables, may stay between rounds). */
+  install(): void | Promise<void>;
+  /** Programs whose run-time statistics give ns/pkt, by label ("encap", "decap"). */
+  programs(): Record<string, () => ProgStats>;
+  /** Take it off the NVEs so the next forwarder has them alone. */
+  remove(): void | Promise<void>;
+  /** Free everything at the end of the run. */
+  close?(): void | Promise<void>;
+}
+
+interface Row {
+  name: string;
+  pps: number | null;
+  sentPps: number | null;
+  nsPerPkt: Record<string, number>;
+  note?: string;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function txPackets(vm: VmNode): number {
+  const out = JSON.parse(vm.ns.ip('-s', '-j', 'link', 'show', 'dev', vm.ifname)) as {
+    stats64: { tx: { packets: number } };
+  }[];
+  return out[0]?.stats64.tx.packets ?? 0;
+}
+
+async function measure(
+  topo: Topology,
+  receiver: CountingReceiver,
+  fw: Forwarder,
+  seconds: number,
+  cpu: number,
+): Promise<Row> {
+  const a = topo.vm('a');
+  const b = topo.vm('b');
+  const gen = Trafgen.start(a, b, cpu);
+  try {
+    await sleep(WARMUP_MS);
+    if (!gen.running) throw new Error(`trafgen exited early: ${gen.errors.trim()}`);
+    // Window 1: delivered and sent packets, statistics off.
+    const r0 = receiver.count();
+    const s0 = txPackets(a);
+    const t0 = process.hrtime.bigint();
+    await sleep(seconds * 1000);
+    const r1 = receiver.count();
+    const s1 = txPackets(a);
+    const t1 = process.hrtime.bigint();
+    const secs = Number(t1 - t0) / 1e9;
+    // Window 2: BPF run-time statistics of the forwarder's programs.
+    const nsPerPkt: Record<string, number> = {};
+    const progs = Object.entries(fw.programs());
+    if (progs.length > 0) {
+      const release = enableBpfStats();
+      try {
+        const before = progs.map(([, f]) => f());
+        await sleep(STATS_WINDOW_MS);
+        progs.forEach(([label, f], i) => {
+          const b0 = before[i];
+          const b1 = f();
+          const runs = b0 ? b1.runCount - b0.runCount : 0n;
+          if (b0 && runs > 0n) nsPerPkt[label] = Number(b1.runTimeNs - b0.runTimeNs) / Number(runs);
+        });
+      } finally {
+        release();
+      }
+    }
+    return { name: fw.name, pps: Number(r1 - r0) / secs, sentPps: (s1 - s0) / secs, nsPerPkt };
+  } finally {
+    await gen.stop();
+  }
+}
+
+function fmtMpps(v: number | null): string {
+  return v === null ? '-' : (v / MPPS).toFixed(3);
+}
+
+function printTable(rows: Row[]): void {
+  const kernel = rows.find((r) => r.name === 'kernel')?.pps ?? null;
+  const bare = rows.find((r) => r.name === 'bare')?.pps ?? null;
+  const ratio = (v: number | null, base: number | null) =>
+    v === null || base === null || base === 0 ? '-' : `${(v / base).toFixed(2)}x`;
+  const lines = [
+    ['forwarder', 'delivered Mpps', 'sent Mpps', 'vs kernel', 'vs bare', 'ns/pkt (BPF stats)'],
+    ...rows.map((r) => [
+      r.name,
+      fmtMpps(r.pps),
+      fmtMpps(r.sentPps),
+      ratio(r.pps, kernel),
+      ratio(r.pps, bare),
+      r.note ??
+        (Object.entries(r.nsPerPkt)
+          .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+          .join(', ') ||
+          '-'),
+    ]),
+  ];
+  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length)));
+  for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
+}
+
+function kernelForwarder(topo: Topology): Forwarder {
+  let vteps: KernelVtep[] = [];
+  return {
+    name: 'kernel',
+    install: () => {
+      vteps = [installKernelVtep(topo, 0), installKernelVtep(topo, 1)];
+    },
+    programs: () => ({}),
+    remove: () => vteps.forEach((v) => v.remove()),
+  };
+}
+
+function bareForwarder(topo: Topology): Forwarder {
+  let enc: BareForwarder | undefined;
+  let dec: BareForwarder | undefined;
+  return {
+    name: 'bare',
+    install: () => {
+      enc = BareForwarder.encap(topo.nve(0), topo.vm('a'), topo.nve(1), VNI);
+      dec = BareForwarder.decap(topo.nve(1), topo.vm('b'));
+    },
+    programs: (): Record<string, () => ProgStats> => {
+      const [e, d] = [enc, dec];
+      return e && d ? { encap: () => e.stats(), decap: () => d.stats() } : {};
+    },
+    remove: () => {
+      enc?.detach();
+      dec?.detach();
+      enc = dec = undefined;
+    },
+  };
+}
+
+/** The best round of each forwarder (throughput under interference: the least disturbed run). */
+function best(samples: Row[]): Row {
+  return samples.reduce((a, b) => ((b.pps ?? -1) > (a.pps ?? -1) ? b : a));
+}
+
+async function main(): Promise<void> {
+  const opts = new Command('bench-dataplane')
+    .description('kernel VXLAN vs bare XDP vs roam, same topology and generator')
+    .option('--json <file>', 'also write the results as JSON')
+    .option(
+      '--seconds <n>',
+      'measured window per forwarder and round',
+      positiveInt,
+      DEFAULT_SECONDS,
+    )
+    .option(
+      '--rounds <n>',
+      'rounds; each forwarder runs once per round, the best round counts',
+      positiveInt,
+      DEFAULT_ROUNDS,
+    )
+    .option('--entries <n>', "entries in roam's tables", positiveInt, DEFAULT_ENTRIES)
+    .option('--cpu <n>', 'core the generator is pinned to', (v) => Number(v), 0)
+    .parse()
+    .opts<{ json?: string; seconds: number; rounds: number; entries: number; cpu: number }>();
+
+  setRunPrefix(`roamb-${process.pid.toString(36)}-`);
+  cleanupOnSignals();
+  const topo = buildTopology({
+    nves: 2,
+    underlay: 'p2p',
+    vms: [
+      { name: 'a', nve: 0, vni: VNI },
+      { name: 'b', nve: 1, vni: VNI },
+    ],
+  });
+  const samples = new Map<string, Row[]>();
+  const unavailable = new Map<string, string>();
+  let receiver: CountingReceiver | undefined;
+  const forwarders: Forwarder[] = [];
+  try {
+    receiver = CountingReceiver.attach(topo.vm('b'), 'drop');
+    forwarders.push(kernelForwarder(topo), bareForwarder(topo));
+    const roam = await roamForwarder(topo, opts.entries);
+    if (typeof roam === 'string') unavailable.set('roam', roam);
+    else forwarders.push(roam);
+
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const fw of forwarders) {
+        await fw.install();
+        try {
+          const row = await measure(topo, receiver, fw, opts.seconds, opts.cpu);
+          samples.set(fw.name, [...(samples.get(fw.name) ?? []), row]);
+          console.error(`round ${round}/${opts.rounds} ${fw.name}: ${fmtMpps(row.pps)} Mpps`);
+        } finally {
+          await fw.remove();
+        }
+      }
+    }
+  } finally {
+    for (const fw of forwarders) await fw.close?.();
+    receiver?.detach();
+    topo.destroy();
+    destroyAll();
+  }
+
+  const rows: Row[] = ['kernel', 'bare', 'roam'].map((name) => {
+    const s = samples.get(name);
+    if (s && s.length > 0) return best(s);
+    return {
+      name,
+      pps: null,
+      sentPps: null,
+      nsPerPkt: {},
+      note: unavailable.get(name) ?? 'not measured',
+    };
+  });
+  console.log(
+    `bench:dataplane, 64-byte UDP frames, generator on cpu ${opts.cpu}, best of ${opts.rounds} rounds of ${opts.seconds} s`,
+  );
+  printTable(rows);
+  if (opts.json) {
+    const by = (n: string) => rows.find((r) => r.name === n);
+    const roamRow = by('roam');
+    const result = {
+      kernel_pps: by('kernel')?.pps ?? null,
+      bare_pps: by('bare')?.pps ?? null,
+      roam_pps: roamRow?.pps ?? null,
+      roam_ns_per_pkt_encap: roamRow?.nsPerPkt.encap ?? null,
+      roam_ns_per_pkt_decap: roamRow?.nsPerPkt.decap ?? null,
+      bare_ns_per_pkt_encap: by('bare')?.nsPerPkt.encap ?? null,
+      bare_ns_per_pkt_decap: by('bare')?.nsPerPkt.decap ?? null,
+      roam_status: roamRow?.note ?? 'measured',
+      roam_entries: opts.entries,
+      rounds: opts.rounds,
+      seconds: opts.seconds,
+      frame_bytes: 64,
+      samples: Object.fromEntries(samples),
+    };
+    writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`wrote ${opts.json}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench:dataplane failed: ${(err as Error).message}`);
+  process.exitCode = 1;
+});
