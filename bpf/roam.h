@@ -110,14 +110,15 @@ struct fdb_entry {
 	__u8 kind;  /* FDB_* */
 	__u8 flags; /* F_FDB_* */
 	__u16 _pad0;
-	__u32 ifindex;         /* FDB_LOCAL: the TSI the VM is plugged into */
+	__u32 ifindex;         /* FDB_LOCAL / FDB_DUAL: the TSI the VM is plugged into */
 	__u64 moved_until_ns;  /* FDB_MOVED: re-tunnel to `remote` until this time, then drop */
-	struct nve_addr remote; /* FDB_REMOTE / FDB_MOVED: the NVE that serves the MAC */
+	struct nve_addr remote; /* FDB_REMOTE / FDB_MOVED / FDB_DUAL: the NVE that serves the MAC */
 	__u32 _pad1;
 };
 #define FDB_LOCAL 1
 #define FDB_REMOTE 2
 #define FDB_MOVED 3
+#define FDB_DUAL 4 /* a VM migrating away: deliver to `ifindex` AND tunnel to `remote` */
 
 /* An IP inside one virtual network: key of `neigh` (ARP / ND answers). */
 struct neigh_key {
@@ -241,6 +242,8 @@ enum roam_verdict {
 	VERDICT_FLOOD_LOCAL,  /* TC: one copy to a local TSI */
 	VERDICT_FLOOD_REMOTE, /* TC: one copy to a remote NVE */
 	VERDICT_FLOOD_DONE,   /* TC: original consumed after replication */
+	VERDICT_DUAL,         /* handed to TC: copy to the local TSI and to the new NVE */
+	VERDICT_DUAL_COPY,    /* TC: one copy of a dual delivery */
 	DROP_FIRST,
 	DROP_TRUNCATED = DROP_FIRST, /* a header shorter than it must be */
 	DROP_VLAN,                   /* VLAN tag where none is configured */

@@ -125,8 +125,8 @@ static __always_inline int tsi_handle_ipv6(struct xdp_md *ctx, const struct roam
 	return VERDICT_ND_REPLY;
 }
 
-/* Destination MAC: flood group addresses; local, remote or moved unicast by the fdb; an
- * unknown unicast is dropped unless the VNI floods it. */
+/* Destination MAC: flood group addresses; local, remote, moved or dual (migrating) unicast by
+ * the fdb; an unknown unicast is dropped unless the VNI floods it. */
 static __always_inline int tsi_forward(struct xdp_md *ctx, const struct roam_config *cfg,
 				       __u32 ifindex, __u32 vni)
 {
@@ -140,13 +140,13 @@ static __always_inline int tsi_forward(struct xdp_md *ctx, const struct roam_con
 	if ((void *)(eth + 1) > data_end)
 		return DROP_TRUNCATED;
 	if (eth_is_group(eth->h_dest))
-		return fwd_flood_handoff(ctx, cfg, vni, 0);
+		return fwd_flood_handoff(ctx, cfg, vni, 0, VERDICT_FLOOD);
 	eth_addr_copy(key.mac, eth->h_dest);
 	e = bpf_map_lookup_elem(&fdb, &key);
 	if (!e) {
 		vi = bpf_map_lookup_elem(&vnis, &vni);
 		if (vi && (vi->flags & F_VNI_FLOOD_UNKNOWN))
-			return fwd_flood_handoff(ctx, cfg, vni, 0);
+			return fwd_flood_handoff(ctx, cfg, vni, 0, VERDICT_FLOOD);
 		return DROP_UNKNOWN_UNICAST;
 	}
 	if (e->kind == FDB_LOCAL)
@@ -159,6 +159,8 @@ static __always_inline int tsi_forward(struct xdp_md *ctx, const struct roam_con
 			return DROP_MOVED_EXPIRED;
 		return fwd_send_remote(ctx, cfg, vni, &e->remote, VERDICT_RETUNNEL);
 	}
+	if (e->kind == FDB_DUAL)
+		return fwd_dual(ctx, cfg, ifindex, vni, e->ifindex, 0, VERDICT_LOCAL);
 	return DROP_UNKNOWN_UNICAST;
 }
 

@@ -37,8 +37,9 @@ static __always_inline int underlay_decap(struct xdp_md *ctx, __u32 outer_len)
 	return GO_ON;
 }
 
-/* The inner frame, by destination MAC: local -> its TSI; moved -> its new NVE; group or
- * flooded unknown -> TC (local TSIs only); remote or unknown -> dropped. */
+/* The inner frame, by destination MAC: local -> its TSI; moved -> its new NVE; dual -> TC
+ * (its TSI and its new NVE); group or flooded unknown -> TC (local TSIs only); remote or
+ * unknown -> dropped. */
 static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roam_config *cfg,
 					    const struct vni_info *vi, __u32 vni, __u32 outer_len,
 					    const struct ethhdr *inner)
@@ -49,7 +50,7 @@ static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roa
 
 	if (eth_is_group(inner->h_dest)) {
 		verdict = underlay_decap(ctx, outer_len);
-		return verdict != GO_ON ? verdict : fwd_flood_handoff(ctx, cfg, vni, 1);
+		return verdict != GO_ON ? verdict : fwd_flood_handoff(ctx, cfg, vni, 1, VERDICT_FLOOD);
 	}
 	eth_addr_copy(key.mac, inner->h_dest);
 	e = bpf_map_lookup_elem(&fdb, &key);
@@ -57,7 +58,7 @@ static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roa
 		if (!(vi->flags & F_VNI_FLOOD_UNKNOWN))
 			return DROP_UNKNOWN_UNICAST;
 		verdict = underlay_decap(ctx, outer_len);
-		return verdict != GO_ON ? verdict : fwd_flood_handoff(ctx, cfg, vni, 1);
+		return verdict != GO_ON ? verdict : fwd_flood_handoff(ctx, cfg, vni, 1, VERDICT_FLOOD);
 	}
 	if (e->kind == FDB_LOCAL) {
 		verdict = underlay_decap(ctx, outer_len);
@@ -73,6 +74,13 @@ static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roa
 		if (verdict != GO_ON)
 			return verdict;
 		return fwd_send_remote(ctx, cfg, vni, &e->remote, VERDICT_RETUNNEL);
+	}
+	if (e->kind == FDB_DUAL) {
+		/* migrating away: the VM here and its new NVE both get in-flight frames */
+		verdict = underlay_decap(ctx, outer_len);
+		if (verdict != GO_ON)
+			return verdict;
+		return fwd_dual(ctx, cfg, 0, vni, e->ifindex, 1, VERDICT_DECAP);
 	}
 	/* remote here too: NVEs never forward each other's frames (split horizon) */
 	return DROP_NOT_LOCAL;

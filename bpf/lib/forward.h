@@ -27,6 +27,7 @@ static __always_inline int xdp_action_of(int verdict)
 	case VERDICT_RARP_REPLY:
 		return XDP_TX;
 	case VERDICT_FLOOD:
+	case VERDICT_DUAL:
 	case VERDICT_PASS:
 		return XDP_PASS;
 	default:
@@ -81,9 +82,10 @@ static __always_inline int fwd_send_remote(struct xdp_md *ctx, const struct roam
 
 /* Hands the frame to the TC flood program of the same interface (XDP cannot clone), with
  * flood_meta in front of it. need_meta: fail when metadata cannot be added (the underlay's
- * TC program relies on it; a TSI's finds the VNI from `tsis`). */
+ * TC program relies on it; a TSI's finds the VNI from `tsis`). Returns `ok` (VERDICT_FLOOD
+ * or VERDICT_DUAL) or a DROP_*. */
 static __always_inline int fwd_flood_handoff(struct xdp_md *ctx, const struct roam_config *cfg,
-					     __u32 vni, int need_meta)
+					     __u32 vni, int need_meta, int ok)
 {
 	struct flood_meta *meta;
 	void *data;
@@ -92,14 +94,26 @@ static __always_inline int fwd_flood_handoff(struct xdp_md *ctx, const struct ro
 	if (!(cfg->flags & F_CFG_FLOOD_TC))
 		return DROP_NO_FLOOD_PATH;
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
-		return need_meta ? DROP_NO_HEADROOM : VERDICT_FLOOD;
+		return need_meta ? DROP_NO_HEADROOM : ok;
 	meta = (void *)(long)ctx->data_meta;
 	data = (void *)(long)ctx->data;
 	if ((void *)(meta + 1) > data)
-		return need_meta ? DROP_NO_HEADROOM : VERDICT_FLOOD;
+		return need_meta ? DROP_NO_HEADROOM : ok;
 	meta->magic = FLOOD_META_MAGIC;
 	meta->vni = vni;
-	return VERDICT_FLOOD;
+	return ok;
+}
+
+/* A VM migrating away (FDB_DUAL): TC copies the frame to its local TSI and tunnels one to
+ * its new NVE. Without the TC programs the VM still gets its frames here (as `local_ok`);
+ * the new NVE then waits for the move to complete. */
+static __always_inline int fwd_dual(struct xdp_md *ctx, const struct roam_config *cfg,
+				    __u32 in_ifindex, __u32 vni, __u32 local_ifindex, int need_meta,
+				    int local_ok)
+{
+	if (cfg->flags & F_CFG_FLOOD_TC)
+		return fwd_flood_handoff(ctx, cfg, vni, need_meta, VERDICT_DUAL);
+	return fwd_deliver_local(cfg, in_ifindex, vni, local_ifindex, local_ok);
 }
 
 #endif /* ROAM_LIB_FORWARD_H */

@@ -30,6 +30,7 @@ export const FLOOD_META_MAGIC = 0x726f616d;
 export const FDB_LOCAL = 1;
 export const FDB_REMOTE = 2;
 export const FDB_MOVED = 3;
+export const FDB_DUAL = 4;
 
 export const F_CFG_HAS_IP4 = 1 << 0;
 export const F_CFG_HAS_IP6 = 1 << 1;
@@ -60,6 +61,8 @@ export const VERDICT_NAMES = [
   'flood-local',
   'flood-remote',
   'flood-done',
+  'dual',
+  'dual-copy',
   'drop-truncated',
   'drop-vlan',
   'drop-bad-vxlan',
@@ -166,12 +169,15 @@ export const fdbKey: StructCodec<FdbKey> = structCodec(
   (b, o) => ({ vni: b.readUInt32LE(o), mac: readMac(b, o + 4) }),
 );
 
-/** Where frames for a MAC go: a local TSI, a remote NVE, or (until untilNs, CLOCK_MONOTONIC
- * as process.hrtime.bigint()) re-tunnelled to the NVE the VM moved to. */
+/** Where frames for a MAC go: a local TSI, a remote NVE, (until untilNs, CLOCK_MONOTONIC
+ * as process.hrtime.bigint()) re-tunnelled to the NVE the VM moved to, or, while a VM
+ * migrates away, both to its local TSI and to its new NVE (dual, needs the TC programs;
+ * without them only the local TSI gets the frames). */
 export type FdbEntry =
   | { kind: 'local'; ifindex: number }
   | { kind: 'remote'; nve: string }
-  | { kind: 'moved'; nve: string; untilNs: bigint };
+  | { kind: 'moved'; nve: string; untilNs: bigint }
+  | { kind: 'dual'; ifindex: number; nve: string };
 
 export const fdbEntry: StructCodec<FdbEntry> = structCodec(
   {
@@ -186,9 +192,13 @@ export const fdbEntry: StructCodec<FdbEntry> = structCodec(
     } else if (v.kind === 'remote') {
       b[o] = FDB_REMOTE;
       nveAddr.encode(v.nve, b, o + 16);
-    } else {
+    } else if (v.kind === 'moved') {
       b[o] = FDB_MOVED;
       b.writeBigUInt64LE(v.untilNs, o + 8);
+      nveAddr.encode(v.nve, b, o + 16);
+    } else {
+      b[o] = FDB_DUAL;
+      b.writeUInt32LE(v.ifindex, o + 4);
       nveAddr.encode(v.nve, b, o + 16);
     }
   },
@@ -198,6 +208,9 @@ export const fdbEntry: StructCodec<FdbEntry> = structCodec(
     if (kind === FDB_REMOTE) return { kind: 'remote', nve: nveAddr.decode(b, o + 16) };
     if (kind === FDB_MOVED) {
       return { kind: 'moved', nve: nveAddr.decode(b, o + 16), untilNs: b.readBigUInt64LE(o + 8) };
+    }
+    if (kind === FDB_DUAL) {
+      return { kind: 'dual', ifindex: b.readUInt32LE(o + 4), nve: nveAddr.decode(b, o + 16) };
     }
     throw new RangeError(`fdb entry with unknown kind ${kind}`);
   },

@@ -86,6 +86,8 @@ export function fdbFromDataplane(v: DpFdbEntry, c: Clocks = systemClocks): FdbEn
         untilMs: Math.round(c.wallMs() + leftMs - MOVED_GRACE_MS),
       };
     }
+    case 'dual':
+      return { kind: 'dual', ifindex: v.ifindex, vtep: v.nve };
   }
 }
 

@@ -15,6 +15,7 @@ export const VM2 = { mac: '02:00:00:00:00:02', ip4: '192.168.0.2', ip6: 'fd10::2
 export const VM3 = { mac: '02:00:00:00:00:03', ip4: '192.168.0.3', ip6: 'fd10::3' }; // at NVE B
 export const VM4 = { mac: '02:00:00:00:00:04', ip4: '192.168.0.4', ip6: 'fd10::4' }; // moved to C
 export const VM5 = { mac: '02:00:00:00:00:05', ip4: '192.168.0.5', ip6: 'fd10::5' }; // at NVE D (v6)
+export const VM6 = { mac: '02:00:00:00:00:06', ip4: '192.168.0.6', ip6: 'fd10::6' }; // migrating: TSI_A3 + C
 export const VM9 = { mac: '02:00:00:00:00:09', ip4: '192.168.9.9', ip6: 'fd90::9' }; // VNI B, TSI_B1
 /** A MAC in VNI A whose fdb entry wrongly points at a TSI of VNI B. */
 export const VM_BAD = { mac: '02:00:00:00:00:0b' };

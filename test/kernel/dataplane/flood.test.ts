@@ -148,6 +148,46 @@ describe('flood from a TSI', () => {
   });
 });
 
+describe('dual delivery from a TSI', () => {
+  const dual = (ifindex: number) =>
+    dp.tables.fdb.setMany([
+      [
+        { vni: VNI_A, mac: VM2.mac },
+        { kind: 'dual', ifindex, nve: NVE_C.ip4 },
+      ],
+    ]);
+  const copy = { vni: VNI_A, verdict: slot('dual-copy') };
+
+  it("one copy to the VM's TSI, one tunnelled to its new NVE", () => {
+    dual(TSI_A2);
+    const f = vmUdp(VM2.mac, VM1.mac, [VM1.ip4, VM2.ip4]);
+    const r = dp.run(dp.floodTsi, f);
+    expect(r.retval).toBe(TC_ACT.SHOT);
+    expect(dp.trace.read()).toEqual([
+      { ...copy, ifindex: TSI_A2 },
+      { ...copy, ifindex: UNDERLAY_IFINDEX, remote: NVE_C.ip4 },
+    ]);
+    const o = parseOuter(r.data);
+    expect(o).toMatchObject({ dstIp: NVE_C.ip4, dstMac: NVE_C.mac, vni: VNI_A, ipCsumOk: true });
+    expect(o.inner).toEqual(f);
+    expect(count('dual-copy')).toBe(2n);
+    expect(count('flood-done')).toBe(1n);
+  });
+
+  it('no copy back to the TSI the frame came from', () => {
+    dual(LO);
+    dp.run(dp.floodTsi, vmUdp(VM2.mac, VM1.mac, [VM1.ip4, VM2.ip4]));
+    expect(dp.trace.read()).toEqual([{ ...copy, ifindex: UNDERLAY_IFINDEX, remote: NVE_C.ip4 }]);
+  });
+
+  it('a dual entry on a TSI of another VNI: only the tunnelled copy', () => {
+    dual(TSI_B1);
+    dp.run(dp.floodTsi, vmUdp(VM2.mac, VM1.mac, [VM1.ip4, VM2.ip4]));
+    expect(dp.trace.read()).toEqual([{ ...copy, ifindex: UNDERLAY_IFINDEX, remote: NVE_C.ip4 }]);
+    expect(count('drop-vni-mismatch')).toBe(1n);
+  });
+});
+
 describe('flood from the underlay', () => {
   it("a frame without flood_meta is the host's: left alone, not counted", () => {
     const r = dp.run(dp.floodUnderlay, BCAST);

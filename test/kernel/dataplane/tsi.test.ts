@@ -203,6 +203,33 @@ describe('unicast forwarding', () => {
   });
 });
 
+describe('dual delivery (a VM migrating away)', () => {
+  const toVm2 = () => vmUdp(VM2.mac, VM1.mac, IPS);
+  beforeEach(() => {
+    dp.tables.fdb.setMany([
+      [
+        { vni: VNI_A, mac: VM2.mac },
+        { kind: 'dual', ifindex: TSI_A2, nve: NVE_C.ip4 },
+      ],
+    ]);
+  });
+
+  it('handed to TC with flood_meta (TC copies it to the TSI and the new NVE)', () => {
+    const f = toVm2();
+    const r = runTsi(f, 'dual');
+    expect(r.retval).toBe(XDP.PASS);
+    expect(r.data.readUInt32LE(0)).toBe(FLOOD_META_MAGIC);
+    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(f);
+  });
+
+  it('without the TC programs: delivered locally only', () => {
+    dp.tables.config.set(testConfig({ floodTc: false }));
+    const r = runTsi(toVm2(), 'local');
+    expect(r.retval).toBe(XDP.REDIRECT);
+    expect(dp.trace.read()).toEqual([{ ifindex: TSI_A2, vni: VNI_A, verdict: slot('local') }]);
+  });
+});
+
 describe('flood hand-off to TC', () => {
   it('broadcast: passed to TC with flood_meta in front', () => {
     const f = vmUdp(BROADCAST, VM1.mac, IPS);

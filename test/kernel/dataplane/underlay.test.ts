@@ -284,6 +284,33 @@ describe('moved VMs: in-flight frames re-tunnelled to the new NVE', () => {
   });
 });
 
+describe('dual delivery (a VM migrating away)', () => {
+  beforeEach(() => {
+    dp.tables.fdb.setMany([
+      [
+        { vni: VNI_A, mac: VM2.mac },
+        { kind: 'dual', ifindex: TSI_A2, nve: NVE_C.ip4 },
+      ],
+    ]);
+  });
+
+  it('decapsulated and handed to TC with flood_meta', () => {
+    const r = runUnderlay(vxlan(FROM_B, INNER), 'dual');
+    expect(r.retval).toBe(XDP.PASS);
+    expect(r.data.readUInt32LE(0)).toBe(FLOOD_META_MAGIC);
+    expect(r.data.readUInt32LE(4)).toBe(VNI_A);
+    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(INNER);
+  });
+
+  it('without the TC programs: delivered to the local TSI only', () => {
+    dp.tables.config.set(testConfig({ floodTc: false }));
+    const r = runUnderlay(vxlan(FROM_B, INNER), 'decap');
+    expect(r.retval).toBe(XDP.REDIRECT);
+    expect(r.data).toEqual(INNER);
+    expect(dp.trace.read()).toEqual([{ ifindex: TSI_A2, vni: VNI_A, verdict: slot('decap') }]);
+  });
+});
+
 describe('flood hand-off', () => {
   it('broadcast: decapsulated and passed to TC with flood_meta', () => {
     const inner = vmUdp(BROADCAST, VM3.mac, [VM3.ip4, '255.255.255.255']);
