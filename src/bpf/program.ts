@@ -8,6 +8,10 @@ import { attachTc, type TcAttachment, type TcAttachOptions, type TcDirection } f
 
 const EINVAL = 22;
 const BPF_XDP = 37;
+// TCX hooks (Linux 6.6+): libbpf 1.1.2 predates them, but bpf_link_create hands the attach
+// type to the kernel as is.
+const BPF_TCX_INGRESS = 46;
+const BPF_TCX_EGRESS = 47;
 const XDP_FLAGS_SKB_MODE = 1 << 1;
 const XDP_FLAGS_DRV_MODE = 1 << 2;
 /** Room for a program that grows the frame (bpf_xdp_adjust_head/tail) in testRun's output. */
@@ -116,6 +120,23 @@ export class BpfProgram {
   /** Attach as a TC clsact filter (direct action) on ingress or egress. */
   attachTc(ifindex: number, direction: TcDirection, opts: TcAttachOptions = {}): TcAttachment {
     return attachTc(this, ifindex, direction, opts);
+  }
+
+  /**
+   * Attach to an interface's TCX hook through a bpf_link (Linux 6.6+): an fd like an XDP link,
+   * so it can be pinned and detached by whoever holds it, and no qdisc is involved. Appended
+   * after programs already there.
+   */
+  attachTcx(ifindex: number, direction: TcDirection): BpfLink {
+    const o = Buffer.alloc(L.LINK_CREATE_OPTS.size);
+    o.writeBigUInt64LE(BigInt(L.LINK_CREATE_OPTS.size), 0);
+    const type = direction === 'ingress' ? BPF_TCX_INGRESS : BPF_TCX_EGRESS;
+    const fd = check(
+      L.bpf_link_create(this.fd, ifindex, type, o),
+      `attach tcx ${direction} to ifindex ${ifindex}`,
+      this.label,
+    );
+    return new BpfLink(fd, `tcx ${direction} link of ${this.name} on ifindex ${ifindex}`);
   }
 
   /** Run count and total run time (needs bpf stats enabled: see enableBpfStats()). */

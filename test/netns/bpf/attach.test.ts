@@ -172,4 +172,44 @@ describe('attachments inside a namespace', () => {
       b.run('tc', ['qdisc', 'del', 'dev', 'veth1', 'clsact']);
     }
   });
+
+  it('TCX links count ingress and egress, pin like XDP links and leave no qdisc', () => {
+    // Debian's bpftool predates TCX, so the link's own info and the counters are the witnesses.
+    const BPF_LINK_TYPE_TCX = 11;
+    const counters = obj.map('counters');
+    const ingress = () => counter(counters, CNT.TC_INGRESS);
+    const egress = () => counter(counters, CNT.TC_EGRESS);
+    const [ing, egr] = inNetns(b.name, () => [
+      obj.program('tc_ingress_count').attachTcx(ifB, 'ingress'),
+      obj.program('tc_egress_count').attachTcx(ifB, 'egress'),
+    ]);
+    const path = `${pins.path}/tcx_ingress`;
+    try {
+      expect(ing!.info()).toMatchObject({ type: BPF_LINK_TYPE_TCX, ifindex: ifB });
+      let [inBefore, outBefore] = [ingress(), egress()];
+      ping(a, '10.200.0.2');
+      expect(ingress() - inBefore).toBeGreaterThanOrEqual(BigInt(PINGS));
+      expect(egress() - outBefore).toBeGreaterThanOrEqual(BigInt(PINGS));
+      // pinned, the attachment survives its fd
+      ing!.pin(path);
+      ing!.close();
+      inBefore = ingress();
+      ping(a, '10.200.0.2');
+      expect(ingress() - inBefore).toBeGreaterThanOrEqual(BigInt(PINGS));
+      // detached through the pin, it counts no more
+      const again = BpfLink.fromPinned(path);
+      again.detach();
+      again.unpin(path);
+      again.close();
+      egr!.detach();
+      [inBefore, outBefore] = [ingress(), egress()];
+      ping(a, '10.200.0.2');
+      expect(ingress()).toBe(inBefore);
+      expect(egress()).toBe(outBefore);
+    } finally {
+      ing!.close();
+      egr!.close();
+    }
+    expect(b.run('tc', ['qdisc', 'show', 'dev', 'veth1'])).not.toMatch(/clsact/);
+  });
 });
