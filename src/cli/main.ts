@@ -6,6 +6,7 @@ import { packageVersion } from './version.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerNva } from './commands/nva.ts';
 import { registerVm } from './commands/vm.ts';
+import { registerNve } from './commands/nve.ts';
 
 export function buildProgram(): Command {
   const program = new Command('roam')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerCheck(program);
   registerNva(program);
   registerVm(program);
+  registerNve(program);
   return program;
 }
 

@@ -9,7 +9,8 @@
 //   holding both ifindex and NVE). Until then a dual entry is installed as local: the VM gets its
 //   frames at the source until the destination's announce moves it.
 import type { DataplaneTables } from '../dataplane/tables.ts';
-import type { FdbEntry as DpFdbEntry } from '../dataplane/codecs.ts';
+import type { FdbEntry as DpFdbEntry, RoamEvent } from '../dataplane/codecs.ts';
+import type { LearnEvent } from './learner.ts';
 import type { Table } from '../dataplane/table.ts';
 import type {
   AgentTables,
@@ -73,22 +74,19 @@ export function fdbToDataplane(v: FdbEntry, c: Clocks = systemClocks): DpFdbEntr
 
 /** C fdb_entry -> agent FDB entry (a moved deadline back in wall-clock ms, whole ms). */
 export function fdbFromDataplane(v: DpFdbEntry, c: Clocks = systemClocks): FdbEntry {
-  switch (v.kind) {
-    case 'local':
-      return { kind: 'local', ifindex: v.ifindex };
-    case 'remote':
-      return { kind: 'remote', vtep: v.nve };
-    case 'moved': {
-      const leftMs = Number(v.untilNs - c.monoNs()) / 1e6;
-      return {
-        kind: 'moved',
-        vtep: v.nve,
-        untilMs: Math.round(c.wallMs() + leftMs - MOVED_GRACE_MS),
-      };
-    }
-    case 'dual':
-      return { kind: 'dual', ifindex: v.ifindex, vtep: v.nve };
+  if (v.kind === 'local') return { kind: 'local', ifindex: v.ifindex };
+  if (v.kind === 'remote') return { kind: 'remote', vtep: v.nve };
+  if (v.kind === 'moved') {
+    const leftMs = Number(v.untilNs - c.monoNs()) / 1e6;
+    return {
+      kind: 'moved',
+      vtep: v.nve,
+      untilMs: Math.round(c.wallMs() + leftMs - MOVED_GRACE_MS),
+    };
   }
+  // A dataplane with a dual kind (local TSI and remote NVE at once).
+  const d = v as unknown as { ifindex: number; nve: string };
+  return { kind: 'dual', ifindex: d.ifindex, vtep: d.nve };
 }
 
 /** The agent's tables over the dataplane's. */
@@ -114,3 +112,18 @@ export function agentTablesOver(dp: DataplaneTables, clocks: Clocks = systemCloc
     rarp: mappedTable<MacKey, string, MacKey, string>(dp.rarp, identity, identity),
   };
 }
+
+/** A ring-buffer event as the learner takes it. */
+export function learnEventOf(ev: RoamEvent): LearnEvent {
+  const kind = EVENT_KIND[ev.kind];
+  return ev.ip === undefined
+    ? { kind, ifindex: ev.ifindex, vni: ev.vni, mac: ev.mac }
+    : { kind, ifindex: ev.ifindex, vni: ev.vni, mac: ev.mac, ip: ev.ip };
+}
+
+const EVENT_KIND: Record<RoamEvent['kind'], LearnEvent['kind']> = {
+  garp: 'garp',
+  'unsolicited-na': 'una',
+  rarp: 'rarp',
+  'new-mac': 'new_mac',
+};
