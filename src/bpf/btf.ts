@@ -4,6 +4,10 @@
 import koffi from 'koffi';
 import { BpfError, checkPtr } from './errors.ts';
 import * as L from './libbpf.ts';
+import { installLibbpfLogger } from './log.ts';
+
+// libbpf's messages go to pino from the first call on, not only after an object was opened.
+installLibbpfLogger();
 
 const ENOENT = 2;
 const BTF_KIND_STRUCT = 4;

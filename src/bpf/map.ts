@@ -4,7 +4,11 @@
 import { closeSync, unlinkSync } from 'node:fs';
 import { BpfError, check } from './errors.ts';
 import * as L from './libbpf.ts';
+import { installLibbpfLogger } from './log.ts';
 import { BPF_ANY, isPerCpuMapType } from './map-types.ts';
+
+// libbpf's messages go to pino from the first call on, not only after an object was opened.
+installLibbpfLogger();
 
 const ENOENT = 2;
 const EINVAL = 22;

@@ -3,8 +3,12 @@
 import { closeSync, unlinkSync } from 'node:fs';
 import { BpfError, check } from './errors.ts';
 import * as L from './libbpf.ts';
+import { installLibbpfLogger } from './log.ts';
 import { BpfLink } from './link.ts';
 import { attachTc, type TcAttachment, type TcAttachOptions, type TcDirection } from './tc.ts';
+
+// libbpf's messages go to pino from the first call on, not only after an object was opened.
+installLibbpfLogger();
 
 const EINVAL = 22;
 const BPF_XDP = 37;

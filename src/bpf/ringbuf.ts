@@ -5,8 +5,12 @@ import koffi from 'koffi';
 import { logger } from '../log.ts';
 import { BpfError, checkPtr } from './errors.ts';
 import * as L from './libbpf.ts';
+import { installLibbpfLogger } from './log.ts';
 import type { BpfMap } from './map.ts';
 import { BPF_MAP_TYPE } from './map-types.ts';
+
+// libbpf's messages go to pino from the first call on, not only after an object was opened.
+installLibbpfLogger();
 
 const EINTR = 4;
 const EINVAL = 22;

@@ -3,7 +3,11 @@
 // created it and holds no other filter on that interface.
 import { BpfError, check } from './errors.ts';
 import * as L from './libbpf.ts';
+import { installLibbpfLogger } from './log.ts';
 import { currentNetns, inNetns } from './netns.ts';
+
+// libbpf's messages go to pino from the first call on, not only after an object was opened.
+installLibbpfLogger();
 
 const EEXIST = 17;
 const BPF_TC_INGRESS = 1;
