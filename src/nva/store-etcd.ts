@@ -41,6 +41,7 @@ import {
 } from './store.ts';
 import { DEFAULT_ETCD_PREFIX, EtcdKeys, prefixEnd } from './store-etcd-keys.ts';
 import { EtcdMirror } from './store-etcd-mirror.ts';
+import { TxnBatcher, type PreparedWrite } from './store-etcd-batch.ts';
 
 const log = logger('store-etcd');
 
@@ -50,6 +51,12 @@ const DEFAULT_MAX_ATTEMPTS = 16;
 const CAS_BACKOFF_MAX_MS = 50;
 /** etcd's default --max-txn-ops: no transaction may carry more operations. */
 const MAX_TXN_OPS = 128;
+/**
+ * A transaction may carry several changes (group commit), but every change needs its own
+ * revision: the directory's revision is etcd's revision times this, plus the change's index in
+ * its transaction (etcd revision 1234, third change: 1234002).
+ */
+export const REVISION_SCALE = 1_000;
 /** Acks are kept in memory and written to etcd at most this often (they need not be durable). */
 const DEFAULT_ACK_FLUSH_MS = 1_000;
 /** Convergence records kept in etcd; the oldest are deleted beyond this. */
@@ -92,6 +99,20 @@ interface ReadKey {
 
 /** Change as stored in a log key: the revision is the key's mod_revision, not part of the value. */
 type StoredChange = Omit<Change, 'revision'>;
+/** Value of a log key: the VNI's changes in one transaction, each with its index there. */
+interface LogValue {
+  changes: (StoredChange & { i: number })[];
+}
+
+/** The directory revision of change `index` of etcd revision `etcdRevision`. */
+export function directoryRevision(etcdRevision: number, index: number): number {
+  return etcdRevision * REVISION_SCALE + index;
+}
+
+/** The etcd revision a directory revision belongs to. */
+export function etcdRevisionOf(revision: number): number {
+  return Math.floor(revision / REVISION_SCALE);
+}
 
 export class EtcdStore implements DirectoryStore {
   readonly kind = 'etcd';
@@ -104,6 +125,9 @@ export class EtcdStore implements DirectoryStore {
   private readonly mirror: EtcdMirror;
   /** Changes seen in the revision being applied, handed to listeners once it is complete. */
   private pendingChanges: Change[] = [];
+  /** Revision of the last change handed to listeners (what a snapshot is consistent with). */
+  private lastChange = 0;
+  private readonly batcher = new TxnBatcher<StoredChange>((group) => this.commitGroup(group));
   private readonly pendingAcks = new Map<string, AckRecord>();
   private ackTimer: NodeJS.Timeout | undefined;
   private convergenceAdds = 0;
@@ -134,6 +158,7 @@ export class EtcdStore implements DirectoryStore {
         k.memberPrefix(),
         k.provPrefix(),
         k.hintPrefix(),
+        k.logPrefix(),
       ],
       log,
       onPut: (kv) => this.onPut(kv),
@@ -154,6 +179,10 @@ export class EtcdStore implements DirectoryStore {
     try {
       const ms = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
       await withTimeout(store.mirror.start(), ms, `etcd did not answer within ${ms} ms`);
+      store.lastChange = Math.max(
+        0,
+        ...store.mirror.list(store.keys.logPrefix()).map((m) => lastOfLog(m.modRevision, m.value)),
+      );
     } catch (err) {
       client.close();
       throw err;
@@ -253,7 +282,6 @@ export class EtcdStore implements DirectoryStore {
       }
       const change: StoredChange = { vni, at: Date.now(), upserts: plan.upserts };
       if (plan.cause) change.cause = plan.cause;
-      ops.push(put(this.keys.log(vni), change));
 
       const compare: ICompare[] = [...read.values()].map((r) => ({
         key: r.key,
@@ -261,14 +289,10 @@ export class EtcdStore implements DirectoryStore {
         result: 'Equal',
         mod_revision: r.modRevision,
       }));
-      if (ops.length > MAX_TXN_OPS || compare.length > MAX_TXN_OPS) {
-        throw new Error(`update of ${mac} in VNI ${vni} touches too many keys for one etcd txn`);
-      }
-      const res = await this.client.kv.txn({ compare, success: ops });
-      if (res.succeeded) {
-        const revision = Number(res.header.revision);
-        await this.afterCommit(revision);
-        return { result: plan.result, revision };
+      // Committed with whatever else is ready (group commit); the log key is written per group.
+      const done = await this.batcher.submit({ compare, ops, sharedKey: String(vni), change });
+      if (done) {
+        return { result: plan.result, revision: directoryRevision(done.revision, done.index) };
       }
       log.debug({ vni, mac, attempt }, 'compare-and-swap conflict, retrying on fresh data');
       // Random back-off, so replicas racing on one MAC do not collide again in lock step.
@@ -280,32 +304,37 @@ export class EtcdStore implements DirectoryStore {
   // --- change log --------------------------------------------------------------------------
 
   async currentRevision(): Promise<number> {
-    const res = await this.rangePrefix(this.keys.logPrefix(), { keys_only: true });
-    return Math.max(0, ...res.kvs.map((kv) => Number(kv.mod_revision)));
+    const res = await this.rangePrefix(this.keys.logPrefix());
+    return Math.max(0, ...res.kvs.map((kv) => lastOfLog(kv.mod_revision, kv.value)));
   }
 
   async changesSince(revision: number, vnis?: readonly Vni[]): Promise<Change[]> {
     const wanted = vnis ? new Set(vnis) : undefined;
-    const res = await this.rangePrefix(this.keys.logPrefix(), {
-      keys_only: true,
-      min_mod_revision: revision + 1,
-    });
-    if (revision > Number(res.header.revision)) {
+    // Every VNI's log key (one per VNI): which changed since, and the latest revision of all.
+    const res = await this.rangePrefix(this.keys.logPrefix());
+    const latest = Math.max(0, ...res.kvs.map((kv) => lastOfLog(kv.mod_revision, kv.value)));
+    if (revision > latest) {
       // A revision from the future: the NVE followed another cluster (or a wiped one).
-      throw new RevisionTooOldError(revision, await this.currentRevision());
+      throw new RevisionTooOldError(revision, latest);
     }
     const logs = res.kvs.filter((kv) => {
       const v = this.keys.vniOfLog(kv.key);
-      return v !== undefined && (wanted === undefined || wanted.has(v));
+      return (
+        v !== undefined &&
+        (wanted === undefined || wanted.has(v)) &&
+        lastOfLog(kv.mod_revision, kv.value) > revision
+      );
     });
     if (logs.length === 0) return [];
     const target = Math.max(...logs.map((kv) => Number(kv.mod_revision)));
-    return this.replay(revision, target, wanted);
+    const changes = await this.replay(etcdRevisionOf(revision), target, revision, wanted);
+    return changes.filter((c) => c.revision > revision);
   }
 
   async snapshot(vnis: readonly Vni[]): Promise<Snapshot> {
-    // The mirror is consistent at its revision, the same one subscribers have been handed.
-    const revision = this.mirror.revision;
+    // Entries and memberships change only with changes, so the mirror's state is the one after
+    // the last change it handed to subscribers: that is the snapshot's revision.
+    const revision = this.lastChange;
     const entries: Entry[] = [];
     const memberships: Membership[] = [];
     for (const vni of vnis) {
@@ -323,11 +352,12 @@ export class EtcdStore implements DirectoryStore {
   }
 
   /**
-   * Drop the history before `revision` (etcd compaction): changesSince() of an older revision
-   * then throws RevisionTooOldError, so those NVEs get a fresh snapshot.
+   * Drop the history before directory revision `revision` (etcd compaction, cluster-wide):
+   * changesSince() of an older revision then throws RevisionTooOldError, so those NVEs get a
+   * fresh snapshot.
    */
   async compact(revision: number): Promise<void> {
-    await this.client.kv.compact({ revision });
+    await this.client.kv.compact({ revision: etcdRevisionOf(revision) });
   }
 
   // --- VN configuration, membership --------------------------------------------------------
@@ -354,12 +384,12 @@ export class EtcdStore implements DirectoryStore {
     const change: StoredChange = { vni, at: Date.now(), upserts: [], membersRemoved: [nveId] };
     const res = await this.client.kv.txn({
       compare: [{ key, target: 'Version', result: 'Greater', version: 0 }],
-      success: [{ request_delete_range: { key } }, put(this.keys.log(vni), change)],
+      success: [{ request_delete_range: { key } }, put(this.keys.log(vni), logValue([change]))],
     });
     if (!res.succeeded) return undefined;
     const revision = Number(res.header.revision);
     await this.afterCommit(revision);
-    return revision;
+    return directoryRevision(revision, 0);
   }
 
   async listMemberships(vni?: Vni): Promise<Membership[]> {
@@ -476,16 +506,22 @@ export class EtcdStore implements DirectoryStore {
   private onPut(kv: IKeyValue): void {
     const vni = this.keys.vniOfLog(kv.key);
     if (vni === undefined) return;
-    const stored = decode<StoredChange>(kv.value);
-    if (stored !== undefined)
-      this.pendingChanges.push({ ...stored, revision: Number(kv.mod_revision) });
+    for (const c of decode<LogValue>(kv.value)?.changes ?? []) {
+      const { i, ...stored } = c;
+      this.pendingChanges.push({
+        ...stored,
+        revision: directoryRevision(Number(kv.mod_revision), i),
+      });
+    }
   }
 
   /** A revision is fully applied to the mirror: announce its change, wake writers waiting on it. */
   private onRevision(revision: number): void {
-    const changes = this.pendingChanges;
+    // One transaction may hold changes of several VNIs: announce them in revision order.
+    const changes = this.pendingChanges.sort((a, b) => a.revision - b.revision);
     this.pendingChanges = [];
     for (const change of changes) {
+      this.lastChange = Math.max(this.lastChange, change.revision);
       for (const l of this.listeners) {
         try {
           l(change);
@@ -535,8 +571,27 @@ export class EtcdStore implements DirectoryStore {
   /** Commit one change (its ops plus the VNI's log key) and return its revision. */
   private async commitChange(ops: IRequestOp[], change: StoredChange): Promise<number> {
     const res = await this.client.kv.txn({
-      success: [...ops, put(this.keys.log(change.vni), change)],
+      success: [...ops, put(this.keys.log(change.vni), logValue([change]))],
     });
+    const revision = Number(res.header.revision);
+    await this.afterCommit(revision);
+    return directoryRevision(revision, 0);
+  }
+
+  /** Commit a group of prepared updates in one transaction: their writes, one log put per VNI. */
+  private async commitGroup(group: PreparedWrite<StoredChange>[]): Promise<number | undefined> {
+    const byVni = new Map<Vni, LogValue['changes']>();
+    group.forEach((w, i) => {
+      const list = byVni.get(w.change.vni) ?? [];
+      list.push({ ...w.change, i });
+      byVni.set(w.change.vni, list);
+    });
+    const logs = [...byVni].map(([vni, changes]) => put(this.keys.log(vni), { changes }));
+    const res = await this.client.kv.txn({
+      compare: group.flatMap((w) => w.compare),
+      success: [...group.flatMap((w) => w.ops), ...logs],
+    });
+    if (!res.succeeded) return undefined;
     const revision = Number(res.header.revision);
     await this.afterCommit(revision);
     return revision;
@@ -551,7 +606,7 @@ export class EtcdStore implements DirectoryStore {
     if (floor - this.compactedTo < Math.max(1, Math.floor(this.changeLogMax / 8))) return;
     this.compactedTo = floor;
     try {
-      await this.compact(floor);
+      await this.client.kv.compact({ revision: floor });
     } catch (err) {
       // Another replica compacted further already: nothing to do.
       if (!/compacted/i.test(String(err))) throw err;
@@ -559,11 +614,17 @@ export class EtcdStore implements DirectoryStore {
   }
 
   /**
-   * Replay the log history in (from, to] on a watch stream of its own (not the client's shared
-   * watch manager, which must only ever carry the long-lived log watch). etcd answers a watch from
-   * a compacted revision by cancelling it with the compaction revision: that is "too old".
+   * Replay the log history of etcd revisions [from, to] on a watch stream of its own (not the
+   * client's shared watch manager, which must only ever carry the long-lived log watch). etcd
+   * answers a watch from a compacted revision by cancelling it with the compaction revision:
+   * that is "too old" for the directory revision `asked`.
    */
-  private async replay(from: number, to: number, wanted: Set<Vni> | undefined): Promise<Change[]> {
+  private async replay(
+    from: number,
+    to: number,
+    asked: number,
+    wanted: Set<Vni> | undefined,
+  ): Promise<Change[]> {
     const stream = await this.client.watchClient.watch();
     const out: Change[] = [];
     try {
@@ -587,7 +648,7 @@ export class EtcdStore implements DirectoryStore {
             const compacted = Number(res.compact_revision);
             done(
               compacted > 0
-                ? new RevisionTooOldError(from, compacted)
+                ? new RevisionTooOldError(asked, directoryRevision(compacted, 0))
                 : new Error(`etcd cancelled the replay watch: ${res.cancel_reason || 'no reason'}`),
             );
             return;
@@ -597,22 +658,25 @@ export class EtcdStore implements DirectoryStore {
             const vni = this.keys.vniOfLog(ev.kv.key);
             if (revision > to || vni === undefined || ev.type !== 'Put') continue;
             if (wanted !== undefined && !wanted.has(vni)) continue;
-            const stored = decode<StoredChange>(ev.kv.value);
-            if (stored) out.push({ ...stored, revision });
+            for (const c of decode<LogValue>(ev.kv.value)?.changes ?? []) {
+              const { i, ...stored } = c;
+              out.push({ ...stored, revision: directoryRevision(revision, i) });
+            }
           }
           const last = res.events[res.events.length - 1];
           if (last !== undefined && Number(last.kv.mod_revision) >= to) done();
         });
         const key = this.keys.logPrefix();
         stream.write({
-          create_request: { key, range_end: prefixEnd(key), start_revision: from + 1 },
+          create_request: { key, range_end: prefixEnd(key), start_revision: from },
         });
       });
     } finally {
       stream.end(); // half-close first, so the cancel is not counted as a host failure
       stream.cancel();
     }
-    return out;
+    // One transaction may hold changes of several VNIs (one log key each): revision order.
+    return out.sort((a, b) => a.revision - b.revision);
   }
 
   /** Read keys not read yet, all in one transaction (consistent), into `read`. */
@@ -697,6 +761,16 @@ export class EtcdStore implements DirectoryStore {
 /** IPs an entry holds for the owner index: none once withdrawn. */
 function heldIps(e: Entry | undefined): string[] {
   return e === undefined || e.state === 'withdrawn' ? [] : e.ips.map((b) => b.ip);
+}
+
+function logValue(changes: StoredChange[]): LogValue {
+  return { changes: changes.map((c, i) => ({ ...c, i })) };
+}
+
+/** Directory revision of the last change in a log key's value. */
+function lastOfLog(modRevision: string, value: Buffer): number {
+  const changes = decode<LogValue>(value)?.changes ?? [];
+  return directoryRevision(Number(modRevision), Math.max(0, ...changes.map((c) => c.i)));
 }
 
 function encode(v: unknown): Buffer {
