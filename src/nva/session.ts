@@ -22,6 +22,8 @@ import { hintToWire, runsByVni, snapshotToWire } from './wire.ts';
 export const HELLO_TIMEOUT_MS = 10_000;
 /** Changes queued for an NVE that does not read before it is switched to a snapshot. */
 export const DEFAULT_MAX_QUEUED_CHANGES = 4096;
+/** Requests one NVE may have in flight before the NVA stops reading its stream for a while. */
+export const MAX_IN_FLIGHT = 256;
 
 export type NveCall = grpc.ServerDuplexStream<unknown, object>;
 
@@ -62,8 +64,12 @@ export class NveSession {
   private blocked = false;
   private needSnapshot = false;
   private flushScheduled = false;
-  /** Incoming messages are handled one at a time, in order. */
+  /** Messages before the stream is live are handled one at a time, in order. */
   private inbox: Promise<void> = Promise.resolve();
+  private inboxPending = 0;
+  /** Registrations/withdrawals in flight, chained per (vni, mac) so each MAC's stay in order. */
+  private readonly keyChains = new Map<string, Promise<void>>();
+  private inFlight = 0;
   private readonly helloTimer: NodeJS.Timeout;
   private log: Logger;
 
@@ -77,10 +83,16 @@ export class NveSession {
       HELLO_TIMEOUT_MS,
     );
     call.on('data', (raw: unknown) => {
+      // Once live, messages are dispatched at once (ordered per MAC); before that, in order.
+      if (this.phase === 'live' && this.inboxPending === 0) return this.dispatch(raw);
+      this.inboxPending += 1;
       this.inbox = this.inbox
-        .then(() => this.onMessage(raw))
+        .then(() => this.dispatch(raw))
         .catch((err: unknown) => {
           this.log.error({ err, nveId: this.nveId }, 'NVE message handling failed');
+        })
+        .finally(() => {
+          this.inboxPending -= 1;
         });
     });
     call.on('end', () => this.close('peer ended the stream'));
@@ -178,7 +190,8 @@ export class NveSession {
     this.scheduleFlush();
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
+  /** Validate one message and route it; returns once hellos are done (others run on). */
+  private async dispatch(raw: unknown): Promise<void> {
     if (this.phase === 'closed') return;
     const parsed = parseNveMessage(raw);
     if (!parsed.ok) {
@@ -194,9 +207,32 @@ export class NveSession {
       this.fail(grpc.status.FAILED_PRECONDITION, 'the first message on a stream must be a hello');
       return;
     }
-    if ('register' in m) return this.onRegister(m.register);
-    if ('withdraw' in m) return this.onWithdraw(m.withdraw);
-    if ('ack' in m) return this.onAck(m.ack);
+    if ('register' in m)
+      this.perMac(m.register.vni, m.register.mac, () => this.onRegister(m.register));
+    else if ('withdraw' in m)
+      this.perMac(m.withdraw.vni, m.withdraw.mac, () => this.onWithdraw(m.withdraw));
+    else if ('ack' in m) await this.onAck(m.ack);
+  }
+
+  /**
+   * Run `fn` after the earlier requests for the same MAC: different MACs proceed in parallel (and
+   * share the store's group commit). Too many in flight pauses reading: HTTP/2 pushes back.
+   */
+  private perMac(vni: number, mac: string, fn: () => Promise<void>): void {
+    const key = `${vni}/${mac}`;
+    this.inFlight += 1;
+    if (this.inFlight >= MAX_IN_FLIGHT) this.call.pause();
+    const run = (this.keyChains.get(key) ?? Promise.resolve())
+      .then(fn)
+      .catch((err: unknown) => {
+        this.log.error({ err, nveId: this.nveId }, 'NVE request handling failed');
+      })
+      .finally(() => {
+        if (this.keyChains.get(key) === run) this.keyChains.delete(key);
+        this.inFlight -= 1;
+        if (this.inFlight === MAX_IN_FLIGHT / 2 && this.phase !== 'closed') this.call.resume();
+      });
+    this.keyChains.set(key, run);
   }
 
   private async onHello(h: Hello): Promise<void> {

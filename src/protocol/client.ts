@@ -103,6 +103,8 @@ export class NvaClient {
   private connectedOnce = false;
   private readyWaiters: (() => void)[] = [];
   private synced = false;
+  private ackPending = 0;
+  private ackScheduled = false;
 
   constructor(private readonly opts: NvaClientOptions) {
     this.ackedRevision = opts.lastRevision ?? 0;
@@ -153,6 +155,20 @@ export class NvaClient {
   ack(revision: number, digests: { vni: number; digest: string }[] = []): void {
     if (revision > this.ackedRevision) this.ackedRevision = revision;
     this.stream?.write({ ack: { revision, digests } });
+  }
+
+  /** autoAck: one Ack for everything handled in this turn of the event loop. */
+  private scheduleAck(revision: number): void {
+    this.ackPending = Math.max(this.ackPending, revision);
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      this.chain = this.chain.then(() => {
+        if (this.ackPending > 0) this.ack(this.ackPending);
+        this.ackPending = 0;
+      });
+    });
   }
 
   /** Close the stream for good; pending requests fail. */
@@ -255,7 +271,7 @@ export class NvaClient {
         if (!this.synced) this.onSynced(0); // a resume starts with changes
         await h.change?.(m.change);
         this.receivedRevision = Math.max(this.receivedRevision, m.change.revision);
-        if (this.opts.autoAck) this.ack(m.change.revision);
+        if (this.opts.autoAck) this.scheduleAck(m.change.revision);
       } else if ('moveHint' in m) {
         await h.moveHint?.(m.moveHint);
       } else if ('digestMismatch' in m) {
@@ -268,7 +284,7 @@ export class NvaClient {
   private onSynced(snapshotRevision: number): void {
     if (snapshotRevision > 0) {
       this.receivedRevision = Math.max(this.receivedRevision, snapshotRevision);
-      if (this.opts.autoAck) this.ack(snapshotRevision);
+      if (this.opts.autoAck) this.scheduleAck(snapshotRevision);
     }
     if (!this.synced) {
       this.synced = true;

@@ -137,6 +137,25 @@ describe('snapshot, changes, acks and convergence', () => {
     );
   });
 
+  it('requests in flight are pipelined across MACs but stay in order for one MAC', async () => {
+    await setup();
+    const a = nve('a');
+    await a.client.ready();
+    // Sent back to back without waiting: register then withdraw of one MAC must not swap.
+    const results = await Promise.all([
+      ...Array.from({ length: 50 }, (_, i) => a.client.register({ vni: VNI, mac: mac(100 + i) })),
+      a.client.register({ vni: VNI, mac: mac(1), seq: 3 }),
+      a.client.withdraw(VNI, mac(1)),
+      a.client.register({ vni: VNI, mac: mac(1) }),
+    ]);
+    expect(results.slice(-3).map((r) => [r.outcome, r.seq])).toEqual([
+      ['new', 3],
+      ['withdrawn', 3],
+      ['new', 4],
+    ]);
+    expect((await nva!.store.listEntries(VNI)).length).toBe(51);
+  });
+
   it('an orchestrator move hint reaches source and destination, and the move does not count as a flap', async () => {
     await setup();
     const [a, b, c] = [nve('a'), nve('b'), nve('c')];
@@ -169,8 +188,8 @@ describe('resume', () => {
     const a = nve('a');
     const b1 = nve('b');
     await Promise.all([a.client.ready(), b1.client.ready()]);
-    await a.client.register({ vni: VNI, mac: mac(1), ips: [] });
-    await until('b1 has it', () => b1.installed.has(`${VNI}/${mac(1)}`));
+    const r1 = await a.client.register({ vni: VNI, mac: mac(1), ips: [] });
+    await until('b1 acked it', () => b1.client.ackedRevision >= (r1.revision ?? 1));
     const from = b1.client.ackedRevision;
     b1.close();
     await until('b gone', () => nva!.server.connected().length === 1);
@@ -190,6 +209,7 @@ describe('resume', () => {
     await setup();
     const b1 = nve('b');
     await b1.client.ready();
+    await until('b1 acked its snapshot', () => b1.client.ackedRevision > 0);
     const from = b1.client.ackedRevision;
     b1.close();
     await until('b gone', () => nva!.server.connected().length === 0);
