@@ -321,6 +321,24 @@ export class BpfMap {
     return out;
   }
 
+  /** Per-CPU map: write one value per possible CPU (e.g. zero a counter everywhere). */
+  updatePerCpu(key: Buffer, slots: readonly Buffer[], flags = BPF_ANY): void {
+    if (!this.perCpu) throw new BpfError('update per cpu', this.label, EINVAL, 'not a per-CPU map');
+    const cpus = possibleCpus();
+    if (slots.length !== cpus) {
+      throw new BpfError(
+        'update per cpu',
+        this.label,
+        EINVAL,
+        `${slots.length} slots given, ${cpus} CPUs possible`,
+      );
+    }
+    const stride = roundUp8(this.valueSize);
+    const all = Buffer.alloc(this.valueBytes);
+    slots.forEach((s, c) => s.copy(all, c * stride, 0, this.valueSize));
+    this.update(key, all, flags);
+  }
+
   /** Per-CPU map: the u64 at byteOffset of the value, summed over all CPUs (0n when absent). */
   sumPerCpuU64(key: Buffer, byteOffset = 0): bigint {
     const slots = this.lookupPerCpu(key);

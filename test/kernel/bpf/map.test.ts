@@ -128,6 +128,14 @@ describe('BpfMap', () => {
     expect(slots?.length).toBe(cpus);
     expect(slots?.[0]?.readBigUInt64LE(0)).toBe(10n);
     expect(counters.sumPerCpuU64(u32Key(3))).toBe(BigInt((cpus * (cpus + 1)) / 2) * 10n);
+    // zero it everywhere through updatePerCpu
+    counters.updatePerCpu(
+      u32Key(3),
+      Array.from({ length: cpus }, () => Buffer.alloc(8)),
+    );
+    expect(counters.sumPerCpuU64(u32Key(3))).toBe(0n);
+    expect(() => counters.updatePerCpu(u32Key(3), [])).toThrow(/0 slots given/);
+    expect(() => obj.map('kv').lookupPerCpu(Buffer.alloc(KV))).toThrow(/not a per-CPU map/);
   });
 
   it('info() reports what the kernel holds', () => {
