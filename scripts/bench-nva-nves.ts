@@ -1,12 +1,17 @@
 // Child process of bench-nva.ts: hosts a share of the simulated NVEs, each a real roam.v1 stream
 // client (NvaClient) that acks every snapshot and change as soon as it arrives. The parent drives
 // it over IPC: connect, register the VMs' first locations, then issue moves as fast as the NVA
-// accepts them (each NVE one after the other, all NVEs at once).
+// accepts them (a window of registrations in flight, the next one sent as one is accepted).
 import { NvaClient } from '../src/protocol/client.ts';
 
 export type ToNves =
   | { cmd: 'connect'; address: string; vni: number; nves: { id: string; addr: string }[] }
-  | { cmd: 'register'; regs: { nve: string; mac: string; ip: string }[] }
+  | {
+      cmd: 'register';
+      regs: { nve: string; mac: string; ip: string }[];
+      /** Registrations in flight at once (each sent as soon as one is accepted). */
+      window: number;
+    }
   | { cmd: 'close' };
 
 export type FromNves =
@@ -44,30 +49,24 @@ async function connect(m: Extract<ToNves, { cmd: 'connect' }>): Promise<void> {
 }
 
 async function register(m: Extract<ToNves, { cmd: 'register' }>): Promise<void> {
-  // Per NVE, one registration after the other; NVEs in parallel.
-  const byNve = new Map<string, { mac: string; ip: string }[]>();
-  for (const r of m.regs) {
-    const list = byNve.get(r.nve) ?? [];
-    list.push(r);
-    byNve.set(r.nve, list);
-  }
+  // `window` senders take the next registration as soon as their last one is accepted.
+  let next = 0;
   let accepted = 0;
   let rejected = 0;
   const firstSentAt = now();
-  await Promise.all(
-    [...byNve].map(async ([nve, regs]) => {
-      const c = clients.get(nve);
-      if (!c) throw new Error(`no NVE ${nve} in this process`);
-      for (const r of regs) {
-        try {
-          await c.register({ vni, mac: r.mac, ips: [r.ip] });
-          accepted++;
-        } catch {
-          rejected++;
-        }
+  const sender = async () => {
+    for (let r = m.regs[next++]; r !== undefined; r = m.regs[next++]) {
+      const c = clients.get(r.nve);
+      if (!c) throw new Error(`no NVE ${r.nve} in this process`);
+      try {
+        await c.register({ vni, mac: r.mac, ips: [r.ip] });
+        accepted++;
+      } catch {
+        rejected++;
       }
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, m.window) }, sender));
   send({ ok: 'registered', accepted, rejected, firstSentAt, lastAt: now() });
 }
 

@@ -7,7 +7,11 @@
 // reaching the NVA to the last NVE's acknowledgement. Prints a table; --json FILE writes it.
 //
 //   tsx scripts/bench-nva.ts [--quick] [--json FILE] [--stores sqlite,etcd] [--sizes 100,1000]
-//                            [--moves N] [--procs N]
+//                            [--moves N] [--procs N] [--window N]
+//
+// --window: moves in flight at once over all NVEs (default: one per NVE, i.e. every NVE sends
+// its next move as soon as its last one is accepted). --window 1 gives the latency of a move on
+// an otherwise idle NVA.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +48,7 @@ interface Row {
   store: StoreKind;
   nves: number;
   moves: number;
+  window: number;
   converged: number;
   rejected: number;
   p50_ms: number;
@@ -123,6 +128,7 @@ async function runRow(
   nves: number,
   moves: number,
   procs: number,
+  window: number,
   tmp: string,
   cluster: () => Promise<EtcdCluster>,
 ): Promise<Row> {
@@ -156,7 +162,7 @@ async function runRow(
     );
 
     // Place the VMs (VM i on NVE i mod n), not measured.
-    const place = (dest: (i: number) => number) => {
+    const place = (dest: (i: number) => number, inFlight: number) => {
       const perChild = children.map(() => [] as { nve: string; mac: string; ip: string }[]);
       for (let i = 0; i < moves; i++) {
         const n = dest(i);
@@ -166,14 +172,23 @@ async function runRow(
           ip: `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`,
         });
       }
-      return Promise.all(children.map((c, k) => c.ask({ cmd: 'register', regs: perChild[k]! })));
+      return Promise.all(
+        children.map((c, k) =>
+          c.ask({
+            cmd: 'register',
+            regs: perChild[k]!,
+            // The window is shared out between the processes.
+            window: Math.ceil(inFlight / children.length),
+          }),
+        ),
+      );
     };
-    await place((i) => i % nves);
+    await place((i) => i % nves, nves);
     await waitSettled(server);
     records.length = 0;
 
     // Move every VM once, to the next NVE; the destination registers it.
-    const answers = await place((i) => (i + 1) % nves);
+    const answers = await place((i) => (i + 1) % nves, window);
     let accepted = 0;
     let rejected = 0;
     let first = Infinity;
@@ -193,6 +208,7 @@ async function runRow(
       store: kind,
       nves,
       moves,
+      window,
       converged: records.length,
       rejected,
       p50_ms: round(percentile(d, 50)),
@@ -241,6 +257,7 @@ function printTable(rows: Row[]): void {
     r.store,
     String(r.nves),
     String(r.moves),
+    String(r.window),
     String(r.converged),
     r.p50_ms.toFixed(2),
     r.p99_ms.toFixed(2),
@@ -263,6 +280,7 @@ async function main(): Promise<void> {
       sizes: { type: 'string' },
       moves: { type: 'string' },
       procs: { type: 'string' },
+      window: { type: 'string' },
     },
   });
   const stores = values.stores.split(',').map((s) => s.trim()) as StoreKind[];
@@ -276,6 +294,7 @@ async function main(): Promise<void> {
       : DEFAULT_SIZES;
   const moves = values.moves ? Number(values.moves) : values.quick ? QUICK_MOVES : DEFAULT_MOVES;
   const procs = values.procs ? Number(values.procs) : DEFAULT_PROCS;
+  const window = values.window ? Number(values.window) : undefined;
   // The NVA's own logs would drown the table: warnings and errors only.
   setRootLogger(pino({ level: process.env.ROAM_LOG_LEVEL ?? 'warn' }, pino.destination(2)));
 
@@ -287,7 +306,7 @@ async function main(): Promise<void> {
     for (const kind of stores) {
       for (const nves of sizes) {
         console.error(`bench:nva ${kind}, ${nves} NVEs, ${moves} moves...`);
-        rows.push(await runRow(kind, nves, moves, procs, tmp, cluster));
+        rows.push(await runRow(kind, nves, moves, procs, window ?? nves, tmp, cluster));
       }
     }
   } finally {
