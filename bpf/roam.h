@@ -267,6 +267,7 @@ enum roam_verdict {
 	DROP_NO_FLOOD_LIST,          /* TC: the VNI has no flood list */
 	DROP_FRAGMENT,               /* fragmented VXLAN packet to us */
 	DROP_REDIRECT,               /* TC: a clone could not be sent */
+	DROP_RETUNNEL_LOOP,          /* moved to the very NVE that sent it: stale on both sides */
 	VERDICT_MAX
 };
 

@@ -41,10 +41,11 @@ static __always_inline int underlay_decap(struct xdp_md *ctx, __u32 outer_len)
  * (its TSI and its new NVE); group or flooded unknown -> TC (local TSIs only); remote or
  * unknown -> dropped. */
 static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roam_config *cfg,
-					    const struct vni_info *vi, __u32 vni, __u32 outer_len,
-					    const struct ethhdr *inner)
+					    const struct vni_info *vi, __u32 vni,
+					    const struct vxlan_outer *outer, const struct ethhdr *inner)
 {
 	struct fdb_key key = { .vni = vni };
+	__u32 outer_len = outer->outer_len;
 	struct fdb_entry *e;
 	int verdict;
 
@@ -70,6 +71,10 @@ static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roa
 		/* the source NVE tunnels in-flight frames to the VM's new NVE (draft-ietf-nvo3-vmm) */
 		if (bpf_ktime_get_ns() >= e->moved_until_ns)
 			return DROP_MOVED_EXPIRED;
+		/* sending it back where it came from would ping-pong between two NVEs that both
+		 * hold a stale moved entry, re-encapsulated with a fresh TTL each time */
+		if (nve_addr_equal(&outer->src, &e->remote))
+			return DROP_RETUNNEL_LOOP;
 		verdict = underlay_decap(ctx, outer_len);
 		if (verdict != GO_ON)
 			return verdict;
@@ -140,7 +145,7 @@ int roam_underlay(struct xdp_md *ctx)
 		verdict = DROP_BAD_SRC_MAC;
 		goto out;
 	}
-	verdict = underlay_forward(ctx, cfg, vi, vni, outer.outer_len, inner);
+	verdict = underlay_forward(ctx, cfg, vi, vni, &outer, inner);
 out:
 	stats_record_verdict(vni, verdict, bytes);
 	return xdp_action_of(verdict);

@@ -47,6 +47,11 @@ static __always_inline int ipv6_addr_equal(const __u8 *a, const __u8 *b)
 	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
 }
 
+static __always_inline int nve_addr_equal(const struct nve_addr *a, const struct nve_addr *b)
+{
+	return a->family == b->family && ipv6_addr_equal(a->ip, b->ip);
+}
+
 static __always_inline __u32 hash_mix(__u32 h, __u32 v)
 {
 	h ^= v;

@@ -85,6 +85,7 @@ export const VERDICT_NAMES = [
   'drop-no-flood-list',
   'drop-fragment',
   'drop-redirect',
+  'drop-retunnel-loop',
 ] as const;
 export type VerdictName = (typeof VERDICT_NAMES)[number];
 /** Slot of the first drop reason (DROP_FIRST). */
