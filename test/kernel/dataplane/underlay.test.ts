@@ -275,7 +275,10 @@ describe('moved VMs: in-flight frames re-tunnelled to the new NVE', () => {
 
   it('moved to the very NVE that sent it (stale on both sides): dropped, no ping-pong', () => {
     dp.tables.fdb.setMany([
-      [{ vni: VNI_A, mac: VM4.mac }, { kind: 'moved', nve: NVE_B.ip4, untilNs: 1n << 62n }],
+      [
+        { vni: VNI_A, mac: VM4.mac },
+        { kind: 'moved', nve: NVE_B.ip4, untilNs: 1n << 62n },
+      ],
     ]);
     const r = runUnderlay(vxlan(FROM_B, toVm4), 'drop-retunnel-loop');
     expect(r.retval).toBe(XDP.DROP);
