@@ -33,7 +33,8 @@ static __always_inline int tsi_check_source(const struct roam_config *cfg,
 		return DROP_BAD_SRC_MAC;
 	eth_addr_copy(key.mac, eth->h_source);
 	e = bpf_map_lookup_elem(&fdb, &key);
-	if (e && e->kind == FDB_LOCAL && e->ifindex == ifindex)
+	/* a migrating VM (dual) still lives here until its move completes */
+	if (e && (e->kind == FDB_LOCAL || e->kind == FDB_DUAL) && e->ifindex == ifindex)
 		return GO_ON;
 	event_emit(cfg, ifindex, tsi->vni, eth->h_source, EVENT_NEW_MAC, FAMILY_NONE, NULL);
 	if (tsi->flags & F_TSI_STRICT_SRC)

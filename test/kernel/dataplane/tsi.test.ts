@@ -503,6 +503,14 @@ describe('source learning events', () => {
     expect(dp.takeEvents()).toHaveLength(2);
   });
 
+  it('a VM migrating away (dual) is still known on its TSI: no event', () => {
+    dp.tables.fdb.setMany([
+      [{ vni: VNI_A, mac: VM1.mac }, { kind: 'dual', ifindex: LO, nve: NVE_C.ip4 }],
+    ]);
+    dp.run(dp.tsi, vmUdp(VM2.mac, VM1.mac, IPS));
+    expect(dp.takeEvents()).toEqual([]);
+  });
+
   it('no events for known local sources', () => {
     for (let i = 0; i < 5; i++) dp.run(dp.tsi, vmUdp(VM2.mac, VM1.mac, IPS));
     expect(dp.takeEvents()).toEqual([]);
