@@ -505,7 +505,10 @@ describe('source learning events', () => {
 
   it('a VM migrating away (dual) is still known on its TSI: no event', () => {
     dp.tables.fdb.setMany([
-      [{ vni: VNI_A, mac: VM1.mac }, { kind: 'dual', ifindex: LO, nve: NVE_C.ip4 }],
+      [
+        { vni: VNI_A, mac: VM1.mac },
+        { kind: 'dual', ifindex: LO, nve: NVE_C.ip4 },
+      ],
     ]);
     dp.run(dp.tsi, vmUdp(VM2.mac, VM1.mac, IPS));
     expect(dp.takeEvents()).toEqual([]);
