@@ -16,7 +16,7 @@ import { macId, type FdbEntry, type MacKey } from './tables.ts';
 export function installedRows(
   state: NveState,
   vni: number,
-  installed: Iterable<[MacKey, FdbEntry]>,
+  installed: Iterable<readonly [MacKey, FdbEntry]>,
 ): DigestEntry[] {
   const rows: DigestEntry[] = [];
   for (const [k, v] of installed) {
@@ -50,7 +50,7 @@ export function installedRows(
 export function installedDigest(
   state: NveState,
   vni: number,
-  installed: Iterable<[MacKey, FdbEntry]>,
+  installed: Iterable<readonly [MacKey, FdbEntry]>,
 ): string {
   return vniDigest(installedRows(state, vni, installed));
 }

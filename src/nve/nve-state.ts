@@ -62,7 +62,8 @@ export class NveState {
   readonly dirtyVnis = new Set<number>();
 
   /** ip id -> the MAC ids that claim it; and the reverse, to undo a claim. */
-  private readonly ipOwners = new Map<string, Set<string>>();
+  // One owner (the common case) is kept as the MAC id itself: no Set per IP.
+  private readonly ipOwners = new Map<string, string | Set<string>>();
   private readonly ipsOfMac = new Map<string, string[]>();
   private readonly keys = new Map<string, MacKey>();
 
@@ -189,22 +190,40 @@ export class NveState {
   /** Mark a MAC dirty and re-index the IPs it claims (old and new claims are dirtied). */
   touch(id: string): void {
     this.dirtyMacs.add(id);
-    const old = this.ipsOfMac.get(id) ?? [];
+    const old = this.ipsOfMac.get(id) ?? NO_IPS;
     const next = this.claimedIps(id);
+    if (sameList(old, next)) {
+      // Same claims: only which MAC wins may have changed.
+      for (const ip of next) this.dirtyIps.add(ip);
+      return;
+    }
     for (const ip of old) {
-      const owners = this.ipOwners.get(ip);
-      owners?.delete(id);
-      if (owners?.size === 0) this.ipOwners.delete(ip);
+      this.disown(ip, id);
       this.dirtyIps.add(ip);
     }
     for (const ip of next) {
-      let owners = this.ipOwners.get(ip);
-      if (!owners) this.ipOwners.set(ip, (owners = new Set()));
-      owners.add(id);
+      this.own(ip, id);
       this.dirtyIps.add(ip);
     }
     if (next.length > 0) this.ipsOfMac.set(id, next);
     else this.ipsOfMac.delete(id);
+  }
+
+  private own(ip: string, id: string): void {
+    const o = this.ipOwners.get(ip);
+    if (o === undefined) this.ipOwners.set(ip, id);
+    else if (typeof o === 'string') {
+      if (o !== id) this.ipOwners.set(ip, new Set([o, id]));
+    } else o.add(id);
+  }
+
+  private disown(ip: string, id: string): void {
+    const o = this.ipOwners.get(ip);
+    if (o === id) this.ipOwners.delete(ip);
+    else if (o instanceof Set) {
+      o.delete(id);
+      if (o.size === 1) this.ipOwners.set(ip, o.values().next().value!);
+    }
   }
 
   /** Forget what is dirty (after the reconciler applied it). */
@@ -261,7 +280,8 @@ export class NveState {
   /** The MAC that answers for an IP: a local VM first, else the highest IP sequence number. */
   desiredNeigh(ipKeyId: string): NeighEntry | undefined {
     const owners = this.ipOwners.get(ipKeyId);
-    if (!owners || owners.size === 0) return undefined;
+    if (owners === undefined) return undefined;
+    if (typeof owners === 'string') return { mac: this.keys.get(owners)!.mac };
     let best: { id: string; local: boolean; seq: number } | undefined;
     const ip = ipKeyId.slice(ipKeyId.indexOf('/') + 1);
     for (const id of owners) {
@@ -292,27 +312,35 @@ export class NveState {
 
   /** The IPv4 address a RARP request for this MAC is answered with. */
   desiredRarp(id: string): string | undefined {
-    const ips = this.ipsOfMac.get(id);
-    const v4 = ips?.map((i) => i.slice(i.indexOf('/') + 1)).find((ip) => !ip.includes(':'));
-    return v4;
+    for (const i of this.ipsOfMac.get(id) ?? NO_IPS) {
+      const ip = i.slice(i.indexOf('/') + 1);
+      if (!ip.includes(':')) return ip;
+    }
+    return undefined;
   }
 
-  *allFdb(): IterableIterator<readonly [MacKey, FdbEntry]> {
-    const seen = new Set<string>();
-    for (const src of [this.locals.keys(), this.moved.keys(), this.directory.keys()]) {
-      for (const id of src) {
-        if (seen.has(id)) continue;
-        seen.add(id);
-        const v = this.desiredFdb(id);
-        if (v) yield [this.keys.get(id)!, v];
-      }
+  // The all*() generators yield [key, value, key id] so the reconciler need not rebuild ids.
+
+  *allFdb(): IterableIterator<readonly [MacKey, FdbEntry, string]> {
+    // Each MAC once: locals, then moved ones not local, then the directory's other entries.
+    for (const id of this.locals.keys()) yield this.fdbRow(id)!;
+    for (const id of this.moved.keys()) if (!this.locals.has(id)) yield this.fdbRow(id)!;
+    for (const id of this.directory.keys()) {
+      if (this.locals.has(id) || this.moved.has(id)) continue;
+      const row = this.fdbRow(id);
+      if (row) yield row;
     }
   }
 
-  *allNeigh(): IterableIterator<readonly [IpKey, NeighEntry]> {
+  private fdbRow(id: string): readonly [MacKey, FdbEntry, string] | undefined {
+    const v = this.desiredFdb(id);
+    return v ? [this.keys.get(id)!, v, id] : undefined;
+  }
+
+  *allNeigh(): IterableIterator<readonly [IpKey, NeighEntry, string]> {
     for (const id of this.ipOwners.keys()) {
       const v = this.desiredNeigh(id);
-      if (v) yield [parseIpId(id), v];
+      if (v) yield [parseIpId(id), v, id];
     }
   }
 
@@ -328,10 +356,10 @@ export class NveState {
       for (const vtep of this.remotePeers(vni)) yield [{ vni, vtep }, true];
   }
 
-  *allRarp(): IterableIterator<readonly [MacKey, string]> {
+  *allRarp(): IterableIterator<readonly [MacKey, string, string]> {
     for (const id of this.ipsOfMac.keys()) {
       const ip = this.desiredRarp(id);
-      if (ip) yield [this.keys.get(id)!, ip];
+      if (ip) yield [this.keys.get(id)!, ip, id];
     }
   }
 
@@ -345,6 +373,14 @@ export class NveState {
     if (this.isElsewhere(e)) return e.ips.map((b) => ipId({ vni: k.vni, ip: b.ip }));
     return [];
   }
+}
+
+const NO_IPS: readonly string[] = [];
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function parseIpId(id: string): IpKey {

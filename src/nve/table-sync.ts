@@ -12,7 +12,7 @@ export interface SyncCounts {
 
 export class TableSync<K, V> {
   /** What this agent believes is installed, by key identity. */
-  private readonly shadow = new Map<string, [K, V]>();
+  private shadow = new Map<string, readonly [K, V]>();
 
   constructor(
     readonly table: Table<K, V>,
@@ -43,24 +43,35 @@ export class TableSync<K, V> {
   /**
    * Mark and sweep against the real table: every desired entry that differs is written, every
    * installed entry that is not desired is deleted, the rest is left alone (never a flush).
+   * Desired rows may carry their key id as a third element (saves recomputing it).
    */
-  resync(desired: Iterable<readonly [K, V]>): SyncCounts {
-    const installed = new Map<string, [K, V]>();
-    for (const [k, v] of this.table.entries()) installed.set(this.keyId(k), [k, v]);
-    this.shadow.clear();
-    for (const [id, kv] of installed) this.shadow.set(id, kv);
+  resync(desired: Iterable<readonly [K, V, string?]>): SyncCounts {
+    const installed = new Map<string, readonly [K, V]>();
+    for (const kv of this.table.entries()) installed.set(this.keyId(kv[0]), kv);
+    const next = new Map<string, readonly [K, V]>();
     const sets: Array<readonly [K, V]> = [];
     let unchanged = 0;
     for (const want of desired) {
-      const id = this.keyId(want[0]);
+      const id = want[2] ?? this.keyId(want[0]);
       const have = installed.get(id);
-      // Mark: what is still desired survives the sweep.
-      installed.delete(id);
-      if (have === undefined || !this.equal(have[1], want[1])) sets.push(want);
-      else unchanged++;
+      if (have !== undefined) {
+        // Mark: what is still desired survives the sweep.
+        installed.delete(id);
+        if (this.equal(have[1], want[1])) {
+          next.set(id, have);
+          unchanged++;
+          continue;
+        }
+      }
+      const row = [want[0], want[1]] as const;
+      sets.push(row);
+      next.set(id, row);
     }
-    const dels = [...installed.values()].map(([k]) => k);
-    this.write(sets, dels);
+    const dels: K[] = [];
+    for (const [k] of installed.values()) dels.push(k);
+    this.shadow = next;
+    if (sets.length > 0) this.table.setMany(sets);
+    if (dels.length > 0) this.table.deleteMany(dels);
     return { set: sets.length, deleted: dels.length, unchanged };
   }
 
@@ -71,7 +82,7 @@ export class TableSync<K, V> {
   }
 
   /** Installed entries as the agent believes them (no syscall). */
-  installed(): IterableIterator<[K, V]> {
+  installed(): IterableIterator<readonly [K, V]> {
     return this.shadow.values();
   }
 
@@ -88,7 +99,7 @@ export class TableSync<K, V> {
     // Sets first: a key that moves from one kind to another is never absent in between.
     if (sets.length > 0) {
       this.table.setMany(sets);
-      for (const kv of sets) this.shadow.set(this.keyId(kv[0]), [kv[0], kv[1]]);
+      for (const kv of sets) this.shadow.set(this.keyId(kv[0]), kv);
     }
     if (dels.length > 0) {
       this.table.deleteMany(dels);
