@@ -55,6 +55,8 @@ export class NvaServer implements SessionHost {
   private readonly lastRevisionByVni = new Map<number, number>();
   private readonly digestCache = new Map<number, string>();
   private startRevision = 0;
+  /** Underlay address of every NVE that is a member of some VN (also those on other replicas). */
+  private readonly memberAddrs = new Map<string, string>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly tls: NvaServerOptions['tls'];
 
@@ -101,6 +103,7 @@ export class NvaServer implements SessionHost {
   /** Listen on host:port (port 0 = any); resolves with the bound port. */
   async listen(address: string): Promise<number> {
     this.startRevision = await this.store.currentRevision();
+    for (const m of await this.store.listMemberships()) this.memberAddrs.set(m.nveId, m.nveAddr);
     this.metrics.revision.set(this.startRevision);
     const creds = this.tls
       ? grpc.ServerCredentials.createSsl(
@@ -157,7 +160,7 @@ export class NvaServer implements SessionHost {
   }
 
   nveAddr(nveId: string): string | undefined {
-    return this.sessions.get(nveId)?.nveAddr;
+    return this.sessions.get(nveId)?.nveAddr ?? this.memberAddrs.get(nveId);
   }
 
   changeMessage(run: readonly Change[]): object | null {
@@ -197,6 +200,7 @@ export class NvaServer implements SessionHost {
   private onChange(c: Change): void {
     this.metrics.revision.set(c.revision);
     this.lastRevisionByVni.set(c.vni, c.revision);
+    for (const m of c.members ?? []) this.memberAddrs.set(m.nveId, m.nveAddr);
     if (c.upserts.length > 0) this.digestCache.delete(c.vni);
     const serving: string[] = [];
     for (const s of this.sessions.values()) {
