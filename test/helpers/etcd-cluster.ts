@@ -1,10 +1,19 @@
 // A real etcd cluster on loopback for tests and benchmarks: N members (Debian's etcd-server 3.4,
 // binary `etcd`), each with free client and peer ports on 127.0.0.1 and its data dir under one
 // tmp dir. Members can be killed (SIGKILL, as a crash) and restarted on the same data. stop()
-// kills every member and deletes the tmp dir; a process 'exit' hook does the same if a test dies
-// before its afterAll, so no etcd outlives the run.
+// kills every member and deletes the tmp dir; a process 'exit' hook (and SIGTERM/SIGINT) does the
+// same if a test dies before its afterAll. If the owner is killed outright, the next start()
+// sweeps its leftovers: each cluster dir records its owner's pid and its members' pids.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, openSync, closeSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +28,11 @@ const HEALTHY_TIMEOUT_MS = 20_000;
 const HEALTH_POLL_MS = 50;
 /** Lines of a member's log shown when it fails to come up. */
 const LOG_TAIL_LINES = 20;
+/** Every cluster dir is <tmpdir>/<this><random>. */
+const DIR_PREFIX = 'roam-etcd-';
+/** In a cluster dir: the owner's pid, and one pid per member process. */
+const OWNER_FILE = 'owner.pid';
+const MEMBERS_FILE = 'members.pid';
 
 export interface EtcdClusterOptions {
   /** Number of members (default 3). */
@@ -45,6 +59,55 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const c of live) c.stopSync();
   });
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      for (const c of live) c.stopSync();
+      process.kill(process.pid, sig); // the default action, now that our handler is gone
+    });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kill the members of clusters whose owner died without cleaning up, and delete their dirs. */
+export function sweepOrphans(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // not ours, or still being created
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    let members: number[] = [];
+    try {
+      members = readFileSync(join(dir, MEMBERS_FILE), 'utf8')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      // no member was started
+    }
+    for (const pid of members) {
+      try {
+        // Only an etcd of that cluster dir: a recycled pid must not be hit.
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (cmd.includes(dir)) process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A free TCP port on 127.0.0.1 (bind to 0, read the port, close). */
@@ -92,8 +155,10 @@ export class EtcdCluster {
   /** Start a fresh cluster and wait until every member reports healthy. */
   static async start(opts: EtcdClusterOptions = {}): Promise<EtcdCluster> {
     assertEtcdInstalled();
+    sweepOrphans();
     const n = opts.members ?? 3;
-    const dir = mkdtempSync(join(tmpdir(), 'roam-etcd-'));
+    const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
+    writeFileSync(join(dir, OWNER_FILE), String(process.pid));
     const members: EtcdMember[] = [];
     for (let i = 0; i < n; i++) {
       members.push({
@@ -211,6 +276,7 @@ export class EtcdCluster {
         if (m.process === p) m.process = undefined;
       });
       m.process = p;
+      this.recordPids();
     } finally {
       closeSync(fd);
     }
@@ -234,6 +300,12 @@ export class EtcdCluster {
     throw new Error(
       `etcd member ${m.name} not healthy after ${HEALTHY_TIMEOUT_MS} ms:\n${this.logTail(m)}`,
     );
+  }
+
+  /** Write the running members' pids, for sweepOrphans() should this process die abruptly. */
+  private recordPids(): void {
+    const pids = this.members.map((m) => m.process?.pid).filter((p) => p !== undefined);
+    writeFileSync(join(this.dir, MEMBERS_FILE), pids.join('\n'));
   }
 
   private logTail(m: EtcdMember): string {

@@ -1,11 +1,23 @@
 // The cluster helper itself: a real 3-member etcd on loopback keeps serving writes with one
 // member killed, and the restarted member catches up on what it missed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
-import { EtcdCluster } from '../../helpers/etcd-cluster.ts';
+import { EtcdCluster, sweepOrphans } from '../../helpers/etcd-cluster.ts';
 
 const CLUSTER_TIMEOUT_MS = 60_000;
+
+/** Running, as opposed to gone or a zombie nobody reaped yet (an orphan's parent is pid 1). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 describe('EtcdCluster helper', () => {
   let cluster: EtcdCluster;
@@ -59,6 +71,37 @@ describe('EtcdCluster helper', () => {
       await c.stop();
       expect(existsSync(c.dir)).toBe(false);
       expect(() => process.kill(pid, 0)).toThrow();
+    },
+    CLUSTER_TIMEOUT_MS,
+  );
+
+  it(
+    'sweeps the members of a cluster whose owner was SIGKILLed',
+    async () => {
+      const script = fileURLToPath(new URL('./orphan-owner.ts', import.meta.url));
+      const owner = spawn(process.execPath, ['--import', 'tsx', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        owner.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        owner.once('exit', (code) => reject(new Error(`owner exited early (${code})`)));
+      });
+      const [dir, pidText] = line.split(' ');
+      const member = Number(pidText);
+      const gone = new Promise((r) => owner.once('exit', r));
+      owner.kill('SIGKILL');
+      await gone;
+      expect(isRunning(member)).toBe(true); // orphaned, still running
+      sweepOrphans();
+      const deadline = Date.now() + 5_000;
+      while (isRunning(member) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(isRunning(member)).toBe(false);
+      expect(existsSync(dir!)).toBe(false);
     },
     CLUSTER_TIMEOUT_MS,
   );
