@@ -4,10 +4,7 @@
 //   bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime.bigint()). The kernel's deadline is set
 //   MOVED_GRACE_MS after the agent's own, so the agent's hold timer always replaces the entry
 //   before the C would start dropping frames for it as expired.
-// - "dual": the C has no entry kind that delivers to a local TSI and a remote NVE at once (XDP
-//   cannot clone a frame; it would take a TC program with bpf_clone_redirect and an FDB_DUAL kind
-//   holding both ifindex and NVE). Until then a dual entry is installed as local: the VM gets its
-//   frames at the source until the destination's announce moves it.
+// - "dual" maps to the C's FDB_DUAL (local TSI, and a copy to the new NVE by the TC program).
 import type { DataplaneTables } from '../dataplane/tables.ts';
 import type { FdbEntry as DpFdbEntry, RoamEvent } from '../dataplane/codecs.ts';
 import type { LearnEvent } from './learner.ts';
@@ -61,8 +58,9 @@ const identity = { to: same, from: same };
 export function fdbToDataplane(v: FdbEntry, c: Clocks = systemClocks): DpFdbEntry {
   switch (v.kind) {
     case 'local':
-    case 'dual':
       return { kind: 'local', ifindex: v.ifindex };
+    case 'dual':
+      return { kind: 'dual', ifindex: v.ifindex, nve: v.vtep };
     case 'remote':
       return { kind: 'remote', nve: v.vtep };
     case 'moved': {
@@ -84,9 +82,7 @@ export function fdbFromDataplane(v: DpFdbEntry, c: Clocks = systemClocks): FdbEn
       untilMs: Math.round(c.wallMs() + leftMs - MOVED_GRACE_MS),
     };
   }
-  // A dataplane with a dual kind (local TSI and remote NVE at once).
-  const d = v as unknown as { ifindex: number; nve: string };
-  return { kind: 'dual', ifindex: d.ifindex, vtep: d.nve };
+  return { kind: 'dual', ifindex: v.ifindex, vtep: v.nve };
 }
 
 /** The agent's tables over the dataplane's. */
