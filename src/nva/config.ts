@@ -31,6 +31,17 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port (e.g. 0.0.0.0:7470)');
 
+/**
+ * Where gRPC listens: host:port, or a Unix domain socket "unix:/path" (reachable from every
+ * network namespace of the host, so lab NVEs in namespaces reach an NVA without any address).
+ */
+const grpcListen = z
+  .string()
+  .regex(
+    /^((\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}|unix:\/\S+)$/,
+    'expected host:port (e.g. 0.0.0.0:7470) or unix:/path/to/socket',
+  );
+
 const vnSchema = z.object({
   vni: z.number().int().min(1).max(0xffffff),
   name: z.string().max(64).optional(),
@@ -40,7 +51,7 @@ const vnSchema = z.object({
 
 export const nvaConfigSchema = z
   .object({
-    listen: hostPort.default(`0.0.0.0:${DEFAULT_GRPC_PORT}`),
+    listen: grpcListen.default(`0.0.0.0:${DEFAULT_GRPC_PORT}`),
     metricsListen: z.union([hostPort, z.literal('')]).default(`127.0.0.1:${DEFAULT_METRICS_PORT}`),
     stateDir: z.string().min(1).optional(),
     /** SQLite file; default <stateDir>/nva.db. */

@@ -82,9 +82,11 @@ export async function runNva(cfg: NvaConfig): Promise<RunningNva> {
       maxQueuedChanges: cfg.maxQueuedChanges,
       tls: cfg.tls && { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) },
     });
-    const { host } = splitHostPort(cfg.listen);
     const port = await server.listen(cfg.listen);
-    const grpcAddress = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const { host } = cfg.listen.startsWith('unix:') ? { host: '' } : splitHostPort(cfg.listen);
+    const grpcAddress = cfg.listen.startsWith('unix:')
+      ? cfg.listen
+      : `${host.includes(':') ? `[${host}]` : host}:${port}`;
     // 5. HTTP
     let metricsAddress: string | undefined;
     if (cfg.metricsListen) {

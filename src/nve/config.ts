@@ -67,6 +67,12 @@ const hostPort = z
     error: 'expected host:port, e.g. 127.0.0.1:7400',
   });
 
+/** The NVA: host:port, or a Unix domain socket "unix:/path" (an NVA on this host). */
+const NVA_ENDPOINT_ERROR = 'expected host:port, e.g. 127.0.0.1:7400';
+const nvaEndpoint = z
+  .string({ error: NVA_ENDPOINT_ERROR })
+  .regex(/^((\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}|unix:\/\S+)$/, { error: NVA_ENDPOINT_ERROR });
+
 const tsiSchema = z
   .strictObject({
     interface: ifname.optional(),
@@ -92,7 +98,7 @@ const schema = z.strictObject({
   ),
   nva: z.strictObject(
     {
-      endpoint: hostPort,
+      endpoint: nvaEndpoint,
       tokenFile: z.string({ error: 'expected the path of a file holding the NVE token' }).min(1),
       caFile: z.string().min(1).optional(),
     },
