@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* tsi.bpf.c: XDP on every tenant system interface (the host end of a VM's tap/veth).
- * A frame from a VM is answered here (ARP, NS, RARP for known addresses), reported (GARP,
+ * A frame from a VM is answered here (ARP, NS, RARP for known addresses: the answer is
+ * redirected back out the same TSI), reported (GARP,
  * unsolicited NA, RARP, unknown source MAC), delivered to a local TSI of its VNI, tunnelled
  * to the NVE that serves its destination, or handed to TC for flooding. Every frame ends
  * at `out`, where its verdict is counted. */
@@ -67,7 +68,7 @@ static __always_inline int tsi_handle_arp(const struct roam_config *cfg, __u32 i
 		return GO_ON;
 	/* an ARP request for an IP we know: answer it here, nothing floods */
 	arp_prepare_reply(eth, arp, n->mac);
-	return VERDICT_ARP_REPLY;
+	return fwd_reply(cfg, ifindex, vni, VERDICT_ARP_REPLY);
 }
 
 /* RARP request (a diskless VM, or QEMU announcing a migrated VM): report it, and answer
@@ -91,7 +92,7 @@ static __always_inline int tsi_handle_rarp(const struct roam_config *cfg, __u32 
 	if (!r)
 		return VERDICT_ANNOUNCE;
 	rarp_prepare_reply(eth, arp, r->ip4);
-	return VERDICT_RARP_REPLY;
+	return fwd_reply(cfg, ifindex, vni, VERDICT_RARP_REPLY);
 }
 
 /* IPv6: answer an NS for a target we know (not DAD, whose answer would fail the asker's
@@ -123,7 +124,7 @@ static __always_inline int tsi_handle_ipv6(struct xdp_md *ctx, const struct roam
 		return GO_ON;
 	if (nd_prepare_na(ctx, eth->h_source, ip6->saddr.s6_addr, nd->target, n->mac))
 		return DROP_NO_HEADROOM;
-	return VERDICT_ND_REPLY;
+	return fwd_reply(cfg, ifindex, vni, VERDICT_ND_REPLY);
 }
 
 /* Destination MAC: flood group addresses; local, remote, moved or dual (migrating) unicast by

@@ -21,11 +21,10 @@ static __always_inline int xdp_action_of(int verdict)
 	case VERDICT_DECAP:
 	case VERDICT_LOCAL:
 	case VERDICT_RETUNNEL:
-		return XDP_REDIRECT;
 	case VERDICT_ARP_REPLY:
 	case VERDICT_ND_REPLY:
 	case VERDICT_RARP_REPLY:
-		return XDP_TX;
+		return XDP_REDIRECT;
 	case VERDICT_FLOOD:
 	case VERDICT_DUAL:
 	case VERDICT_PASS:
@@ -41,6 +40,18 @@ static __always_inline int xdp_action_of(int verdict)
 static __always_inline int xdp_redirect_to(__u32 ifindex)
 {
 	return bpf_redirect(ifindex, 0);
+}
+
+/* Sends an answer built in place back out the TSI it was asked on. A redirect, not XDP_TX:
+ * on a veth, XDP_TX frames reach the VM only when the VM's end runs an XDP program itself
+ * (veth kicks the peer's NAPI after XDP_TX only then), while redirected frames are flushed.
+ * Returns `ok`. */
+static __always_inline int fwd_reply(const struct roam_config *cfg, __u32 ifindex, __u32 vni,
+				     int ok)
+{
+	trace_record_tx(cfg, ifindex, vni, ok, NULL);
+	xdp_redirect_to(ifindex);
+	return ok;
 }
 
 /* Sends the frame (unchanged) to the local TSI out_ifindex of VNI vni, refusing a TSI of

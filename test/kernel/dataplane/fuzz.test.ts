@@ -25,6 +25,7 @@ import {
 } from './frames.ts';
 import {
   FLOOD_META_BYTES,
+  LO,
   NVE,
   NVE_B,
   NVE_C,
@@ -116,6 +117,7 @@ function corpus(seeds: Buffer[], seed: number): Buffer[] {
 }
 
 /** Who may answer ARP/ND/RARP on a VNI A TSI: its VMs, or the RARP responder. */
+const REPLIES = [slot('arp-reply'), slot('nd-reply'), slot('rarp-reply')];
 const ANSWERING_MACS = [VM1, VM2, VM3, VM4, VM5].map((v) => v.mac).concat('02:72:6f:61:6d:00');
 
 /** test_run cannot build an skb whose IPv4/IPv6 header is shorter than the fixed header. */
@@ -207,8 +209,10 @@ describe('TSI program (ingress in VNI A)', () => {
   it('every frame: one verdict; leaves only within VNI A, encapsulated with VNI A', () => {
     const frames = corpus(seeds, 0x7351);
     const seen = new Set<number>();
+    let replies = 0;
     for (const f of frames) {
       const { r, trace } = runCounted(dp.tsi, f);
+      if (trace[0]?.ifindex === LO) replies++;
       seen.add(r.retval);
       const hex = f.toString('hex');
       if (r.retval === XDP.REDIRECT) {
@@ -220,16 +224,16 @@ describe('TSI program (ingress in VNI A)', () => {
           expect(o.vni, hex).toBe(VNI_A);
           expect(o.inner, hex).toEqual(f);
           if (o.family === 4) expect(o.ipCsumOk, hex).toBe(true);
+        } else if (t?.ifindex === LO) {
+          // an answer, back out the asking TSI: it speaks for a VM of VNI A only
+          expect(REPLIES, hex).toContain(t.verdict);
+          expect(ANSWERING_MACS, hex).toContain(macText(r.data, 6));
         } else {
           expect(TSI_VNI.get(t?.ifindex ?? 0), hex).toBe(VNI_A);
           expect(r.data, hex).toEqual(f);
         }
       } else {
         expect(trace, hex).toEqual([]);
-      }
-      if (r.retval === XDP.TX) {
-        // an answer (XDP_TX: back out the asking TSI) speaks for a VM of VNI A only
-        expect(ANSWERING_MACS, hex).toContain(macText(r.data, 6));
       }
       if (r.retval === XDP.PASS) {
         expect(r.data.readUInt32LE(0), hex).toBe(FLOOD_META_MAGIC);
@@ -239,7 +243,8 @@ describe('TSI program (ingress in VNI A)', () => {
     }
     expect(frames.length).toBeGreaterThan(2000);
     // the corpus reached every kind of outcome
-    expect([...seen].sort()).toEqual([XDP.DROP, XDP.PASS, XDP.TX, XDP.REDIRECT]);
+    expect([...seen].sort()).toEqual([XDP.DROP, XDP.PASS, XDP.REDIRECT]);
+    expect(replies, 'some frames were answered').toBeGreaterThan(0);
   });
 });
 

@@ -312,9 +312,10 @@ describe('ARP', () => {
       arp({ op: 1, sha: VM1.mac, spa, tha: '00:00:00:00:00:00', tpa }),
     );
 
-  it('request for a known IP: answered in place, sent back out the TSI', () => {
+  it('request for a known IP: answered in place, redirected back out the asking TSI', () => {
     const r = runTsi(request(VM2.ip4), 'arp-reply');
-    expect(r.retval).toBe(XDP.TX);
+    expect(r.retval).toBe(XDP.REDIRECT);
+    expect(dp.trace.read()).toEqual([{ ifindex: LO, vni: VNI_A, verdict: slot('arp-reply') }]);
     expect(macText(r.data, 0)).toBe(VM1.mac);
     expect(macText(r.data, 6)).toBe(VM2.mac);
     expect(r.data.readUInt16BE(12)).toBe(ETH_P_ARP);
@@ -379,7 +380,8 @@ describe('RARP', () => {
       ],
     ]);
     const r = runTsi(rarpRequest(VM2.mac), 'rarp-reply');
-    expect(r.retval).toBe(XDP.TX);
+    expect(r.retval).toBe(XDP.REDIRECT);
+    expect(dp.trace.read()).toEqual([{ ifindex: LO, vni: VNI_A, verdict: slot('rarp-reply') }]);
     expect(macText(r.data, 0)).toBe(VM2.mac);
     expect(r.data.readUInt16BE(12)).toBe(ETH_P_RARP);
     expect(parseArp(r.data)).toMatchObject({ op: 4, tha: VM2.mac, tpa: VM2.ip4 });
@@ -412,7 +414,8 @@ describe('IPv6 neighbour discovery', () => {
     ['without options', false],
   ])('NS for a known target (%s): solicited NA built in place', (_n, withOpt) => {
     const r = runTsi(ns(VM1.ip6, withOpt), 'nd-reply');
-    expect(r.retval).toBe(XDP.TX);
+    expect(r.retval).toBe(XDP.REDIRECT);
+    expect(dp.trace.read()).toEqual([{ ifindex: LO, vni: VNI_A, verdict: slot('nd-reply') }]);
     const d = r.data;
     expect(d.length).toBe(14 + 40 + 32);
     expect(macText(d, 0)).toBe(VM1.mac);
