@@ -13,14 +13,20 @@ export const libc = koffi.load(LIBC_PATH);
 /** A raw C pointer (0n is NULL). */
 export type Ptr = bigint;
 
+// koffi's named types are process-wide, but a test runner may evaluate this module more than
+// once in one process (vitest's netns project: one fork, a fresh module registry per file):
+// declare each named type once per process and reuse it.
+const protos = ((globalThis as { __roamKoffiProtos?: Map<string, unknown> }).__roamKoffiProtos ??=
+  new Map<string, unknown>());
+const proto = (decl: string): ReturnType<typeof koffi.proto> => {
+  if (!protos.has(decl)) protos.set(decl, koffi.proto(decl));
+  return protos.get(decl) as ReturnType<typeof koffi.proto>;
+};
+
 /** libbpf_print_fn_t: level, fmt, va_list (an array type on x86_64, so a pointer). */
-export const PrintFn = koffi.proto(
-  'int roam_libbpf_print_fn(int level, const char *fmt, void *args)',
-);
+export const PrintFn = proto('int roam_libbpf_print_fn(int level, const char *fmt, void *args)');
 /** ring_buffer_sample_fn. */
-export const SampleFn = koffi.proto(
-  'int roam_ring_buffer_sample_fn(void *ctx, void *data, size_t size)',
-);
+export const SampleFn = proto('int roam_ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
 
 type Fn<A extends unknown[], R> = ((...args: A) => R) & {
   async: (...args: [...A, (err: unknown, res: R) => void]) => void;
