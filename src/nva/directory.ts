@@ -174,4 +174,19 @@ export class Directory {
     revision = r.revision ?? revision;
     return { revision, hint };
   }
+
+  /** A hint ran out without the VM arriving: the entry stops being `moving`. */
+  async expireHint(vni: Vni, mac: Mac): Promise<number | undefined> {
+    const now = this.now();
+    if (await this.store.getHint(vni, mac, now)) return undefined; // renewed meanwhile
+    await this.store.deleteHint(vni, mac);
+    const r = await this.store.update(vni, mac, [], ({ current }) => ({
+      upserts:
+        current?.state === 'moving'
+          ? [{ ...current, state: 'active' as const, changedAt: this.now() }]
+          : [],
+      result: null,
+    }));
+    return r.revision;
+  }
 }

@@ -37,6 +37,8 @@ export function preciseNow(): number {
 
 /** How often pending convergence records are checked for expiry. */
 const CONVERGENCE_SWEEP_MS = 5_000;
+/** A hint is checked this long after it expires (clocks of replicas differ a little). */
+const HINT_EXPIRY_SLACK_MS = 50;
 
 export class NvaServer implements SessionHost {
   readonly directory: Directory;
@@ -57,6 +59,8 @@ export class NvaServer implements SessionHost {
   private startRevision = 0;
   /** Underlay address of every NVE that is a member of some VN (also those on other replicas). */
   private readonly memberAddrs = new Map<string, string>();
+  /** One timer per pending move hint: when it expires, the entry stops being `moving`. */
+  private readonly hintTimers = new Map<string, NodeJS.Timeout>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly tls: NvaServerOptions['tls'];
 
@@ -104,6 +108,13 @@ export class NvaServer implements SessionHost {
   async listen(address: string): Promise<number> {
     this.startRevision = await this.store.currentRevision();
     for (const m of await this.store.listMemberships()) this.memberAddrs.set(m.nveId, m.nveAddr);
+    // Entries left `moving` by a previous run: watch their hints (or end them now).
+    const now = preciseNow();
+    for (const e of await this.store.listEntries()) {
+      if (e.state !== 'moving') continue;
+      const hint = await this.store.getHint(e.vni, e.mac, now);
+      this.watchHint(e.vni, e.mac, hint?.expiresAt ?? now);
+    }
     this.metrics.revision.set(this.startRevision);
     const creds = this.tls
       ? grpc.ServerCredentials.createSsl(
@@ -120,6 +131,8 @@ export class NvaServer implements SessionHost {
   /** Stop accepting, end every stream, release the store subscription (not the store). */
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    for (const t of this.hintTimers.values()) clearTimeout(t);
+    this.hintTimers.clear();
     this.unsubscribe();
     for (const s of [...this.sessions.values()]) s.close('server shutting down');
     await new Promise<void>((resolve) => {
@@ -195,12 +208,29 @@ export class NvaServer implements SessionHost {
     return { digest, lastRevision: this.lastRevisionByVni.get(vni) ?? this.startRevision };
   }
 
+  private watchHint(vni: number, mac: string, expiresAt: number): void {
+    const key = `${vni}/${mac}`;
+    clearTimeout(this.hintTimers.get(key));
+    const timer = setTimeout(
+      () => {
+        this.hintTimers.delete(key);
+        this.directory.expireHint(vni, mac).catch((err: unknown) => {
+          this.log.error({ err, vni, mac }, 'could not expire a move hint');
+        });
+      },
+      Math.max(0, expiresAt - preciseNow()) + HINT_EXPIRY_SLACK_MS,
+    );
+    timer.unref();
+    this.hintTimers.set(key, timer);
+  }
+
   // --- fan-out ------------------------------------------------------------------------------
 
   private onChange(c: Change): void {
     this.metrics.revision.set(c.revision);
     this.lastRevisionByVni.set(c.vni, c.revision);
     for (const m of c.members ?? []) this.memberAddrs.set(m.nveId, m.nveAddr);
+    if (c.hint) this.watchHint(c.hint.vni, c.hint.mac, c.hint.expiresAt);
     if (c.upserts.length > 0) this.digestCache.delete(c.vni);
     const serving: string[] = [];
     for (const s of this.sessions.values()) {

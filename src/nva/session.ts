@@ -265,13 +265,16 @@ export class NveSession {
     this.host.attach(this);
     // Join the flood lists (a change every NVE of the VN hears), unless already there.
     const members = await store.listMemberships();
+    let joined = false;
     for (const vni of this.vnis) {
       const m = members.find((x) => x.vni === vni && x.nveId === this.nveId);
+      joined ||= !m;
       if (!m || m.nveAddr !== this.nveAddr) {
         await store.putMembership({ vni, nveId: this.nveId, nveAddr: this.nveAddr });
       }
     }
-    if (h.lastRevision > 0 && this.vnis.size > 0) {
+    // A VNI the NVE did not serve before has no history to resume from: snapshot everything.
+    if (h.lastRevision > 0 && this.vnis.size > 0 && !joined) {
       try {
         const changes = await store.changesSince(h.lastRevision, [...this.vnis]);
         this.sentRevision = h.lastRevision;
@@ -314,24 +317,35 @@ export class NveSession {
   }
 
   private async onRegister(r: Register): Promise<void> {
-    const res = await this.host.directory.register(
-      {
-        vni: r.vni,
-        mac: r.mac,
-        ips: r.ips,
-        seq: r.seq,
-        nveId: this.nveId,
-        nveAddr: this.nveAddr,
-        tsi: r.tsi,
-      },
-      this.vnis.has(r.vni),
-    );
-    this.answer(r.requestId, 'register', res);
+    const res = await this.host.directory
+      .register(
+        {
+          vni: r.vni,
+          mac: r.mac,
+          ips: r.ips,
+          seq: r.seq,
+          nveId: this.nveId,
+          nveAddr: this.nveAddr,
+          tsi: r.tsi,
+        },
+        this.vnis.has(r.vni),
+      )
+      .catch((err: unknown) => this.storeFailed(r.requestId, 'register', err));
+    if (res) this.answer(r.requestId, 'register', res);
+  }
+
+  /** A store failure (disk full, etcd unreachable) is answered, not left to time out. */
+  private storeFailed(requestId: number, kind: string, err: unknown): void {
+    this.host.metrics.registrations.inc({ kind, outcome: 'INTERNAL' });
+    this.log.error({ err, requestId }, `${kind} could not be stored`);
+    this.reject(requestId, 'INTERNAL', `the NVA could not store the ${kind}; retry later`);
   }
 
   private async onWithdraw(w: Withdraw): Promise<void> {
-    const res = await this.host.directory.withdraw(w.vni, w.mac, this.nveId);
-    this.answer(w.requestId, 'withdraw', res);
+    const res = await this.host.directory
+      .withdraw(w.vni, w.mac, this.nveId)
+      .catch((err: unknown) => this.storeFailed(w.requestId, 'withdraw', err));
+    if (res) this.answer(w.requestId, 'withdraw', res);
   }
 
   private answer(requestId: number, kind: string, res: DirectoryResult): void {

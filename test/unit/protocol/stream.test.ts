@@ -137,6 +137,21 @@ describe('snapshot, changes, acks and convergence', () => {
     );
   });
 
+  it('a hint that expires without the VM arriving turns the entry back to active', async () => {
+    await setup();
+    const [a, c] = [nve('a'), nve('c')];
+    await Promise.all([a, c].map((n) => n.client.ready()));
+    await a.client.register({ vni: VNI, mac: mac(1) });
+    await nva!.admin.move({ vni: VNI, mac: mac(1), toNve: 'b', ttlMs: 100 });
+    await until('moving', () => c.installed.get(`${VNI}/${mac(1)}`)?.state === 'moving');
+    await until(
+      'active again',
+      () => c.installed.get(`${VNI}/${mac(1)}`)?.state === 'active',
+      3_000,
+    );
+    expect(await nva!.store.getEntry(VNI, mac(1))).toMatchObject({ state: 'active', nveId: 'a' });
+  });
+
   it('requests in flight are pipelined across MACs but stay in order for one MAC', async () => {
     await setup();
     const a = nve('a');
@@ -222,7 +237,10 @@ describe('resume', () => {
   it('a revision older than the change log gets a fresh snapshot', async () => {
     await setup({ store: new MemoryStore({ changeLogMax: 3 }) });
     const a = nve('a');
-    await a.client.ready();
+    const b1 = nve('b');
+    await Promise.all([a.client.ready(), b1.client.ready()]);
+    b1.close();
+    await until('b gone', () => nva!.server.connected().length === 1);
     for (let i = 1; i <= 10; i++) await a.client.register({ vni: VNI, mac: mac(i), ips: [] });
     const b = nve('b', [VNI], { lastRevision: 1 });
     await b.client.ready();
@@ -231,6 +249,22 @@ describe('resume', () => {
     expect(
       await nva!.server.metrics.registry.getSingleMetricAsString('roam_nva_snapshots_sent_total'),
     ).toMatch(/reason="too_old"} 1/);
+  });
+
+  it('resuming with a VNI the NVE did not serve before gets a snapshot', async () => {
+    await setup();
+    await nva!.admin.configureVn({ vni: VNI + 1, learning: 'open' });
+    const a = nve('a', [VNI, VNI + 1]);
+    const b1 = nve('b');
+    await Promise.all([a.client.ready(), b1.client.ready()]);
+    await a.client.register({ vni: VNI + 1, mac: mac(7) });
+    await until('b1 acked', () => b1.client.ackedRevision > 0);
+    const from = b1.client.ackedRevision;
+    b1.close();
+    await until('b gone', () => nva!.server.connected().length === 1);
+    const b2 = nve('b', [VNI, VNI + 1], { lastRevision: from });
+    await b2.client.ready();
+    expect(b2.snapshots[0]?.entries.map((e) => e.mac)).toEqual([mac(7)]);
   });
 
   it('the client reconnects by itself with backoff after the server drops it', async () => {
