@@ -73,26 +73,21 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
   const { directory } = host;
   const store = directory.store;
 
-  const detail = async (e: Entry) => {
-    const [prov, conv] = await Promise.all([
-      store.getProvision(e.vni, e.mac),
-      store.listConvergence({ vni: e.vni, mac: e.mac, limit: 10 }),
-    ]);
-    return {
-      entry: entryToWire(e),
-      history: e.history.map((h) => ({
-        atMs: Math.floor(h.at),
-        fromNve: h.fromNve,
-        toNve: h.toNve,
-        seq: h.seq,
-        hinted: h.hinted,
-      })),
-      duplicateSinceMs: Math.floor(e.duplicateSince ?? 0),
-      conflictIps: e.conflictIps ?? [],
-      provisioned: prov !== undefined,
-      convergence: conv.map(convToWire),
-    };
-  };
+  /** An entry for the Admin API; convergence records only when asked (ShowEntry). */
+  const detail = (e: Entry, provisioned: boolean, conv: ConvergenceRecord[] = []) => ({
+    entry: entryToWire(e),
+    history: e.history.map((h) => ({
+      atMs: Math.floor(h.at),
+      fromNve: h.fromNve,
+      toNve: h.toNve,
+      seq: h.seq,
+      hinted: h.hinted,
+    })),
+    duplicateSinceMs: Math.floor(e.duplicateSince ?? 0),
+    conflictIps: e.conflictIps ?? [],
+    provisioned,
+    convergence: conv.map(convToWire),
+  });
 
   return {
     Provision: unary(host, provisionRequest, async (r) => {
@@ -109,16 +104,25 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
       ok: await directory.unprovision(r.vni, r.mac),
     })),
     ListEntries: unary(host, listEntriesRequest, async (r) => {
-      const entries = await store.listEntries(r.vni === 0 ? undefined : r.vni);
+      const vni = r.vni === 0 ? undefined : r.vni;
+      const [entries, provisions] = await Promise.all([
+        store.listEntries(vni),
+        store.listProvisions(vni),
+      ]);
+      const provisioned = new Set(provisions.map((p) => `${p.vni}/${p.mac}`));
       const shown = entries
         .filter((e) => r.includeWithdrawn || e.state !== 'withdrawn')
         .sort((a, b) => a.vni - b.vni || a.mac.localeCompare(b.mac));
-      return { entries: await Promise.all(shown.map(detail)) };
+      return { entries: shown.map((e) => detail(e, provisioned.has(`${e.vni}/${e.mac}`))) };
     }),
     ShowEntry: unary(host, entryKeyRequest, async (r) => {
       const e = await store.getEntry(r.vni, r.mac);
       if (!e) throw new AdminError('UNKNOWN_MAC', `MAC ${r.mac} is not in VNI ${r.vni}`);
-      return { detail: await detail(e) };
+      const [prov, conv] = await Promise.all([
+        store.getProvision(e.vni, e.mac),
+        store.listConvergence({ vni: e.vni, mac: e.mac, limit: 10 }),
+      ]);
+      return { detail: detail(e, prov !== undefined, conv) };
     }),
     Move: unary(host, moveRequest, async (r) => {
       const { revision, hint } = await directory.move(r.vni, r.mac, r.toNve, {

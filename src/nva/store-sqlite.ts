@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS hints (
   vni INTEGER NOT NULL, mac TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (vni, mac));
 CREATE TABLE IF NOT EXISTS convergence (
   id INTEGER PRIMARY KEY AUTOINCREMENT, vni INTEGER NOT NULL, mac TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS convergence_by_mac ON convergence (vni, mac, id);
 `;
 
 export class SqliteStore implements DirectoryStore {
