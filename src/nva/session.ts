@@ -264,10 +264,9 @@ export class NveSession {
     this.phase = 'syncing';
     this.host.attach(this);
     // Join the flood lists (a change every NVE of the VN hears), unless already there.
-    const members = await store.listMemberships();
     let joined = false;
     for (const vni of this.vnis) {
-      const m = members.find((x) => x.vni === vni && x.nveId === this.nveId);
+      const m = (await store.listMemberships(vni)).find((x) => x.nveId === this.nveId);
       joined ||= !m;
       if (!m || m.nveAddr !== this.nveAddr) {
         await store.putMembership({ vni, nveId: this.nveId, nveAddr: this.nveAddr });
