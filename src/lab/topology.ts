@@ -17,6 +17,7 @@ import {
   vmMac,
 } from './addressing.ts';
 import { tuneVeth } from './veth-tuning.ts';
+import { CountingReceiver } from './bench-forwarders.ts';
 
 /** Name of every NVE's underlay interface, and of every VM's interface. */
 export const UNDERLAY_IF = 'ul0';
@@ -53,6 +54,13 @@ export interface TopologyOptions {
   vms?: VmSpec[];
   underlayMtu?: number;
   vmMtu?: number;
+  /**
+   * 'pass' (default): a tiny counting XDP_PASS program on every VM interface. Needed: a veth
+   * only flushes frames an XDP program on its peer sent back with XDP_TX (roam's ARP/ND
+   * replies) when it has an XDP program of its own; GRO alone is not enough for XDP_TX.
+   * 'none': leave VM interfaces free (the benchmark puts its count-and-drop program there).
+   */
+  vmXdp?: 'pass' | 'none';
 }
 
 /** An NVE namespace and its underlay interface. */
@@ -79,6 +87,8 @@ export interface VmNode {
   /** The TSI: the NVE end of the VM's veth, in the NVE's namespace. */
   tsi: string;
   tsiIfindex: number;
+  /** Counts frames arriving at the VM (vmXdp 'pass'). */
+  rx?: CountingReceiver | undefined;
 }
 
 export class Topology {
@@ -167,6 +177,8 @@ export class Topology {
     const from = this.nve(vm.nve);
     const to = this.nve(toNve);
     // Deleting one end of a veth deletes both: the VM loses eth0 with it.
+    vm.rx?.detach();
+    vm.rx = undefined;
     from.ns.ip('link', 'del', vm.tsi);
     vm.nve = toNve;
     this.plug(vm, to);
@@ -175,7 +187,11 @@ export class Topology {
 
   /** Delete every namespace of the topology (idempotent). */
   destroy(): void {
-    for (const v of this.vms) v.ns.destroy();
+    for (const v of this.vms) {
+      v.rx?.detach();
+      v.rx = undefined;
+      v.ns.destroy();
+    }
     for (const n of this.nves) n.ns.destroy();
     this.underlay?.destroy();
   }
@@ -192,6 +208,7 @@ export class Topology {
     tuneVeth(vm.ns, vm.ifname);
     tuneVeth(nve.ns, vm.tsi);
     vm.tsiIfindex = nve.ns.ifindex(vm.tsi);
+    if (this.options.vmXdp === 'pass') vm.rx = CountingReceiver.attach(vm, 'pass');
   }
 }
 
@@ -213,6 +230,7 @@ export function buildTopology(opts: TopologyOptions): Topology {
     underlay: opts.underlay ?? 'bridge',
     underlayMtu: opts.underlayMtu ?? DEFAULT_UNDERLAY_MTU,
     vmMtu: opts.vmMtu ?? DEFAULT_VM_MTU,
+    vmXdp: opts.vmXdp ?? 'pass',
   };
   if (!Number.isInteger(options.nves) || options.nves < 1) {
     throw new Error(`a topology needs at least one NVE, got ${options.nves}`);
