@@ -205,6 +205,7 @@ async function main(): Promise<void> {
   const topo = buildTopology({
     nves: 2,
     underlay: 'p2p',
+    vmXdp: 'none',
     vms: [
       { name: 'a', nve: 0, vni: VNI },
       { name: 'b', nve: 1, vni: VNI },
