@@ -9,6 +9,8 @@
 // writes compare mod_revisions in etcd, and a failed compare retries on data read from etcd.
 import {
   Etcd3,
+  isRecoverableError,
+  type KVClient,
   type ICompare,
   type IKeyValue,
   type IOptions,
@@ -67,6 +69,15 @@ const CONVERGENCE_PRUNE_EVERY = 64;
 const DELIVERY_WAIT_MS = 5_000;
 /** How long changesSince() may take to replay the history it was asked for. */
 const REPLAY_TIMEOUT_MS = 10_000;
+/**
+ * Deadline of one unary etcd call. A proposal that was on its way to a leader that just died is
+ * otherwise answered only after etcd's own request timeout (5 s + 2 election timeouts).
+ */
+const CALL_DEADLINE_MS = 1_500;
+/** How long a failing etcd call is retried (member down, leader election) before giving up. */
+const RETRY_BUDGET_MS = 15_000;
+const RETRY_BACKOFF_MIN_MS = 25;
+const RETRY_BACKOFF_MAX_MS = 1_000;
 /** How long open() waits for the first answer from the cluster. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -123,6 +134,8 @@ export class EtcdStore implements DirectoryStore {
   private readonly listeners = new Set<ChangeListener>();
   private readonly deliveryWaiters: { revision: number; resolve: () => void }[] = [];
   private readonly mirror: EtcdMirror;
+  /** The etcd KV API, each call retried across member failures and elections. */
+  private readonly kv: Pick<KVClient, 'range' | 'put' | 'deleteRange' | 'txn' | 'compact'>;
   /** Changes seen in the revision being applied, handed to listeners once it is complete. */
   private pendingChanges: Change[] = [];
   /** Revision of the last change handed to listeners (what a snapshot is consistent with). */
@@ -147,6 +160,14 @@ export class EtcdStore implements DirectoryStore {
     this.ackFlushMs = opts.ackFlushMs ?? DEFAULT_ACK_FLUSH_MS;
     this.convergenceMax = opts.convergenceMax ?? DEFAULT_CONVERGENCE_MAX;
     this.changeLogMax = opts.changeLogMax;
+    const raw = client.kv;
+    this.kv = {
+      range: (r) => retrying(() => raw.range(r)),
+      put: (r) => retrying(() => raw.put(r)),
+      deleteRange: (r) => retrying(() => raw.deleteRange(r)),
+      txn: (r) => retrying(() => raw.txn(r)),
+      compact: (r) => retrying(() => raw.compact(r)),
+    };
     const k = this.keys;
     this.mirror = new EtcdMirror({
       client,
@@ -174,7 +195,13 @@ export class EtcdStore implements DirectoryStore {
   /** Connect, and start following the change log from the cluster's current revision. */
   static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
     if (opts.hosts.length === 0) throw new Error('etcd store needs at least one host');
-    const client = new Etcd3({ ...opts.client, hosts: opts.hosts });
+    const client = new Etcd3({
+      ...opts.client,
+      hosts: opts.hosts,
+      // Unary calls only: the mirror's watch stream lives as long as the store.
+      defaultCallOptions: (ctx) =>
+        ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS },
+    });
     const store = new EtcdStore(client, opts);
     try {
       const ms = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -357,13 +384,13 @@ export class EtcdStore implements DirectoryStore {
    * fresh snapshot.
    */
   async compact(revision: number): Promise<void> {
-    await this.client.kv.compact({ revision: etcdRevisionOf(revision) });
+    await this.kv.compact({ revision: etcdRevisionOf(revision) });
   }
 
   // --- VN configuration, membership --------------------------------------------------------
 
   async putVn(cfg: VnConfig): Promise<void> {
-    await this.written(this.client.kv.put({ key: this.keys.vn(cfg.vni), value: encode(cfg) }));
+    await this.written(this.kv.put({ key: this.keys.vn(cfg.vni), value: encode(cfg) }));
   }
 
   async getVn(vni: Vni): Promise<VnConfig | undefined> {
@@ -382,7 +409,7 @@ export class EtcdStore implements DirectoryStore {
   async deleteMembership(vni: Vni, nveId: string): Promise<number | undefined> {
     const key = this.keys.member(vni, nveId);
     const change: StoredChange = { vni, at: Date.now(), upserts: [], membersRemoved: [nveId] };
-    const res = await this.client.kv.txn({
+    const res = await this.kv.txn({
       compare: [{ key, target: 'Version', result: 'Greater', version: 0 }],
       success: [{ request_delete_range: { key } }, put(this.keys.log(vni), logValue([change]))],
     });
@@ -399,7 +426,7 @@ export class EtcdStore implements DirectoryStore {
   // --- provisioning ------------------------------------------------------------------------
 
   async putProvision(p: Provision): Promise<void> {
-    await this.written(this.client.kv.put({ key: this.keys.prov(p.vni, p.mac), value: encode(p) }));
+    await this.written(this.kv.put({ key: this.keys.prov(p.vni, p.mac), value: encode(p) }));
   }
 
   async getProvision(vni: Vni, mac: Mac): Promise<Provision | undefined> {
@@ -407,7 +434,7 @@ export class EtcdStore implements DirectoryStore {
   }
 
   async deleteProvision(vni: Vni, mac: Mac): Promise<boolean> {
-    const res = await this.written(this.client.kv.deleteRange({ key: this.keys.prov(vni, mac) }));
+    const res = await this.written(this.kv.deleteRange({ key: this.keys.prov(vni, mac) }));
     return Number(res.deleted) > 0;
   }
 
@@ -428,7 +455,7 @@ export class EtcdStore implements DirectoryStore {
   }
 
   async deleteHint(vni: Vni, mac: Mac): Promise<void> {
-    await this.written(this.client.kv.deleteRange({ key: this.keys.hint(vni, mac) }));
+    await this.written(this.kv.deleteRange({ key: this.keys.hint(vni, mac) }));
   }
 
   // --- acknowledgements, convergence --------------------------------------------------------
@@ -460,7 +487,7 @@ export class EtcdStore implements DirectoryStore {
   }
 
   async addConvergence(rec: ConvergenceRecord): Promise<void> {
-    await this.client.kv.put({
+    await this.kv.put({
       key: this.keys.conv(rec.revision, rec.vni, rec.mac),
       value: encode(rec),
     });
@@ -570,7 +597,7 @@ export class EtcdStore implements DirectoryStore {
 
   /** Commit one change (its ops plus the VNI's log key) and return its revision. */
   private async commitChange(ops: IRequestOp[], change: StoredChange): Promise<number> {
-    const res = await this.client.kv.txn({
+    const res = await this.kv.txn({
       success: [...ops, put(this.keys.log(change.vni), logValue([change]))],
     });
     const revision = Number(res.header.revision);
@@ -587,7 +614,7 @@ export class EtcdStore implements DirectoryStore {
       byVni.set(w.change.vni, list);
     });
     const logs = [...byVni].map(([vni, changes]) => put(this.keys.log(vni), { changes }));
-    const res = await this.client.kv.txn({
+    const res = await this.kv.txn({
       compare: group.flatMap((w) => w.compare),
       success: [...group.flatMap((w) => w.ops), ...logs],
     });
@@ -606,7 +633,7 @@ export class EtcdStore implements DirectoryStore {
     if (floor - this.compactedTo < Math.max(1, Math.floor(this.changeLogMax / 8))) return;
     this.compactedTo = floor;
     try {
-      await this.client.kv.compact({ revision: floor });
+      await this.kv.compact({ revision: floor });
     } catch (err) {
       // Another replica compacted further already: nothing to do.
       if (!/compacted/i.test(String(err))) throw err;
@@ -686,7 +713,7 @@ export class EtcdStore implements DirectoryStore {
     );
     for (let i = 0; i < todo.length; i += MAX_TXN_OPS) {
       const chunk = todo.slice(i, i + MAX_TXN_OPS);
-      const res = await this.client.kv.txn({
+      const res = await this.kv.txn({
         success: chunk.map((key) => ({ request_range: { key } })),
       });
       chunk.forEach((key, j) => {
@@ -727,7 +754,7 @@ export class EtcdStore implements DirectoryStore {
     this.pendingAcks.clear();
     for (let i = 0; i < acks.length; i += MAX_TXN_OPS) {
       const chunk = acks.slice(i, i + MAX_TXN_OPS);
-      await this.client.kv.txn({ success: chunk.map((a) => put(this.keys.ack(a.nveId), a)) });
+      await this.kv.txn({ success: chunk.map((a) => put(this.keys.ack(a.nveId), a)) });
     }
   }
 
@@ -739,7 +766,7 @@ export class EtcdStore implements DirectoryStore {
     const oldest = await this.rangePrefix(prefix, { keys_only: true, limit: excess });
     const last = oldest.kvs[oldest.kvs.length - 1];
     if (last === undefined) return;
-    await this.client.kv.deleteRange({
+    await this.kv.deleteRange({
       key: prefix,
       range_end: Buffer.concat([last.key, Buffer.from([0])]),
     });
@@ -749,7 +776,7 @@ export class EtcdStore implements DirectoryStore {
     prefix: Buffer,
     extra: Omit<IRangeRequest, 'key' | 'range_end'> = {},
   ): Promise<IRangeResponse> {
-    return this.client.kv.range({ key: prefix, range_end: prefixEnd(prefix), ...extra });
+    return this.kv.range({ key: prefix, range_end: prefixEnd(prefix), ...extra });
   }
 
   private async listJson<T>(prefix: Buffer): Promise<T[]> {
@@ -786,6 +813,33 @@ function put(key: Buffer, value: unknown): IRequestOp {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Run an etcd call, again and again while it fails in a way a healthy quorum will fix (member
+ * down, no leader yet, deadline): a dying member must not fail registrations. A transaction that
+ * timed out may still have committed: the retry then fails its compare and re-reads, so nothing
+ * is applied twice.
+ */
+async function retrying<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + RETRY_BUDGET_MS;
+  let backoff = RETRY_BACKOFF_MIN_MS;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      const transient =
+        err instanceof Error &&
+        (isRecoverableError(err) ||
+          // Every member's circuit breaker open (etcd3 skips a host for 5 s after 3 failures).
+          (err as { isBrokenCircuitError?: boolean }).isBrokenCircuitError === true ||
+          /request timed out|leader changed|no leader/i.test(err.message));
+      if (!transient || Date.now() + backoff > deadline) throw err;
+      log.debug({ err: (err as Error).message }, 'etcd call failed, retrying');
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, RETRY_BACKOFF_MAX_MS);
+    }
+  }
+}
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

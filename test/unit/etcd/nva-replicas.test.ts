@@ -26,10 +26,13 @@ interface Replica {
 async function startReplica(prefix: string, hosts: string[]): Promise<Replica> {
   const proc = spawn(process.execPath, ['--import', 'tsx', REPLICA_SCRIPT, prefix, ...hosts], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ROAM_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ROAM_LOG_LEVEL: process.env.REPLICA_LOG_LEVEL ?? 'warn' },
   });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  proc.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+    if (process.env.REPLICA_LOG_LEVEL) process.stderr.write(d);
+  });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`NVA replica did not start:\n${stderr}`)),
@@ -80,8 +83,9 @@ class NveView {
   }
 }
 
-function client(nveId: string, address: string, view: NveView): NvaClient {
+function client(nveId: string, address: string, view: NveView, lastRevision = 0): NvaClient {
   return new NvaClient({
+    lastRevision,
     address,
     nveId,
     underlayAddr: `192.0.2.${nveId.slice(-1)}`,
@@ -186,6 +190,48 @@ describe('two NVA replicas over one etcd cluster', () => {
       expect(view1.disconnects).toBeGreaterThan(0); // it really lost its replica
       expect(view2.disconnects).toBe(0);
       await cluster.restart(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'sends a snapshot to an NVE resuming from a revision etcd has compacted away',
+    async () => {
+      const b = replicas[1]!;
+      const view = new NveView();
+      // A first connection makes nve3 a member (a new member always gets a snapshot).
+      const fresh = client('nve3', `127.0.0.1:${b.port}`, view);
+      clients.push(fresh);
+      fresh.start();
+      await fresh.ready();
+      await waitFor(() => fresh.ackedRevision > 0, 'nve3 to ack its snapshot');
+      const first = fresh.ackedRevision;
+      fresh.close();
+      const early = client('nve3', `127.0.0.1:${b.port}`, view, first);
+      clients.push(early);
+      early.start();
+      await early.ready();
+      expect(view.snapshots).toBe(1); // resumed: no new snapshot
+      early.close();
+
+      // More changes, then the history before them is compacted.
+      const more = client('nve4', `127.0.0.1:${b.port}`, new NveView());
+      clients.push(more);
+      more.start();
+      await more.ready();
+      for (let i = 0; i < 5; i++)
+        await registerUntilAccepted(more, `02:00:00:04:00:0${i}`, `10.4.0.${i}`);
+      const latest = await admin.currentRevision();
+      await admin.compact(latest);
+
+      const late = client('nve3', `127.0.0.1:${b.port}`, view, first);
+      clients.push(late);
+      late.start();
+      await late.ready();
+      await waitFor(() => view.snapshots === 2, 'a snapshot for the too-old revision');
+      const stored = await admin.listEntries(VNI);
+      expect(view.macs.size).toBe(stored.filter((e) => e.state !== 'withdrawn').length);
+      expect(view.macs.get('02:00:00:04:00:04')).toBe('nve4');
     },
     TEST_TIMEOUT_MS,
   );
