@@ -8,6 +8,7 @@ import {
   moveRequest,
   parseAdmin,
   provisionRequest,
+  removeMemberRequest,
   vnConfigRequest,
 } from '../protocol/admin-schema.ts';
 import type { Authenticator } from './auth.ts';
@@ -153,6 +154,27 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
         learning: v.learning,
       })),
     })),
+    ListProvisions: unary(host, listEntriesRequest, async (r) => ({
+      provisions: (await store.listProvisions(r.vni === 0 ? undefined : r.vni))
+        .sort((a, b) => a.vni - b.vni || a.mac.localeCompare(b.mac))
+        .map((p) => ({
+          vni: p.vni,
+          mac: p.mac,
+          ips: p.ips,
+          nveId: p.nveId ?? '',
+          tsi: p.tsi ?? '',
+        })),
+    })),
+    RemoveMember: unary(host, removeMemberRequest, async (r) => {
+      const connected = host.connected().find((s) => s.nveId === r.nveId && s.vnis.has(r.vni));
+      if (connected) {
+        throw new AdminError(
+          'INVALID',
+          `NVE ${r.nveId} is connected and serves VNI ${r.vni}; stop it first`,
+        );
+      }
+      return { revision: (await store.deleteMembership(r.vni, r.nveId)) ?? 0 };
+    }),
     Status: unary(host, null, async () => {
       const [revision, memberships, conv] = await Promise.all([
         store.currentRevision(),

@@ -127,6 +127,14 @@ export class AdminClient {
   listVns(): Promise<{ vns: WireVnConfig[] }> {
     return this.call('ListVns', {});
   }
+  listProvisions(vni = 0): Promise<{
+    provisions: { vni: number; mac: string; ips: string[]; nveId: string; tsi: string }[];
+  }> {
+    return this.call('ListProvisions', { vni });
+  }
+  removeMember(vni: number, nveId: string): Promise<{ revision: number }> {
+    return this.call('RemoveMember', { vni, nveId });
+  }
   status(): Promise<WireStatus> {
     return this.call('Status', {});
   }

@@ -40,6 +40,8 @@ export const vnConfigRequest = z.object({
   learning: z.enum(['provisioned', 'open']),
 });
 
+export const removeMemberRequest = z.object({ vni, nveId });
+
 export type ProvisionRequest = z.infer<typeof provisionRequest>;
 export type MoveRequest = z.infer<typeof moveRequest>;
 export type VnConfigRequest = z.infer<typeof vnConfigRequest>;

@@ -1,5 +1,5 @@
 // `roam nva serve` runs the NVA (embedded SQLite by default, etcd with --etcd); `roam nva token
-// add` issues an NVE token; `roam nva vn` and `roam nva status` talk to a running NVA.
+// add` issues an NVE token; `roam nva vn|member|status` talk to a running NVA.
 import type { Command } from 'commander';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -192,6 +192,24 @@ export function registerNva(program: Command): void {
     .option('--nve-tokens <file>', 'token file (default <state-dir>/nve-tokens.yaml)')
     .option('--state-dir <dir>', 'NVA state directory')
     .action(tokenAdd);
+
+  withConnection(
+    nva
+      .command('member')
+      .description('VN membership')
+      .command('remove')
+      .description("take a (stopped) NVE off a VN's flood list"),
+  )
+    .argument('<vni>')
+    .argument('<nve-id>')
+    .action(async (vniS: string, nveId: string, o: ConnectionOpts) => {
+      const r = await withAdmin(o, (c) => c.removeMember(parseVni(vniS), nveId));
+      if (o.json) printJson(r);
+      else
+        process.stdout.write(
+          r.revision ? `removed at revision ${r.revision}\n` : 'it was no member\n',
+        );
+    });
 
   withConnection(nva.command('vn').description('create or change a VN on a running NVA'))
     .argument('<vni>')

@@ -76,8 +76,28 @@ export function registerVm(program: Command): void {
   withConnection(vm.command('list').description('list directory entries'))
     .option('--vni <vni>', 'only this VN')
     .option('--all', 'include withdrawn entries')
-    .action(async (o: ConnectionOpts & { vni?: string; all?: boolean }) => {
+    .option('--provisioned', 'list what is provisioned (registered or not) instead')
+    .action(async (o: ConnectionOpts & { vni?: string; all?: boolean; provisioned?: boolean }) => {
       const vni = o.vni ? parseVni(o.vni) : 0;
+      if (o.provisioned) {
+        const p = await withAdmin(o, (c) => c.listProvisions(vni));
+        const rows = p.provisions.map((x) => ({
+          ...x,
+          nveId: x.nveId || undefined,
+          tsi: x.tsi || undefined,
+        }));
+        if (o.json) return printJson(rows);
+        return printTable(
+          ['VNI', 'MAC', 'IPS', 'NVE', 'TSI'],
+          rows.map((x) => [
+            String(x.vni),
+            x.mac,
+            x.ips.join(',') || '-',
+            x.nveId ?? 'any',
+            x.tsi ?? '-',
+          ]),
+        );
+      }
       const r = await withAdmin(o, (c) => c.listEntries(vni, o.all ?? false));
       if (o.json) printJson(r.entries.map(entryJson));
       else printTable(HEADER, r.entries.map(entryRow));

@@ -111,6 +111,9 @@ describe('roam nva serve + roam vm', () => {
       ok: true,
       vni: 100,
     });
+    expect(await vm('list', '--provisioned')).toEqual([
+      { vni: 100, mac: MAC, ips: ['10.1.0.1', 'fd00::1'] },
+    ]);
     const a = nve('a', tokens.a ?? '', '192.0.2.1');
     const b = nve('b', tokens.b ?? '', '192.0.2.2');
     await Promise.all([a.ready(), b.ready()]);

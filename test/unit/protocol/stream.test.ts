@@ -197,6 +197,28 @@ describe('snapshot, changes, acks and convergence', () => {
   });
 });
 
+describe('admin', () => {
+  it('lists provisions, refuses to drop a connected member, drops a stopped one (NVEs hear it)', async () => {
+    await setup({}, 'provisioned');
+    await nva!.admin.provision({ vni: VNI, mac: mac(2), ips: ['10.1.0.2'], nveId: 'a' });
+    await nva!.admin.provision({ vni: VNI, mac: mac(1), ips: [] });
+    expect((await nva!.admin.listProvisions(VNI)).provisions).toEqual([
+      { vni: VNI, mac: mac(1), ips: [], nveId: '', tsi: '' },
+      { vni: VNI, mac: mac(2), ips: ['10.1.0.2'], nveId: 'a', tsi: '' },
+    ]);
+    const a = nve('a');
+    const b = nve('b');
+    await Promise.all([a.client.ready(), b.client.ready()]);
+    await expect(nva!.admin.removeMember(VNI, 'b')).rejects.toThrow(/is connected/);
+    b.close();
+    await until('b gone', () => nva!.server.connected().length === 1);
+    expect((await nva!.admin.removeMember(VNI, 'b')).revision).toBeGreaterThan(0);
+    await until('a hears it', () => a.changes.some((c) => c.membersRemoved.includes('b')));
+    expect((await nva!.admin.removeMember(VNI, 'b')).revision).toBe(0);
+    await expect(nva!.admin.removeMember(VNI, 'bad id!')).rejects.toThrow(/nveId/);
+  });
+});
+
 describe('resume', () => {
   it('a reconnecting NVE resumes from its revision (no snapshot), and gets what it missed', async () => {
     await setup();
