@@ -246,6 +246,7 @@ function printTable(rows: Row[]): void {
     'store',
     'nves',
     'moves',
+    'window',
     'converged',
     'p50_ms',
     'p99_ms',
