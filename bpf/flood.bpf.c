@@ -46,7 +46,7 @@ struct flood_ctx {
 	__u32 skip_ifindex; /* local: where the frame came from */
 	__u32 inner_len;
 	__u32 grown; /* remote: bytes the skb has grown by so far */
-	__u16 sport;
+	struct inner_flow flow; /* outer source port and ECN, from the inner frame */
 	__u8 family; /* remote: the family this pass sends to */
 	__u8 failed; /* remote: the skb could not be rewritten, stop */
 	__u32 local_verdict;  /* how a local copy is counted */
@@ -102,11 +102,11 @@ static __always_inline void flood_send_remote(struct flood_ctx *fc, const struct
 		fc->grown = need;
 	}
 	if (remote->family == FAMILY_V6) {
-		vxlan_write_outer_v6(hdr, fc->cfg, remote, dmac, fc->vni, fc->sport,
+		vxlan_write_outer_v6(hdr, fc->cfg, remote, dmac, fc->vni, &fc->flow,
 				     fc->inner_len);
 		err = bpf_skb_store_bytes(fc->skb, 0, hdr, VXLAN_ENCAP_LEN_V6, 0);
 	} else {
-		vxlan_write_outer_v4(hdr, fc->cfg, remote, dmac, fc->vni, fc->sport,
+		vxlan_write_outer_v4(hdr, fc->cfg, remote, dmac, fc->vni, &fc->flow,
 				     fc->inner_len);
 		err = bpf_skb_store_bytes(fc->skb, 0, hdr, VXLAN_ENCAP_LEN_V4, 0);
 	}
@@ -199,7 +199,7 @@ static __always_inline int tc_replicate(struct __sk_buff *skb, struct roam_confi
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return DROP_TRUNCATED;
-	fc.sport = tunnel_gen_src_port(data, data_end);
+	tunnel_inner_flow(data, data_end, &fc.flow);
 	if (!eth_is_group(eth->h_dest)) {
 		eth_addr_copy(key.mac, eth->h_dest);
 		e = bpf_map_lookup_elem(&fdb, &key);

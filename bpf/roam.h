@@ -268,6 +268,7 @@ enum roam_verdict {
 	DROP_FRAGMENT,               /* fragmented VXLAN packet to us */
 	DROP_REDIRECT,               /* TC: a clone could not be sent */
 	DROP_RETUNNEL_LOOP,          /* moved to the very NVE that sent it: stale on both sides */
+	DROP_ECN,                    /* CE-marked tunnel packet around a Not-ECT one (RFC 6040) */
 	VERDICT_MAX
 };
 

@@ -145,6 +145,10 @@ int roam_underlay(struct xdp_md *ctx)
 		verdict = DROP_BAD_SRC_MAC;
 		goto out;
 	}
+	/* congestion marked on the way here must reach the VM (or the next tunnel) */
+	verdict = ecn_decapsulate(outer.ecn, inner, data_end);
+	if (verdict)
+		goto out;
 	verdict = underlay_forward(ctx, cfg, vi, vni, &outer, inner);
 out:
 	stats_record_verdict(vni, verdict, bytes);

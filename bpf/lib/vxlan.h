@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vxlan.h: VXLAN (RFC 7348) over IPv4 or IPv6: the outer headers roam writes on encap,
- * the flow hash that picks the outer UDP source port (so underlay ECMP spreads flows),
- * next-hop resolution, and the parser that recognises tunnelled frames addressed to us. */
+ * the flow hash that picks the outer UDP source port (so underlay ECMP spreads flows), ECN
+ * between inner and outer headers (RFC 6040 normal mode), next-hop resolution, and the parser
+ * that recognises tunnelled frames addressed to us. */
 #ifndef ROAM_LIB_VXLAN_H
 #define ROAM_LIB_VXLAN_H
 
@@ -22,6 +23,9 @@
 
 #define VXLAN_FLAG_I 0x08000000U /* "VNI present", the only flag RFC 7348 defines */
 #define IPV4_DF 0x4000
+#define ECN_MASK 0x3
+#define ECN_NOT_ECT 0x0
+#define ECN_CE 0x3
 #define IPV4_FRAG_MASK 0x3fff /* MF + fragment offset */
 
 struct vxlanhdr_roam {
@@ -34,6 +38,13 @@ struct vxlan_outer {
 	__u32 vni;
 	__u32 outer_len; /* bytes before the inner Ethernet header */
 	struct nve_addr src;
+	__u8 ecn; /* ECN field of the outer IP header */
+};
+
+/* What the outer headers take from the inner frame. */
+struct inner_flow {
+	__u16 sport; /* outer UDP source port */
+	__u8 ecn;    /* inner ECN field (Not-ECT for non-IP frames), copied to the outer header */
 };
 
 /* Results of vxlan_parse_outer besides DROP_* verdicts. */
@@ -59,21 +70,25 @@ static __always_inline __u32 hash_mix(__u32 h, __u32 v)
 	return h ^ (h >> 15);
 }
 
-/* Outer UDP source port from the inner flow: MACs, plus IPs and ports when present. */
-static __always_inline __u16 tunnel_gen_src_port(void *data, void *data_end)
+/* Outer UDP source port from the inner flow (MACs, plus IPs and ports when present), and the
+ * inner ECN field. */
+static __always_inline void tunnel_inner_flow(void *data, void *data_end, struct inner_flow *f)
 {
 	struct cursor c = { .pos = data, .end = data_end };
 	struct ethhdr *eth = cursor_pull(&c, sizeof(*eth));
 	__u32 h = 0x726f616d;
 
+	f->sport = VXLAN_SRC_PORT_MIN;
+	f->ecn = ECN_NOT_ECT;
 	if (!eth)
-		return VXLAN_SRC_PORT_MIN;
+		return;
 	h = hash_mix(h, *(__u32 *)eth->h_dest ^ *(__u16 *)(eth->h_dest + 4));
 	h = hash_mix(h, *(__u32 *)eth->h_source ^ *(__u16 *)(eth->h_source + 4));
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph = cursor_pull(&c, sizeof(*iph));
 
 		if (iph) {
+			f->ecn = iph->tos & ECN_MASK;
 			h = hash_mix(h, iph->saddr);
 			h = hash_mix(h, iph->daddr ^ iph->protocol);
 			/* ports only when the L4 header follows a plain header of a first fragment */
@@ -89,6 +104,7 @@ static __always_inline __u16 tunnel_gen_src_port(void *data, void *data_end)
 		struct ipv6hdr *ip6 = cursor_pull(&c, sizeof(*ip6));
 
 		if (ip6) {
+			f->ecn = (bpf_ntohl(*(__be32 *)ip6) >> 20) & ECN_MASK;
 			h = hash_mix(h, ip6->saddr.s6_addr32[3] ^ ip6->saddr.s6_addr32[2]);
 			h = hash_mix(h, ip6->daddr.s6_addr32[3] ^ ip6->daddr.s6_addr32[2]);
 			if (ip6->nexthdr == IPPROTO_TCP || ip6->nexthdr == IPPROTO_UDP) {
@@ -99,7 +115,45 @@ static __always_inline __u16 tunnel_gen_src_port(void *data, void *data_end)
 			}
 		}
 	}
-	return VXLAN_SRC_PORT_MIN | (h & 0x3fff);
+	f->sport = VXLAN_SRC_PORT_MIN | (h & 0x3fff);
+}
+
+/* RFC 6040 decapsulation: a CE mark on the outer header is carried into an ECN-capable
+ * inner IP header (IPv4 checksum updated, RFC 1624); a CE-marked tunnel packet around a
+ * Not-ECT inner packet is dropped, as the RFC asks. Non-IP inner frames are left alone.
+ * `inner` points at the inner Ethernet header. Returns 0 or DROP_ECN. */
+static __always_inline int ecn_decapsulate(__u8 outer_ecn, struct ethhdr *inner, void *data_end)
+{
+	if (outer_ecn != ECN_CE)
+		return 0;
+	if (inner->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = (void *)(inner + 1);
+		__u16 old, new;
+		__u32 sum;
+
+		if ((void *)(iph + 1) > data_end)
+			return 0;
+		if ((iph->tos & ECN_MASK) == ECN_NOT_ECT)
+			return DROP_ECN;
+		if ((iph->tos & ECN_MASK) == ECN_CE)
+			return 0;
+		old = *(__u16 *)iph;
+		iph->tos |= ECN_CE;
+		new = *(__u16 *)iph;
+		sum = (__u16)~iph->check + (__u16)~old + new;
+		iph->check = csum_fold(sum);
+	} else if (inner->h_proto == bpf_htons(ETH_P_IPV6)) {
+		__be32 *w = (void *)(inner + 1);
+		__u32 first;
+
+		if ((void *)(w + 1) > data_end)
+			return 0;
+		first = bpf_ntohl(*w);
+		if (((first >> 20) & ECN_MASK) == ECN_NOT_ECT)
+			return DROP_ECN;
+		*w = bpf_htonl(first | (ECN_CE << 20));
+	}
+	return 0;
 }
 
 static __always_inline __u32 vxlan_encap_len(__u8 family)
@@ -145,11 +199,11 @@ static __always_inline int nexthop_resolve(void *ctx, const struct roam_config *
 
 /* UDP + VXLAN part of the outer headers. */
 static __always_inline void vxlan_write_udp(struct udphdr *udp, const struct roam_config *cfg,
-					    __u32 vni, __u16 sport, __u16 udp_len)
+					    __u32 vni, const struct inner_flow *flow, __u16 udp_len)
 {
 	struct vxlanhdr_roam *vx = (void *)(udp + 1);
 
-	udp->source = bpf_htons(sport);
+	udp->source = bpf_htons(flow->sport);
 	udp->dest = bpf_htons(cfg->udp_port);
 	udp->len = bpf_htons(udp_len);
 	/* zero: optional over IPv4 (RFC 7348), allowed for tunnels over IPv6 (RFC 6935/6936) */
@@ -162,7 +216,8 @@ static __always_inline void vxlan_write_udp(struct udphdr *udp, const struct roa
  * inner frame's length. */
 static __always_inline void vxlan_write_outer_v4(void *data, const struct roam_config *cfg,
 						 const struct nve_addr *remote, const __u8 *dmac,
-						 __u32 vni, __u16 sport, __u32 inner_len)
+						 __u32 vni, const struct inner_flow *flow,
+						 __u32 inner_len)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *iph = data + sizeof(*eth);
@@ -173,7 +228,8 @@ static __always_inline void vxlan_write_outer_v4(void *data, const struct roam_c
 	eth->h_proto = bpf_htons(ETH_P_IP);
 	iph->version = 4;
 	iph->ihl = 5;
-	iph->tos = 0;
+	/* ECN copied from the inner header (RFC 6040 normal mode); DSCP not inherited */
+	iph->tos = flow->ecn;
 	iph->tot_len = bpf_htons(sizeof(*iph) + udp_len);
 	iph->id = 0;
 	/* DF: the underlay MTU is checked here, a frame is never fragmented on the way */
@@ -184,13 +240,14 @@ static __always_inline void vxlan_write_outer_v4(void *data, const struct roam_c
 	iph->saddr = *(__u32 *)cfg->local_ip4;
 	iph->daddr = *(__u32 *)remote->ip;
 	iph->check = csum_ipv4_header(iph);
-	vxlan_write_udp((void *)(iph + 1), cfg, vni, sport, udp_len);
+	vxlan_write_udp((void *)(iph + 1), cfg, vni, flow, udp_len);
 }
 
 /* Writes the VXLAN_ENCAP_LEN_V6 outer bytes at data for an IPv6 remote. */
 static __always_inline void vxlan_write_outer_v6(void *data, const struct roam_config *cfg,
 						 const struct nve_addr *remote, const __u8 *dmac,
-						 __u32 vni, __u16 sport, __u32 inner_len)
+						 __u32 vni, const struct inner_flow *flow,
+						 __u32 inner_len)
 {
 	struct ethhdr *eth = data;
 	struct ipv6hdr *ip6 = data + sizeof(*eth);
@@ -199,13 +256,13 @@ static __always_inline void vxlan_write_outer_v6(void *data, const struct roam_c
 	eth_addr_copy(eth->h_dest, dmac);
 	eth_addr_copy(eth->h_source, cfg->local_mac);
 	eth->h_proto = bpf_htons(ETH_P_IPV6);
-	*(__be32 *)ip6 = bpf_htonl(0x60000000);
+	*(__be32 *)ip6 = bpf_htonl(0x60000000 | ((__u32)flow->ecn << 20));
 	ip6->payload_len = bpf_htons(udp_len);
 	ip6->nexthdr = IPPROTO_UDP;
 	ip6->hop_limit = cfg->ttl ? cfg->ttl : UNDERLAY_DEFAULT_TTL;
 	__builtin_memcpy(ip6->saddr.s6_addr, cfg->local_ip6, 16);
 	__builtin_memcpy(ip6->daddr.s6_addr, remote->ip, 16);
-	vxlan_write_udp((void *)(ip6 + 1), cfg, vni, sport, udp_len);
+	vxlan_write_udp((void *)(ip6 + 1), cfg, vni, flow, udp_len);
 }
 
 /* Checks the underlay can carry a frame of inner_len bytes to `remote`: our address of that
@@ -241,8 +298,8 @@ static __always_inline int xdp_vxlan_encap(struct xdp_md *ctx, const struct roam
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 inner_len = data_end - data;
 	__u32 len = vxlan_encap_len(remote->family);
+	struct inner_flow flow;
 	__u8 dmac[ETH_ALEN];
-	__u16 sport;
 	int err;
 
 	err = vxlan_check_fits(cfg, remote, inner_len);
@@ -251,7 +308,7 @@ static __always_inline int xdp_vxlan_encap(struct xdp_md *ctx, const struct roam
 	err = nexthop_resolve(ctx, cfg, remote, dmac);
 	if (err)
 		return err;
-	sport = tunnel_gen_src_port(data, data_end);
+	tunnel_inner_flow(data, data_end, &flow);
 	if (bpf_xdp_adjust_head(ctx, -(int)len))
 		return DROP_NO_HEADROOM;
 	data = (void *)(long)ctx->data;
@@ -259,11 +316,11 @@ static __always_inline int xdp_vxlan_encap(struct xdp_md *ctx, const struct roam
 	if (remote->family == FAMILY_V6) {
 		if (data + VXLAN_ENCAP_LEN_V6 > data_end)
 			return DROP_NO_HEADROOM;
-		vxlan_write_outer_v6(data, cfg, remote, dmac, vni, sport, inner_len);
+		vxlan_write_outer_v6(data, cfg, remote, dmac, vni, &flow, inner_len);
 	} else {
 		if (data + VXLAN_ENCAP_LEN_V4 > data_end)
 			return DROP_NO_HEADROOM;
-		vxlan_write_outer_v4(data, cfg, remote, dmac, vni, sport, inner_len);
+		vxlan_write_outer_v4(data, cfg, remote, dmac, vni, &flow, inner_len);
 	}
 	return 0;
 }
@@ -299,6 +356,7 @@ static __always_inline int vxlan_parse_outer(struct cursor *c, const struct ethh
 		/* the first fragment of VXLAN to us: we never reassemble */
 		if (iph->frag_off & bpf_htons(0x2000))
 			return DROP_FRAGMENT;
+		out->ecn = iph->tos & ECN_MASK;
 		out->src.family = FAMILY_V4;
 		__builtin_memset(out->src.ip, 0, sizeof(out->src.ip));
 		*(__u32 *)out->src.ip = iph->saddr;
@@ -314,6 +372,7 @@ static __always_inline int vxlan_parse_outer(struct cursor *c, const struct ethh
 		udp = cursor_pull(c, sizeof(*udp));
 		if (!udp || udp->dest != bpf_htons(cfg->udp_port))
 			return VXLAN_NOT_OURS;
+		out->ecn = (bpf_ntohl(*(__be32 *)ip6) >> 20) & ECN_MASK;
 		out->src.family = FAMILY_V6;
 		__builtin_memcpy(out->src.ip, ip6->saddr.s6_addr, 16);
 	} else {

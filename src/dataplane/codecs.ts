@@ -86,6 +86,7 @@ export const VERDICT_NAMES = [
   'drop-fragment',
   'drop-redirect',
   'drop-retunnel-loop',
+  'drop-ecn',
 ] as const;
 export type VerdictName = (typeof VERDICT_NAMES)[number];
 /** Slot of the first drop reason (DROP_FIRST). */

@@ -72,6 +72,12 @@ describe('flood from a TSI', () => {
     expect(o.inner).toEqual(BCAST);
   });
 
+  it('copies carry the inner ECN field in their outer header', () => {
+    dp.tables.flood.setMany([[VNI_A, { local: [], remote: [NVE_B.ip4] }]]);
+    const f = vmUdp(BROADCAST, VM1.mac, [VM1.ip4, '255.255.255.255'], [1, 2], 60, 2);
+    expect(parseOuter(dp.run(dp.floodTsi, f).data).tos).toBe(2);
+  });
+
   it('IPv4-only list: the last copy carries a correct IPv4 header', () => {
     dp.tables.flood.setMany([[VNI_A, { local: [LO], remote: [NVE_B.ip4] }]]);
     const r = dp.run(dp.floodTsi, BCAST);

@@ -84,6 +84,8 @@ export function parseArp(b: Buffer, off = 14): ArpFields {
 
 export interface Ipv4Opts {
   ttl?: number;
+  /** TOS byte (DSCP + ECN). */
+  tos?: number;
   /** frag_off field as on the wire (flags + offset). */
   fragOff?: number;
   /** IP options (length a multiple of 4). */
@@ -94,6 +96,7 @@ export function ipv4(src: string, dst: string, proto: number, payload: Buffer, o
   const opt = o.options ?? Buffer.alloc(0);
   const h = Buffer.alloc(20 + opt.length);
   h[0] = 0x40 | ((20 + opt.length) / 4);
+  h[1] = o.tos ?? 0;
   h.writeUInt16BE(h.length + payload.length, 2);
   h.writeUInt16BE(o.fragOff ?? 0, 6);
   h[8] = o.ttl ?? 64;
@@ -105,9 +108,16 @@ export function ipv4(src: string, dst: string, proto: number, payload: Buffer, o
   return Buffer.concat([h, payload]);
 }
 
-export function ipv6(src: string, dst: string, nexthdr: number, payload: Buffer, hop = 64) {
+export function ipv6(
+  src: string,
+  dst: string,
+  nexthdr: number,
+  payload: Buffer,
+  hop = 64,
+  trafficClass = 0,
+) {
   const h = Buffer.alloc(40);
-  h.writeUInt32BE(0x60000000, 0);
+  h.writeUInt32BE((0x60000000 | (trafficClass << 20)) >>> 0, 0);
   h.writeUInt16BE(payload.length, 4);
   h[6] = nexthdr;
   h[7] = hop;
@@ -180,6 +190,8 @@ export interface OuterFields {
   /** VXLAN flags word (default 0x08000000). */
   flags?: number;
   ipv4?: Ipv4Opts;
+  /** Outer IPv6 traffic class. */
+  trafficClass?: number;
 }
 
 /** A VXLAN packet carrying `inner`, over IPv4 or IPv6 by the address family. */
@@ -191,7 +203,7 @@ export function vxlan(o: OuterFields, inner: Buffer): Buffer {
   if (ipFamily(o.srcIp) === FAMILY_V4) {
     return eth(o.dstMac, o.srcMac, ETH_P_IP, ipv4(o.srcIp, o.dstIp, 17, u, o.ipv4));
   }
-  return eth(o.dstMac, o.srcMac, ETH_P_IPV6, ipv6(o.srcIp, o.dstIp, 17, u));
+  return eth(o.dstMac, o.srcMac, ETH_P_IPV6, ipv6(o.srcIp, o.dstIp, 17, u, 64, o.trafficClass));
 }
 
 /** What an encapsulated frame says, with its checks. */
@@ -202,6 +214,8 @@ export interface ParsedOuter {
   srcIp: string;
   dstIp: string;
   ttl: number;
+  /** IPv4 TOS / IPv6 traffic class (its low 2 bits are ECN). */
+  tos: number;
   df: boolean;
   ipCsumOk: boolean;
   ipLen: number;
@@ -221,6 +235,7 @@ export function parseOuter(f: Buffer): ParsedOuter {
   let srcIp: string;
   let dstIp: string;
   let ttl: number;
+  let tos: number;
   let df = false;
   let ipCsumOk = true;
   let ipLen: number;
@@ -231,6 +246,7 @@ export function parseOuter(f: Buffer): ParsedOuter {
     srcIp = readIp(4, Buffer.concat([f.subarray(26, 30), pad]), 0);
     dstIp = readIp(4, Buffer.concat([f.subarray(30, 34), pad]), 0);
     ttl = f[22] ?? 0;
+    tos = f[15] ?? 0;
     df = (f.readUInt16BE(20) & 0x4000) !== 0;
     ipCsumOk = csum16(f.subarray(14, 14 + ihl)) === 0;
     ipLen = f.readUInt16BE(16);
@@ -241,6 +257,7 @@ export function parseOuter(f: Buffer): ParsedOuter {
     srcIp = readIp(6, f, 22);
     dstIp = readIp(6, f, 38);
     ttl = f[21] ?? 0;
+    tos = (f.readUInt32BE(14) >>> 20) & 0xff;
     ipLen = 40 + f.readUInt16BE(18);
     if ((f[20] ?? 0) !== 17) throw new Error('outer IPv6 is not UDP');
     off = 54;
@@ -254,6 +271,7 @@ export function parseOuter(f: Buffer): ParsedOuter {
     srcIp,
     dstIp,
     ttl,
+    tos,
     df,
     ipCsumOk,
     ipLen,
@@ -274,12 +292,22 @@ export function vmUdp(
   ips: [string, string],
   ports: [number, number] = [1000, 2000],
   size = 60,
+  tos = 0,
 ): Buffer {
   const payloadLen = Math.max(0, size - 14 - 20 - 8);
+  if (ipFamily(ips[0]) !== FAMILY_V4) {
+    const pl = Math.max(0, size - 14 - 40 - 8);
+    return eth(
+      dst,
+      src,
+      ETH_P_IPV6,
+      ipv6(ips[0], ips[1], 17, udp(ports[0], ports[1], Buffer.alloc(pl, 0x5a)), 64, tos),
+    );
+  }
   return eth(
     dst,
     src,
     ETH_P_IP,
-    ipv4(ips[0], ips[1], 17, udp(ports[0], ports[1], Buffer.alloc(payloadLen, 0x5a))),
+    ipv4(ips[0], ips[1], 17, udp(ports[0], ports[1], Buffer.alloc(payloadLen, 0x5a)), { tos }),
   );
 }

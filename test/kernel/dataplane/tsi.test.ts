@@ -124,6 +124,26 @@ describe('unicast forwarding', () => {
     expect(o.inner).toEqual(f);
   });
 
+  it.each([
+    ['IPv4 ECT(0) over IPv4', VM3.mac, [VM1.ip4, VM3.ip4], 0xb8 | 2, 4, 2],
+    ['IPv4 CE over IPv4', VM3.mac, [VM1.ip4, VM3.ip4], 3, 4, 3],
+    ['IPv6 ECT(1) over IPv6', VM5.mac, [VM1.ip6, VM5.ip6], 0x28 | 1, 6, 1],
+    ['IPv4 Not-ECT over IPv6', VM5.mac, [VM1.ip4, VM5.ip4], 0xb8, 6, 0],
+  ] as const)('ECN (%s): copied to the outer header, DSCP not', (_n, dst, ips, tos, fam, ecn) => {
+    const f = vmUdp(dst, VM1.mac, [ips[0], ips[1]], [1, 2], 80, tos);
+    const o = parseOuter(runTsi(f, 'encap').data);
+    expect(o.family).toBe(fam);
+    expect(o.tos).toBe(ecn);
+    expect(o.inner).toEqual(f);
+  });
+
+  it('a non-IP frame is tunnelled with ECN Not-ECT', () => {
+    const f = eth(VM3.mac, VM1.mac, 0x88b5, Buffer.alloc(46, 7));
+    const o = parseOuter(runTsi(f, 'encap').data);
+    expect(o.tos).toBe(0);
+    expect(o.inner).toEqual(f);
+  });
+
   it('outer source port: stable per flow, spread across flows', () => {
     const sportOf = (p: number) =>
       parseOuter(dp.run(dp.tsi, vmUdp(VM3.mac, VM1.mac, IPS, [p, 53])).data).sport;

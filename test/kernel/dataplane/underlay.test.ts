@@ -9,6 +9,7 @@ import {
   ETH_P_IP,
   arp,
   eth,
+  csum16,
   ethVlan,
   ipv4,
   ipv6,
@@ -108,6 +109,55 @@ describe('decapsulation', () => {
     dp.trace.clear();
     runUnderlay(vxlan({ ...FROM_B, srcIp: NVE_C.ip4 }, inner), 'drop-unknown-unicast');
     expect(dp.trace.read()).toEqual([]);
+  });
+});
+
+describe('ECN on decapsulation (RFC 6040)', () => {
+  const v4 = (tos: number) => vmUdp(VM2.mac, VM3.mac, [VM3.ip4, VM2.ip4], [1, 2], 60, tos);
+  const v6 = (tc: number) => vmUdp(VM2.mac, VM3.mac, [VM3.ip6, VM2.ip6], [1, 2], 80, tc);
+
+  it('outer CE onto inner IPv4 ECT(0): inner becomes CE, checksum still right', () => {
+    const r = runUnderlay(vxlan({ ...FROM_B, ipv4: { tos: 3 } }, v4(0xb8 | 2)), 'decap');
+    expect(r.data[15]).toBe(0xb8 | 3);
+    expect(csum16(r.data.subarray(14, 34))).toBe(0);
+    // only the ECN bits and the header checksum (bytes 24-25) changed
+    const before = v4(0xb8 | 2);
+    expect(r.data.subarray(16, 24)).toEqual(before.subarray(16, 24));
+    expect(r.data.subarray(26)).toEqual(before.subarray(26));
+    expect(r.data.readUInt16BE(24)).not.toBe(before.readUInt16BE(24));
+  });
+
+  it('outer CE onto inner IPv6 ECT(1) (over an IPv6 underlay): inner becomes CE', () => {
+    const r = runUnderlay(vxlan({ ...FROM_D, trafficClass: 3 }, v6(1)), 'decap');
+    expect((r.data.readUInt32BE(14) >>> 20) & 0xff).toBe(3);
+  });
+
+  it('outer CE around a Not-ECT packet: dropped', () => {
+    const r = runUnderlay(vxlan({ ...FROM_B, ipv4: { tos: 3 } }, v4(0)), 'drop-ecn');
+    expect(r.retval).toBe(XDP.DROP);
+  });
+
+  it.each([
+    ['outer ECT(0), inner ECT(0)', 2, 2],
+    ['outer Not-ECT, inner CE', 0, 3],
+    ['outer CE, inner CE', 3, 3],
+  ])('%s: inner unchanged', (_n, outer, inner) => {
+    const r = runUnderlay(vxlan({ ...FROM_B, ipv4: { tos: outer } }, v4(inner)), 'decap');
+    expect(r.data).toEqual(v4(inner));
+  });
+
+  it('outer CE around a non-IP frame: delivered as is', () => {
+    const inner = eth(VM2.mac, VM3.mac, 0x88b5, Buffer.alloc(46, 7));
+    const r = runUnderlay(vxlan({ ...FROM_B, ipv4: { tos: 3 } }, inner), 'decap');
+    expect(r.data).toEqual(inner);
+  });
+
+  it('re-tunnelled frames keep the congestion mark', () => {
+    const inner = vmUdp(VM4.mac, VM3.mac, [VM3.ip4, VM4.ip4], [1, 2], 60, 2);
+    const r = runUnderlay(vxlan({ ...FROM_B, ipv4: { tos: 3 } }, inner), 'retunnel');
+    const o = parseOuter(r.data);
+    expect(o.tos).toBe(3);
+    expect(o.inner[15]).toBe(3);
   });
 });
 
