@@ -2,9 +2,9 @@
 // dataplane forwarding on what is installed (maps and links pinned), for the next agent to adopt.
 import type { Command } from 'commander';
 import { logger } from '../../log.ts';
-import { UserError } from '../user-error.ts';
 import { loadConfig } from '../../nve/config.ts';
-import { memoryDataplane, NveAgent, type AgentDataplane } from '../../nve/agent.ts';
+import { memoryDataplane, NveAgent } from '../../nve/agent.ts';
+import { BpfDataplane } from '../../nve/bpf-dataplane.ts';
 
 export function registerNve(program: Command): void {
   const nve = program.command('nve').description('the NVE agent (one per host)');
@@ -15,8 +15,9 @@ export function registerNve(program: Command): void {
     .option('--dry-run', 'drive in-memory tables instead of the BPF dataplane (no root needed)')
     .action(async (opts: { config: string; dryRun?: boolean }) => {
       const config = loadConfig(opts.config);
-      const dataplane = opts.dryRun ? memoryDataplane() : bpfDataplane();
-      const agent = new NveAgent({ config, dataplane, log: logger('nve') });
+      const log = logger('nve');
+      const dataplane = opts.dryRun ? memoryDataplane() : BpfDataplane.open(config, log);
+      const agent = new NveAgent({ config, dataplane, log });
       await agent.start();
       await new Promise<void>((resolve) => {
         const stop = () => {
@@ -29,12 +30,4 @@ export function registerNve(program: Command): void {
       });
       await agent.stop();
     });
-}
-
-function bpfDataplane(): AgentDataplane {
-  // The loader (src/dataplane/dataplane.ts: load, attach, pin, adopt) is not wired to the agent
-  // yet: say so instead of pretending.
-  throw new UserError(
-    'the BPF dataplane is not wired to the agent yet; run with --dry-run to drive in-memory tables',
-  );
 }
