@@ -17,7 +17,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 # Debian packages: the BPF toolchain, network tools the tests and demo drive, etcd for the
 # etcd store's tests. Only missing ones are installed.
 APT_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool gcc make iproute2 iputils-ping arping ndisc6
-  netsniff-ng tcpdump tshark etcd-server etcd-client procps ethtool)
+  netsniff-ng tcpdump tshark etcd-server etcd-client procps ethtool nftables python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
