@@ -29,6 +29,9 @@ import { macId, type AgentTables } from './tables.ts';
 export const STALE_RETRIES = 3;
 export const STALE_RETRY_DELAY_MS = 50;
 
+/** Prefix of member ids made up from installed flood lists (replaced by the first snapshot). */
+const ADOPTED = 'adopted@';
+
 /** Hooks for metrics; every one optional. */
 export interface LoopObserver {
   reconciled(r: ReconcileReport): void;
@@ -392,8 +395,18 @@ export class ControlLoop {
       });
       adopted++;
     }
-    // Nothing is written here: the shadow already matches these local entries.
-    this.state.clearDirty();
+    // The VNs' other NVEs as installed: flood lists and tunnel peers stay as they are until the
+    // first snapshot names the members (headless start keeps forwarding and flooding).
+    for (const [vni, f] of this.reconciler.flood.installed()) {
+      for (const addr of f.remote)
+        this.state.upsertMember({ vni, nveId: `${ADOPTED}${addr}`, nveAddr: addr });
+    }
+    for (const [k] of this.reconciler.peers.installed()) {
+      this.state.upsertMember({ vni: k.vni, nveId: `${ADOPTED}${k.vtep}`, nveAddr: k.vtep });
+    }
+    // Only what differs is written: the adopted local entries match the shadow already; a flood
+    // list whose TSIs changed while no agent ran is corrected (the rest waits for the snapshot).
+    this.apply();
     if (this.reconciler.fdb.installedCount > 0) {
       this.log.info(
         { installed: this.reconciler.fdb.installedCount, adopted },

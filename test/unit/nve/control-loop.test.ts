@@ -110,6 +110,40 @@ describe('restart: a new agent re-adopts pinned tables', () => {
   });
 });
 
+describe('start while the NVA is unreachable', () => {
+  it('keeps the pinned tables, fixes only the local flood list', () => {
+    const tables = memoryTables();
+    tables.fdb.setMany([
+      [
+        { vni: 100, mac: B },
+        { kind: 'local', ifindex: IF_B },
+      ],
+      [
+        { vni: 100, mac: C },
+        { kind: 'remote', vtep: NVE2.addr },
+      ],
+    ]);
+    tables.flood.setMany([[100, { local: [3], remote: [NVE2.addr] }]]);
+    tables.peers.setMany([[{ vni: 100, vtep: NVE2.addr }, true]]);
+    const t = makeLoop(NVE1, tables);
+    t.loop.tsiUp({ name: 'tap-b', ifindex: IF_B, config: TSI_B });
+    t.loop.start();
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(C)).toEqual({ kind: 'remote', vtep: NVE2.addr });
+    // The flood list is the only thing written: TSI 3 is gone, TSI 7 is here; NVE2 stays.
+    expect(tables.flood.get(100)).toEqual({ local: [IF_B], remote: [NVE2.addr] });
+    expect(tables.fdb.writeCalls).toBe(1); // the set-up's own write
+    // The first snapshot names the members: the made-up ones go.
+    t.nva.connect();
+    t.nva.snapshot(
+      [dirEntry(C, NVE2), dirEntry(B, NVE1)],
+      [{ vni: 100, nveId: NVE3.id, nveAddr: NVE3.addr }],
+    );
+    expect(tables.flood.get(100)).toEqual({ local: [IF_B], remote: [NVE3.addr] });
+    expect([...tables.peers.entries()].map(([k]) => k.vtep)).toEqual([NVE3.addr]);
+  });
+});
+
 describe('acks and digests', () => {
   it('acks each change with the digest of what is installed in its VNI', () => {
     const t = makeLoop(NVE1);
