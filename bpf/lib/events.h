@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* events.h: announcements (GARP, unsolicited NA, RARP) and unknown source MACs go to the agent
- * on the `events` ring buffer, through a per-(vni, MAC) token bucket so a misbehaving VM
- * cannot flood the agent: at most event_burst at once, one more per event_refill_ns. */
+ * on the `events` ring buffer through two token buckets, so a misbehaving VM cannot flood the
+ * agent: one per (vni, MAC), at most event_burst at once and one more per event_refill_ns;
+ * and one per TSI, EVENT_TSI_FACTOR times larger and faster, which stops a VM that sprays
+ * random source MACs (each of which would get a fresh per-MAC bucket). */
 #ifndef ROAM_LIB_EVENTS_H
 #define ROAM_LIB_EVENTS_H
 
@@ -14,24 +16,25 @@
 #ifndef EVENT_DEFAULT_BURST
 #define EVENT_DEFAULT_BURST 4
 #endif
+/* The per-TSI bucket holds this many times the per-MAC burst and refills this much faster. */
+#ifndef EVENT_TSI_FACTOR
+#define EVENT_TSI_FACTOR 16
+#endif
 
-/* True when (vni, mac) may emit one more event now; spends a token. */
-static __always_inline int event_take_token(const struct roam_config *cfg, __u32 vni,
-					    const __u8 *mac)
+/* True when the bucket `key` may spend one token now (and spends it). */
+static __always_inline int event_take_token(const struct fdb_key *key, __u32 burst,
+					    __u64 refill_ns)
 {
-	struct fdb_key key = { .vni = vni };
 	struct event_limit *lim, init = {};
-	__u64 now = bpf_ktime_get_ns(), refill_ns, refills;
-	__u32 burst;
+	__u64 now = bpf_ktime_get_ns(), refills;
 
-	refill_ns = cfg->event_refill_ns ? cfg->event_refill_ns : EVENT_DEFAULT_REFILL_NS;
-	burst = cfg->event_burst ? cfg->event_burst : EVENT_DEFAULT_BURST;
-	eth_addr_copy(key.mac, mac);
-	lim = bpf_map_lookup_elem(&event_limits, &key);
+	if (!refill_ns)
+		refill_ns = 1;
+	lim = bpf_map_lookup_elem(&event_limits, key);
 	if (!lim) {
 		init.last_ns = now;
 		init.tokens = burst - 1;
-		bpf_map_update_elem(&event_limits, &key, &init, BPF_ANY);
+		bpf_map_update_elem(&event_limits, key, &init, BPF_ANY);
 		return 1;
 	}
 	refills = (now - lim->last_ns) / refill_ns;
@@ -52,9 +55,21 @@ static __always_inline int event_take_token(const struct roam_config *cfg, __u32
 static __always_inline void event_emit(const struct roam_config *cfg, __u32 ifindex, __u32 vni,
 				       const __u8 *mac, __u8 kind, __u8 family, const __u8 *ip)
 {
+	__u64 refill_ns = cfg->event_refill_ns ? cfg->event_refill_ns : EVENT_DEFAULT_REFILL_NS;
+	__u32 burst = cfg->event_burst ? cfg->event_burst : EVENT_DEFAULT_BURST;
+	/* the TSI's bucket: keyed (ifindex, ff:ff:ff:ff:ff:ff), a source MAC no frame can have */
+	struct fdb_key tsi_key = { .vni = ifindex, .mac = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+	struct fdb_key mac_key = { .vni = vni };
 	struct roam_event *ev;
 
-	if (!event_take_token(cfg, vni, mac))
+	/* a VM is never a group or zero MAC (and ff:ff.. keys the TSI buckets) */
+	if (eth_is_group(mac) || eth_is_zero(mac))
+		return;
+	eth_addr_copy(mac_key.mac, mac);
+	/* per MAC first: a MAC over its own limit does not use up its TSI's budget */
+	if (!event_take_token(&mac_key, burst, refill_ns))
+		return;
+	if (!event_take_token(&tsi_key, burst * EVENT_TSI_FACTOR, refill_ns / EVENT_TSI_FACTOR))
 		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev)

@@ -516,6 +516,31 @@ describe('source learning events', () => {
     expect(dp.takeEvents()).toHaveLength(1);
   });
 
+  it('rate limit per TSI: a VM spraying source MACs gets 16 bursts, not one per MAC', () => {
+    // a slow refill (TSI bucket: one token per 625 ms) so the count is exact
+    dp.tables.config.set(testConfig({ eventRefillNs: 10_000_000_000n }));
+    for (let i = 0; i < 300; i++) {
+      const mac = `02:00:00:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      dp.run(dp.tsi, vmUdp(VM2.mac, mac, IPS));
+    }
+    expect(dp.takeEvents()).toHaveLength(4 * 16);
+    // another TSI has its own budget
+    dp.tables.tsis.setMany([[LO, { vni: VNI_B, strictSource: false }]]);
+    dp.run(dp.tsi, vmUdp(VM9.mac, '02:00:00:02:00:01', IPS));
+    expect(dp.takeEvents()).toHaveLength(0); // same ifindex: still out of budget
+  });
+
+  it('no events for a GARP claiming a broadcast sender MAC', () => {
+    const f = eth(
+      BROADCAST,
+      VM1.mac,
+      ETH_P_ARP,
+      arp({ op: 1, sha: BROADCAST, spa: VM1.ip4, tha: BROADCAST, tpa: VM1.ip4 }),
+    );
+    dp.run(dp.tsi, f);
+    expect(dp.takeEvents()).toEqual([]);
+  });
+
   it('rate limit follows the configured burst and refill', async () => {
     dp.tables.config.set(testConfig({ eventBurst: 2, eventRefillNs: 20_000_000n }));
     const mac = '02:00:00:00:66:68';
