@@ -20,7 +20,7 @@ export interface MirroredKey {
 
 export interface MirrorOptions {
   client: Etcd3;
-  /** The whole directory prefix: the watch covers it. */
+  /** The whole directory prefix. */
   prefix: Buffer;
   /** Sub-prefixes kept in memory; events for other keys are only passed to onEvent. */
   mirrored: Buffer[];
@@ -33,7 +33,7 @@ export interface MirrorOptions {
 
 /** Key -> value, grouped by "directory" (the key up to its last "/") for cheap prefix listing. */
 export class EtcdMirror {
-  private readonly groups = new Map<string, Map<string, MirroredKey>>();
+  private groups = new Map<string, Map<string, MirroredKey>>();
   private readonly mirrored: string[];
   /** Every event up to this revision is applied. */
   private applied = 0;
@@ -54,6 +54,7 @@ export class EtcdMirror {
   /** Load every mirrored prefix at one revision, then follow the watch from there. */
   async start(): Promise<void> {
     const { client } = this.opts;
+    const groups = new Map<string, Map<string, MirroredKey>>();
     const first = await client.kv.range({
       key: this.opts.prefix,
       range_end: prefixEnd(this.opts.prefix),
@@ -65,7 +66,9 @@ export class EtcdMirror {
         client.kv.range({ key: p, range_end: prefixEnd(p), revision: at }),
       ),
     );
-    for (const res of loads) for (const kv of res.kvs) this.set(kv);
+    // Swapped in whole, so a reload never shows readers a half-empty mirror.
+    for (const res of loads) for (const kv of res.kvs) this.set(kv, groups);
+    this.groups = groups;
     this.applied = at;
     await this.openWatch();
   }
@@ -96,12 +99,12 @@ export class EtcdMirror {
     this.closeStream();
   }
 
-  private set(kv: IKeyValue): void {
+  private set(kv: IKeyValue, groups = this.groups): void {
     const k = kv.key.toString();
     if (!this.mirrored.some((p) => k.startsWith(p))) return;
     const g = groupOf(k);
-    let m = this.groups.get(g);
-    if (!m) this.groups.set(g, (m = new Map()));
+    let m = groups.get(g);
+    if (!m) groups.set(g, (m = new Map()));
     m.set(k, { modRevision: kv.mod_revision, value: kv.value });
   }
 
@@ -133,9 +136,15 @@ export class EtcdMirror {
     stream.on('end', () => {
       if (this.stream === stream) this.resume('watch ended');
     });
-    const key = this.opts.prefix;
+    // From the first mirrored sub-prefix to the end of the directory: keys that sort before it
+    // (acks, convergence records) would only cost decoding.
+    const key = Buffer.from([...this.mirrored].sort()[0]!);
     stream.write({
-      create_request: { key, range_end: prefixEnd(key), start_revision: this.applied + 1 },
+      create_request: {
+        key,
+        range_end: prefixEnd(this.opts.prefix),
+        start_revision: this.applied + 1,
+      },
     });
   }
 
@@ -190,7 +199,6 @@ export class EtcdMirror {
 
   private async reload(): Promise<void> {
     this.closeStream();
-    this.groups.clear();
     await this.start();
   }
 

@@ -63,6 +63,8 @@ export const REVISION_SCALE = 1_000;
 const DEFAULT_ACK_FLUSH_MS = 1_000;
 /** Convergence records kept in etcd; the oldest are deleted beyond this. */
 const DEFAULT_CONVERGENCE_MAX = 1_000;
+/** Convergence records are written in batches at most this often (they need not be durable). */
+const CONVERGENCE_FLUSH_MS = 100;
 /** Prune convergence records once per this many additions. */
 const CONVERGENCE_PRUNE_EVERY = 64;
 /** How long a write waits for its own change to come back through the mirror's watch. */
@@ -144,6 +146,8 @@ export class EtcdStore implements DirectoryStore {
   private readonly pendingAcks = new Map<string, AckRecord>();
   private ackTimer: NodeJS.Timeout | undefined;
   private convergenceAdds = 0;
+  private pendingConvergence: ConvergenceRecord[] = [];
+  private convergenceTimer: NodeJS.Timeout | undefined;
   private readonly changeLogMax: number | undefined;
   /** Highest revision this store compacted to. */
   private compactedTo = 0;
@@ -487,11 +491,17 @@ export class EtcdStore implements DirectoryStore {
   }
 
   async addConvergence(rec: ConvergenceRecord): Promise<void> {
-    await this.kv.put({
-      key: this.keys.conv(rec.revision, rec.vni, rec.mac),
-      value: encode(rec),
-    });
-    if (++this.convergenceAdds % CONVERGENCE_PRUNE_EVERY === 0) await this.pruneConvergence();
+    // Batched: one etcd write per converged move would cost as much as the move itself.
+    this.pendingConvergence.push(rec);
+    if (this.convergenceTimer === undefined && !this.closed) {
+      this.convergenceTimer = setTimeout(() => {
+        this.convergenceTimer = undefined;
+        this.flushConvergence().catch((err: unknown) =>
+          log.warn({ err }, 'convergence records flush failed'),
+        );
+      }, CONVERGENCE_FLUSH_MS);
+      this.convergenceTimer.unref();
+    }
   }
 
   async listConvergence(
@@ -502,8 +512,8 @@ export class EtcdStore implements DirectoryStore {
       sort_target: 'Key',
     });
     const out: ConvergenceRecord[] = [];
-    for (const kv of res.kvs) {
-      const r = decode<ConvergenceRecord>(kv.value)!;
+    const pending = [...this.pendingConvergence].reverse(); // newest first, none stored yet
+    for (const r of [...pending, ...res.kvs.map((kv) => decode<ConvergenceRecord>(kv.value)!)]) {
       if (opts.vni !== undefined && r.vni !== opts.vni) continue;
       if (opts.mac !== undefined && r.mac !== opts.mac) continue;
       out.push(r);
@@ -517,10 +527,13 @@ export class EtcdStore implements DirectoryStore {
     this.closed = true;
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
+    if (this.convergenceTimer) clearTimeout(this.convergenceTimer);
+    this.convergenceTimer = undefined;
     try {
       await this.flushAcks();
+      await this.flushConvergence();
     } catch (err) {
-      log.warn({ err }, 'last ack flush failed');
+      log.warn({ err }, 'last flush of acks or convergence records failed');
     }
     for (const w of this.deliveryWaiters.splice(0)) w.resolve();
     this.mirror.stop();
@@ -755,6 +768,22 @@ export class EtcdStore implements DirectoryStore {
     for (let i = 0; i < acks.length; i += MAX_TXN_OPS) {
       const chunk = acks.slice(i, i + MAX_TXN_OPS);
       await this.kv.txn({ success: chunk.map((a) => put(this.keys.ack(a.nveId), a)) });
+    }
+  }
+
+  private async flushConvergence(): Promise<void> {
+    const recs = this.pendingConvergence;
+    this.pendingConvergence = [];
+    for (let i = 0; i < recs.length; i += MAX_TXN_OPS) {
+      const chunk = recs.slice(i, i + MAX_TXN_OPS);
+      await this.kv.txn({
+        success: chunk.map((r) => put(this.keys.conv(r.revision, r.vni, r.mac), r)),
+      });
+      this.convergenceAdds += chunk.length;
+    }
+    if (this.convergenceAdds >= CONVERGENCE_PRUNE_EVERY) {
+      this.convergenceAdds = 0;
+      await this.pruneConvergence();
     }
   }
 

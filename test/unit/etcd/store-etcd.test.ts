@@ -273,6 +273,8 @@ describe('EtcdStore', () => {
     }
     const conv = await s.listConvergence({ mac: p.mac, limit: 2 });
     expect(conv.map((c) => c.revision)).toEqual([3, 2]);
+    // Written to etcd in a batch shortly after: another replica lists them too.
+    await waitFor(async () => (await other.listConvergence({ mac: p.mac })).length === 3);
   });
 
   it(
