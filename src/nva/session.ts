@@ -64,6 +64,8 @@ export class NveSession {
   private blocked = false;
   private needSnapshot = false;
   private flushScheduled = false;
+  /** A snapshot is being read: changes wait so they cannot overtake it. */
+  private snapshotting = false;
   /** Messages before the stream is live are handled one at a time, in order. */
   private inbox: Promise<void> = Promise.resolve();
   private inboxPending = 0;
@@ -127,7 +129,7 @@ export class NveSession {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.blocked || this.phase !== 'live') return;
+    if (this.flushScheduled || this.blocked || this.snapshotting || this.phase !== 'live') return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -136,7 +138,7 @@ export class NveSession {
   }
 
   private async flush(): Promise<void> {
-    if (this.phase !== 'live' || this.blocked) return;
+    if (this.phase !== 'live' || this.blocked || this.snapshotting) return;
     if (this.needSnapshot) {
       this.needSnapshot = false;
       await this.sendSnapshot('slow_peer');
@@ -177,16 +179,30 @@ export class NveSession {
     return ok;
   }
 
+  /**
+   * Send a snapshot of `vnis` (default: all of the NVE's). A full snapshot replaces the backlog
+   * and moves the stream to its revision. A partial one (one VNI after a digest mismatch) only
+   * drops that VNI's queued changes and keeps the stream's revision, so the other VNIs' changes
+   * still go out in order and an ack never covers something not yet sent.
+   */
   private async sendSnapshot(
     reason: string,
     vnis: readonly number[] = [...this.vnis],
   ): Promise<void> {
-    const snap = await this.host.directory.store.snapshot(vnis);
-    // Changes already queued up to the snapshot's revision are in it.
-    this.queue = this.queue.filter((c) => c.revision > snap.revision);
-    this.sentRevision = Math.max(this.sentRevision, snap.revision);
-    this.host.metrics.snapshots.inc({ reason });
-    this.write(snapshotToWire(snap, vnis));
+    this.snapshotting = true;
+    try {
+      const snap = await this.host.directory.store.snapshot(vnis);
+      const full = vnis.length === this.vnis.size && [...this.vnis].every((v) => vnis.includes(v));
+      const covered = new Set(vnis);
+      this.queue = this.queue.filter((c) => c.revision > snap.revision || !covered.has(c.vni));
+      if (full) this.sentRevision = Math.max(this.sentRevision, snap.revision);
+      this.host.metrics.snapshots.inc({ reason });
+      this.write(
+        snapshotToWire({ ...snap, revision: full ? snap.revision : this.sentRevision }, vnis),
+      );
+    } finally {
+      this.snapshotting = false;
+    }
     this.scheduleFlush();
   }
 

@@ -429,6 +429,7 @@ describe('bad input is refused with a reason; the stream and the directory stay 
     a.client.ack(r.revision!, [{ vni: VNI, digest: vniDigest([]) }]);
     await until('resent snapshot', () => a.snapshots.length === 2);
     expect(a.snapshots[1]?.entries.map((e) => e.mac)).toEqual([mac(1)]);
+    expect(a.snapshots[1]?.vnis).toEqual([VNI]);
   });
 });
 
