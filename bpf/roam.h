@@ -35,8 +35,10 @@
 #ifndef NEXTHOP_MAX_ENTRIES
 #define NEXTHOP_MAX_ENTRIES 4096
 #endif
+/* Counter slots: one per (VNI, verdict) in use; room for every verdict of every VNI. */
+#define STATS_SLOTS_PER_VNI 48
 #ifndef STATS_MAX_ENTRIES
-#define STATS_MAX_ENTRIES 65536
+#define STATS_MAX_ENTRIES (VNI_MAX_ENTRIES * STATS_SLOTS_PER_VNI)
 #endif
 #ifndef EVENT_LIMIT_MAX_ENTRIES
 #define EVENT_LIMIT_MAX_ENTRIES 65536
@@ -271,5 +273,6 @@ enum roam_verdict {
 	DROP_ECN,                    /* CE-marked tunnel packet around a Not-ECT one (RFC 6040) */
 	VERDICT_MAX
 };
+_Static_assert(VERDICT_MAX <= STATS_SLOTS_PER_VNI, "stats map too small for every verdict");
 
 #endif /* ROAM_H */

@@ -91,10 +91,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flood SEC(".maps");
 
-/* Per-CPU packet/byte counters per (vni, verdict). */
+/* Per-CPU packet/byte counters per (vni, verdict). Not preallocated: a preallocated per-CPU
+ * map costs max_entries x CPUs x 16 bytes up front (200 MB on a 64-core host). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, STATS_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct stats_key);
 	__type(value, struct stats_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
