@@ -1,12 +1,17 @@
 // The roam row of bench:dataplane: roam on both NVEs of the benchmark topology, each with
 // `entries` extra remote FDB entries and as many neighbour entries, so every lookup runs
 // against full-sized tables. Tables are filled once; rounds only attach and detach programs.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_OBJECTS_DIR } from '../src/dataplane/dataplane.ts';
 import type { FdbEntry, FdbKey, NeighKey } from '../src/dataplane/codecs.ts';
 import type { ProgStats } from '../src/lab/bench-forwarders.ts';
 import { installRoamNve, type RoamNve } from '../src/lab/roam-nve.ts';
 import type { Topology } from '../src/lab/topology.ts';
 import type { Forwarder } from './bench-dataplane.ts';
 
+/** roam's objects: without them the row says why instead of showing a number. */
+const ROAM_OBJECTS = ['tsi.bpf.o', 'underlay.bpf.o', 'flood.bpf.o'];
 /** Entries written per batched update. */
 const BATCH = 10_000;
 
@@ -40,6 +45,9 @@ function fill(r: RoamNve, vni: number, peer: string, entries: number): void {
 
 /** roam installed on the benchmark topology with full tables. */
 export async function roamForwarder(topo: Topology, entries: number): Promise<Forwarder | string> {
+  const missing = ROAM_OBJECTS.filter((f) => !existsSync(join(DEFAULT_OBJECTS_DIR, f)));
+  if (missing.length > 0)
+    return `not available: ${missing.join(', ')} not built (scripts/build.sh)`;
   let nves: RoamNve[] | undefined;
   const a = topo.vm('a');
   const b = topo.vm('b');
