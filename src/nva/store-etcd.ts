@@ -83,6 +83,14 @@ const RETRY_BACKOFF_MAX_MS = 1_000;
 /** How long open() waits for the first answer from the cluster. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
+/** open() could not read the directory from any etcd member (down, wrong address, no quorum). */
+export class EtcdUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EtcdUnreachableError';
+  }
+}
+
 export interface EtcdStoreOptions {
   /** Client URLs of the cluster's members ("http://127.0.0.1:2379"). */
   hosts: string[];
@@ -216,7 +224,9 @@ export class EtcdStore implements DirectoryStore {
       );
     } catch (err) {
       client.close();
-      throw err;
+      store.mirror.stop();
+      const why = err instanceof Error ? err.message : String(err);
+      throw new EtcdUnreachableError(`cannot reach etcd at ${opts.hosts.join(', ')}: ${why}`);
     }
     return store;
   }

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { EtcdCluster } from '../../helpers/etcd-cluster.ts';
-import { EtcdStore, etcdRevisionOf } from '../../../src/nva/store-etcd.ts';
+import { EtcdStore, EtcdUnreachableError, etcdRevisionOf } from '../../../src/nva/store-etcd.ts';
+import { freePort } from '../../helpers/etcd-cluster.ts';
 import { RevisionTooOldError, type Change } from '../../../src/nva/store.ts';
 import type { Entry } from '../../../src/nva/model.ts';
 import { storeContract } from '../nva/store-contract.ts';
@@ -81,6 +82,13 @@ describe('EtcdStore', () => {
     // A second store on the same prefix (another NVA replica) reads the same thing.
     const other = await openStore(s.prefix);
     expect(await other.listEntries(VNI)).toEqual([e]);
+  });
+
+  it('says which hosts it could not reach when no etcd answers', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const err = await EtcdStore.open({ hosts: [url], connectTimeoutMs: 3_000 }).catch((e) => e);
+    expect(err).toBeInstanceOf(EtcdUnreachableError);
+    expect((err as Error).message).toContain(`cannot reach etcd at ${url}`);
   });
 
   it('writes nothing and uses no revision when the plan is empty', async () => {
