@@ -1,12 +1,14 @@
 // The directory in etcd 3, so several NVA replicas serve NVEs from one cluster. etcd gives what
 // the store contract needs: every write is a transaction committed by a quorum (durable before we
 // answer; one member of three may die), entry updates are compare-and-swap on the mod_revision of
-// every key that was read, and revisions are etcd's own. The change log is the etcd history of one
-// key per VNI (log/<vni>, rewritten by every change): changesSince() replays that history with a
-// watch from a revision, and a compacted history answers "too old". Every replica mirrors the
-// prefix through one watch (store-etcd-mirror.ts): a change committed by any replica reaches every
-// replica's subscribers, and reads cost no round trip. A stale mirror cannot corrupt anything:
-// writes compare mod_revisions in etcd, and a failed compare retries on data read from etcd.
+// every key that was read, and revisions derive from etcd's (etcd revision x 1000 + the change's
+// index in its transaction: registrations of one event-loop turn share a transaction). The
+// change log is the etcd history of one key per VNI (log/<vni>, rewritten by every transaction
+// that changes the VNI): changesSince() replays that history with a watch from a revision, and a
+// compacted history answers "too old". Every replica mirrors the prefix through one watch
+// (store-etcd-mirror.ts): a change committed by any replica reaches every replica's subscribers,
+// and reads cost no round trip. A stale mirror cannot corrupt anything: writes compare
+// mod_revisions in etcd, and a failed compare retries on data read from etcd.
 import {
   Etcd3,
   isRecoverableError,
