@@ -39,9 +39,12 @@ describe('runNva', () => {
     const second = await runNva(cfg);
     const admin2 = new AdminClient({ address: second.grpcAddress, token });
     expect((await admin2.listProvisions(300)).provisions).toHaveLength(1);
-    await expect(
-      new AdminClient({ address: second.grpcAddress, token: 'wrong-token-wrong-token' }).listVns(),
-    ).rejects.toThrow(/admin bearer token/);
+    const wrong = new AdminClient({
+      address: second.grpcAddress,
+      token: 'wrong-token-wrong-token',
+    });
+    await expect(wrong.listVns()).rejects.toThrow(/admin bearer token/);
+    wrong.close();
     admin2.close();
     await second.stop();
   });

@@ -389,6 +389,8 @@ describe('bad input is refused with a reason; the stream and the directory stay 
       return e as NvaRejectError;
     };
     expect((await refused(a.client.register({ vni: 4242, mac: mac(1) }))).code).toBe('UNKNOWN_VNI');
+    await nva!.admin.configureVn({ vni: 4343, learning: 'open' });
+    expect((await refused(a.client.register({ vni: 4343, mac: mac(1) }))).code).toBe('NOT_MEMBER');
     expect((await refused(a.client.register({ vni: VNI, mac: mac(2) }))).message).toMatch(
       /not provisioned/,
     );
