@@ -269,8 +269,16 @@ export class Dataplane {
 
   /** Attach the TSI programs (TC flood, then XDP) to a TSI. Its `tsis` entry is the caller's. */
   attachTsi(ifindex: number): void {
-    this.attach({ role: 'tsi', ifindex, hook: 'tc' }, 'floodTsi');
-    this.attach({ role: 'tsi', ifindex, hook: 'xdp' }, 'tsi');
+    const tc: LinkPin = { role: 'tsi', ifindex, hook: 'tc' };
+    const hadTc = this.isAttached(tc);
+    this.attach(tc, 'floodTsi');
+    try {
+      this.attach({ role: 'tsi', ifindex, hook: 'xdp' }, 'tsi');
+    } catch (err) {
+      // All or nothing: a TSI with our TC but no XDP would be half-roam.
+      if (!hadTc) this.detachLink(tc);
+      throw err;
+    }
   }
 
   /** Remove the TSI programs from a TSI (XDP first, so nothing is handed to a missing TC). */

@@ -2,6 +2,9 @@
 // what the netns tests, the benchmark and the demo's baseline use. Each NVE gets its own
 // instance (pin root /sys/fs/bpf/roam/<instance>) attached inside its namespace.
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_PIN_BASE } from '../dataplane/pin-layout.ts';
 import { Dataplane, type DataplaneOptions } from '../dataplane/dataplane.ts';
 import { verdictSlot, type VerdictName } from '../dataplane/codecs.ts';
 import type {
@@ -175,4 +178,22 @@ export function installRoamNve(
     throw err;
   }
   return roam;
+}
+
+/**
+ * Remove every roam instance whose name starts with prefix (the test run's global teardown:
+ * a fork killed mid-test never ran its exit handler). Returns the names removed.
+ */
+export function sweepRoamInstances(prefix: string, pinBase = DEFAULT_PIN_BASE): string[] {
+  if (!existsSync(pinBase)) return [];
+  const names = readdirSync(pinBase).filter((n) => n.startsWith(prefix));
+  for (const instance of names) {
+    try {
+      Dataplane.adopt({ instance, pinBase }).detach();
+    } catch {
+      // half-loaded or already gone: drop whatever pins are left
+      rmSync(join(pinBase, instance), { recursive: true, force: true });
+    }
+  }
+  return names;
 }

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { sweepNetns } from './netns.ts';
+import { sweepRoamInstances } from '../../src/lab/roam-nve.ts';
 
 export default function setup(): () => void {
   const problems: string[] = [];
@@ -21,5 +22,8 @@ export default function setup(): () => void {
   return () => {
     const left = sweepNetns(`roamt-${run}-`);
     if (left.length > 0) console.warn(`netns teardown removed leftovers: ${left.join(', ')}`);
+    // roam instances the lab loaded (pins under /sys/fs/bpf/roam) by a fork that died early.
+    const pins = sweepRoamInstances(`roamt-${run}-`);
+    if (pins.length > 0) console.warn(`netns teardown removed roam instances: ${pins.join(', ')}`);
   };
 }

@@ -4,10 +4,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installRoamNve, type RoamNve } from '../../../src/lab/roam-nve.ts';
+import { Dataplane } from '../../../src/dataplane/dataplane.ts';
+import { installRoamNve, sweepRoamInstances, type RoamNve } from '../../../src/lab/roam-nve.ts';
 import { buildTopology, type Topology } from '../../../src/lab/topology.ts';
 import { DEFAULT_PIN_BASE } from '../../../src/dataplane/pin-layout.ts';
-import { destroyAll } from '../../helpers/netns.ts';
+import { destroyAll, runPrefix } from '../../helpers/netns.ts';
 
 const VN = 300;
 const PING_COUNT = 200;
@@ -78,6 +79,32 @@ describe('Dataplane adopt and detach', () => {
     expect(stdout).toMatch(new RegExp(`${PING_COUNT} packets transmitted, ${PING_COUNT} received`));
     // The test process adopts it back for the rest of the test.
     r0.readopt();
+  });
+
+  it("the test run's sweep removes an instance its process never detached", () => {
+    const n1 = topo.nve(1);
+    const instance = `${runPrefix()}crashed-${process.pid}`;
+    const dp = Dataplane.load({ instance, netns: n1.ns.name });
+    const z = topo.addVm({ name: 'z', nve: 1, vni: VN });
+    dp.attachTsi(z.tsiIfindex);
+    // b's TSI is roam[1]'s: a second XDP program there is refused, and nothing is left half-done.
+    expect(() => dp.attachTsi(topo.vm('b').tsiIfindex)).toThrow(/EBUSY/);
+    expect(
+      dp
+        .linkStates()
+        .filter((l) => l.role === 'tsi')
+        .map((l) => l.ifindex),
+    ).toEqual([z.tsiIfindex, z.tsiIfindex]);
+    dp.close(); // as if the process died: pins and links stay
+    expect(existsSync(`${DEFAULT_PIN_BASE}/${instance}`)).toBe(true);
+    expect(sweepRoamInstances(`${runPrefix()}crashed-`)).toEqual([instance]);
+    expect(existsSync(`${DEFAULT_PIN_BASE}/${instance}`)).toBe(false);
+    const zLink = JSON.parse(n1.ns.ip('-j', '-d', 'link', 'show', 'dev', z.tsi)) as {
+      xdp?: unknown;
+    }[];
+    expect(zLink[0]?.xdp).toBeUndefined();
+    // b's TSI still runs the program roam[1] attached.
+    expect(roam[1]?.dp.attachedTsis()).toEqual([topo.vm('b').tsiIfindex]);
   });
 
   it('detach removes links, programs, pins and the directory', () => {
