@@ -14,7 +14,7 @@ import { NveMetrics } from './metrics.ts';
 import { NvaClientPort } from './nva-adapter.ts';
 import type { NvaPort } from './nva-port.ts';
 import { memoryTables, type AgentTables } from './tables.ts';
-import { TsiWatcher, type LinkSource } from './tsi-watcher.ts';
+import { ipLinkSource, TsiWatcher, type LinkSource } from './tsi-watcher.ts';
 
 /** What the agent needs from the dataplane (the BPF one, or in-memory tables for a dry run). */
 export interface AgentDataplane {
@@ -51,8 +51,10 @@ export interface AgentOptions {
   log: Logger;
   /** The NVA connection; by default the real client to config.nva with the token file's token. */
   nva?: NvaPort;
-  /** Where link events come from (default: `ip monitor`). */
+  /** Where link events come from (default: `ip monitor` in `netns`, or here). */
   linkSource?: LinkSource;
+  /** The network namespace whose interfaces are the TSIs and the underlay (default: ours). */
+  netns?: string;
 }
 
 export class NveAgent {
@@ -91,7 +93,7 @@ export class NveAgent {
     this.watcher = new TsiWatcher({
       tsis: c.tsis,
       log: o.log,
-      source: o.linkSource,
+      source: o.linkSource ?? ipLinkSource(o.netns),
       up: (t) => void this.tsiUp(t),
       down: (ifindex) => void this.tsiDown(ifindex),
     });

@@ -4,6 +4,7 @@
 // underlay programs, declare the VNIs this NVE serves; per TSI: its VNI in `tsis`, then the TSI
 // programs; the ring buffer last. close() releases this process's handles and leaves every pin.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { RingBuffer } from '../bpf/ringbuf.ts';
@@ -30,17 +31,22 @@ export class BpfDataplane implements AgentDataplane {
     this.tables = agentTablesOver(dp.tables);
   }
 
-  /** Load or adopt roam's instance for this NVE and attach it to the underlay. */
-  static open(c: NveConfig, log: Logger): BpfDataplane {
+  /**
+   * Load or adopt roam's instance for this NVE and attach it to the underlay; `netns`: the
+   * namespace whose interfaces these are (the agent itself stays where bpffs is mounted).
+   */
+  static open(c: NveConfig, log: Logger, netns?: string): BpfDataplane {
     if (process.getuid?.() !== 0)
       throw new UserError('roam nve run needs root (CAP_BPF, CAP_NET_ADMIN); run `roam check`');
     // 1. Load the objects, or adopt the pinned instance a previous agent left.
+    checkBpffs(c.pin.root);
     let dp: Dataplane;
     try {
       dp = Dataplane.loadOrAdopt({
         instance: c.pin.instance,
         pinBase: c.pin.root,
         objectsDir: OBJECTS_DIR,
+        netns,
       });
     } catch (err) {
       throw new UserError(`cannot open roam's BPF dataplane: ${(err as Error).message}`);
@@ -48,7 +54,7 @@ export class BpfDataplane implements AgentDataplane {
     // 2. The underlay: configuration, then its programs (fib: next hops from the kernel's tables).
     const v6 = isIP(c.underlay.address) === 6;
     dp.setUnderlay({
-      ifindex: ifindexOf(c.underlay.interface),
+      ifindex: ifindexOf(c.underlay.interface, netns),
       ...(v6 ? { localIp6: c.underlay.address } : { localIp4: c.underlay.address }),
       fib: true,
     });
@@ -59,6 +65,14 @@ export class BpfDataplane implements AgentDataplane {
     for (const l of dp.pruneStaleLinks())
       log.info({ ifindex: l.ifindex, hook: l.hook }, 'stale TSI link removed');
     return new BpfDataplane(dp, log);
+  }
+
+  /** Remove this NVE's instance from the kernel (links, programs, maps, pins); false if none. */
+  static detach(c: NveConfig, netns?: string): boolean {
+    const opts = { instance: c.pin.instance, pinBase: c.pin.root, netns };
+    if (!Dataplane.isLoaded(opts)) return false;
+    Dataplane.adopt(opts).detach();
+    return true;
   }
 
   attachTsi(t: TsiInfo): void {
@@ -96,16 +110,33 @@ export class BpfDataplane implements AgentDataplane {
   }
 }
 
-function ifindexOf(name: string): number {
+function ifindexOf(name: string, netns?: string): number {
+  const ns = netns ? ['-n', netns] : [];
   try {
-    const [link] = JSON.parse(
-      execFileSync('ip', ['-j', 'link', 'show', 'dev', name], { encoding: 'utf8' }),
-    ) as Array<{
-      ifindex: number;
-    }>;
+    const out = execFileSync('ip', [...ns, '-j', 'link', 'show', 'dev', name], {
+      encoding: 'utf8',
+    });
+    const [link] = JSON.parse(out) as Array<{ ifindex: number }>;
     if (link) return link.ifindex;
   } catch {
     // reported below
   }
-  throw new UserError(`underlay interface ${name} not found`);
+  throw new UserError(`underlay interface ${name} not found${netns ? ` in netns ${netns}` : ''}`);
+}
+
+/**
+ * Pins need bpffs. `ip netns exec` remounts /sys without it, and a bpffs mounted there would be a
+ * new, empty instance that a restarted agent could not find: run the agent with --netns instead.
+ */
+function checkBpffs(pinRoot: string): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'bpf')
+    .map((f) => f[1]!);
+  if (!mounts.some((m) => pinRoot === m || pinRoot.startsWith(`${m}/`))) {
+    throw new UserError(
+      `no bpffs mounted over ${pinRoot} here (ip netns exec remounts /sys without it): run the agent in the host's mount namespace with --netns NAME, or mount bpffs (scripts/setup.sh)`,
+    );
+  }
 }

@@ -60,6 +60,7 @@ export class ControlLoop {
   readonly learner: Learner;
   private connected = false;
   private started = false;
+  private stopping = false;
   private readonly tsis = new Map<number, TsiInfo>();
   /** Local VMs whose registration the NVA has not confirmed yet, with the announcement kind. */
   private readonly pendingRegs = new Map<string, AnnouncementKind>();
@@ -114,6 +115,7 @@ export class ControlLoop {
   }
 
   stop(): void {
+    this.stopping = true;
     this.moves.stop();
     this.o.nva.stop();
   }
@@ -160,8 +162,9 @@ export class ControlLoop {
   }
 
   private onDisconnected(reason: string): void {
-    if (this.connected)
+    if (this.connected && !this.stopping) {
       this.log.warn({ reason }, 'NVA unreachable: headless, forwarding on the last tables');
+    }
     this.connected = false;
     this.obs.connection?.(false);
   }

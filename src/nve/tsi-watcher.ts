@@ -48,15 +48,21 @@ export interface LinkSource {
   list(): Promise<string>;
 }
 
-export const ipLinkSource: LinkSource = {
-  monitor() {
-    const child = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    return { lines: child.stdout, stop: () => child.kill() };
-  },
-  async list() {
-    return (await execFileP('ip', ['-j', 'link', 'show'])).stdout;
-  },
-};
+/** Links of this network namespace, or of the named one (`ip -n NAME`). */
+export function ipLinkSource(netns?: string): LinkSource {
+  const ns = netns ? ['-n', netns] : [];
+  return {
+    monitor() {
+      const child = spawn('ip', [...ns, '-o', 'monitor', 'link'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      return { lines: child.stdout, stop: () => child.kill() };
+    },
+    async list() {
+      return (await execFileP('ip', [...ns, '-j', 'link', 'show'])).stdout;
+    },
+  };
+}
 
 export interface TsiWatcherOptions {
   tsis: ReadonlyArray<TsiConfig>;
@@ -74,7 +80,7 @@ export class TsiWatcher {
 
   /** Start watching; resolves once the TSIs present now have been reported. */
   async start(): Promise<void> {
-    const src = this.o.source ?? ipLinkSource;
+    const src = this.o.source ?? ipLinkSource();
     const mon = src.monitor();
     this.stopMonitor = mon.stop;
     const rl = createInterface({ input: mon.lines });
