@@ -18,15 +18,23 @@
 #include "lib/forward.h"
 
 /* Only NVEs listed for the VNI may inject frames into it: a spoofed or stray tunnel packet
- * stops here. */
-static __always_inline int underlay_check_peer(__u32 vni, const struct nve_addr *src)
+ * stops here. A peers entry says both that we serve the VNI and that src may send it, so the
+ * common case takes one lookup; `vnis` is read only to name the drop. Returns GO_ON, or the
+ * drop with *vni set to the VNI to count it under (0 when we do not serve it). */
+static __always_inline int underlay_check_peer(const struct vxlan_outer *outer, __u32 *vni)
 {
-	struct peer_key key = { .vni = vni };
+	struct peer_key key = { .vni = outer->vni };
 
-	__builtin_memcpy(&key.addr, src, sizeof(key.addr));
-	if (!bpf_map_lookup_elem(&peers, &key))
-		return DROP_PEER_NOT_ALLOWED;
-	return GO_ON;
+	__builtin_memcpy(&key.addr, &outer->src, sizeof(key.addr));
+	if (bpf_map_lookup_elem(&peers, &key)) {
+		*vni = outer->vni;
+		return GO_ON;
+	}
+	/* junk VNIs are counted under VNI 0, so they create no counters */
+	if (!bpf_map_lookup_elem(&vnis, &outer->vni))
+		return DROP_UNKNOWN_VNI;
+	*vni = outer->vni;
+	return DROP_PEER_NOT_ALLOWED;
 }
 
 /* Strips the outer headers so the inner frame starts at data. */
@@ -41,8 +49,8 @@ static __always_inline int underlay_decap(struct xdp_md *ctx, __u32 outer_len)
  * (its TSI and its new NVE); group or flooded unknown -> TC (local TSIs only); remote or
  * unknown -> dropped. */
 static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roam_config *cfg,
-					    const struct vni_info *vi, __u32 vni,
-					    const struct vxlan_outer *outer, const struct ethhdr *inner)
+					    __u32 vni, const struct vxlan_outer *outer,
+					    const struct ethhdr *inner)
 {
 	struct fdb_key key = { .vni = vni };
 	__u32 outer_len = outer->outer_len;
@@ -56,7 +64,9 @@ static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roa
 	eth_addr_copy(key.mac, inner->h_dest);
 	e = bpf_map_lookup_elem(&fdb, &key);
 	if (!e) {
-		if (!(vi->flags & F_VNI_FLOOD_UNKNOWN))
+		struct vni_info *vi = bpf_map_lookup_elem(&vnis, &vni);
+
+		if (!vi || !(vi->flags & F_VNI_FLOOD_UNKNOWN))
 			return DROP_UNKNOWN_UNICAST;
 		verdict = underlay_decap(ctx, outer_len);
 		return verdict != GO_ON ? verdict : fwd_flood_handoff(ctx, cfg, vni, 1, VERDICT_FLOOD);
@@ -100,7 +110,6 @@ int roam_underlay(struct xdp_md *ctx)
 	__u64 bytes = data_end - data;
 	struct vxlan_outer outer = {};
 	struct roam_config *cfg;
-	struct vni_info *vi;
 	struct ethhdr *eth, *inner;
 	__u32 vni = 0;
 	int verdict;
@@ -122,14 +131,7 @@ int roam_underlay(struct xdp_md *ctx)
 	}
 	if (verdict != VXLAN_OURS)
 		goto out;
-	/* counted under VNI 0 until the VNI is known to be ours: junk VNIs make no counters */
-	vi = bpf_map_lookup_elem(&vnis, &outer.vni);
-	if (!vi) {
-		verdict = DROP_UNKNOWN_VNI;
-		goto out;
-	}
-	vni = outer.vni;
-	verdict = underlay_check_peer(vni, &outer.src);
+	verdict = underlay_check_peer(&outer, &vni);
 	if (verdict != GO_ON)
 		goto out;
 	inner = cursor_pull(&c, sizeof(*inner));
@@ -149,7 +151,7 @@ int roam_underlay(struct xdp_md *ctx)
 	verdict = ecn_decapsulate(outer.ecn, inner, data_end);
 	if (verdict)
 		goto out;
-	verdict = underlay_forward(ctx, cfg, vi, vni, &outer, inner);
+	verdict = underlay_forward(ctx, cfg, vni, &outer, inner);
 out:
 	stats_record_verdict(vni, verdict, bytes);
 	return xdp_action_of(verdict);
