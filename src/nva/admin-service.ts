@@ -176,11 +176,13 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
       return { revision: (await store.deleteMembership(r.vni, r.nveId)) ?? 0 };
     }),
     Status: unary(host, null, async () => {
-      const [revision, memberships, conv] = await Promise.all([
+      const [revision, memberships, conv, acks] = await Promise.all([
         store.currentRevision(),
         store.listMemberships(),
         store.listConvergence({ limit: 20 }),
+        store.listAcks(),
       ]);
+      const acked = new Map(acks.map((a) => [a.nveId, a.revision]));
       const live = new Map(host.connected().map((s) => [s.nveId, s]));
       const nves = new Map<
         string,
@@ -197,7 +199,7 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
           nveId: m.nveId,
           nveAddr: m.nveAddr,
           vnis: [],
-          ackedRevision: 0,
+          ackedRevision: acked.get(m.nveId) ?? 0,
           connected: false,
         };
         n.vnis.push(m.vni);

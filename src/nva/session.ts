@@ -395,6 +395,10 @@ export class NveSession {
     if (a.revision > this.ackedRevision) {
       this.ackedRevision = a.revision;
       this.host.tracker.ack(this.nveId, a.revision);
+      // Shared with other replicas and shown by Status after the NVE disconnects.
+      this.host.directory.store
+        .recordAcks([{ nveId: this.nveId, revision: a.revision, at: Date.now() }])
+        .catch((err: unknown) => this.log.warn({ err }, 'could not record an ack'));
     }
     for (const d of a.digests) {
       if (!this.vnis.has(d.vni)) continue;

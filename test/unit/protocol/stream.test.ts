@@ -210,8 +210,15 @@ describe('admin', () => {
     const b = nve('b');
     await Promise.all([a.client.ready(), b.client.ready()]);
     await expect(nva!.admin.removeMember(VNI, 'b')).rejects.toThrow(/is connected/);
+    await until('b acked', () => b.client.ackedRevision > 0);
+    const acked = b.client.ackedRevision;
     b.close();
     await until('b gone', () => nva!.server.connected().length === 1);
+    // Status still knows what a disconnected NVE had installed.
+    expect((await nva!.admin.status()).nves.find((n) => n.nveId === 'b')).toMatchObject({
+      connected: false,
+      ackedRevision: acked,
+    });
     expect((await nva!.admin.removeMember(VNI, 'b')).revision).toBeGreaterThan(0);
     await until('a hears it', () => a.changes.some((c) => c.membersRemoved.includes('b')));
     expect((await nva!.admin.removeMember(VNI, 'b')).revision).toBe(0);
