@@ -277,21 +277,26 @@ export class NveState {
     return undefined;
   }
 
-  /** The MAC that answers for an IP: a local VM first, else the highest IP sequence number. */
+  /**
+   * The MAC that answers for an IP: a local VM the NVA confirmed, else the directory's claim with
+   * the highest IP sequence number, else a local VM still waiting for the NVA (so a VM claiming
+   * someone else's address is not believed before the NVA has had its say).
+   */
   desiredNeigh(ipKeyId: string): NeighEntry | undefined {
     const owners = this.ipOwners.get(ipKeyId);
     if (owners === undefined) return undefined;
     if (typeof owners === 'string') return { mac: this.keys.get(owners)!.mac };
-    let best: { id: string; local: boolean; seq: number } | undefined;
+    let best: { id: string; rank: number; seq: number } | undefined;
     const ip = ipKeyId.slice(ipKeyId.indexOf('/') + 1);
     for (const id of owners) {
-      const local = this.locals.has(id);
+      const local = this.locals.get(id);
+      const rank = local ? (local.confirmed ? 2 : 0) : 1;
       const seq = this.directory.get(id)?.ips.find((b) => b.ip === ip)?.seq ?? 0;
       const better =
         !best ||
-        (local && !best.local) ||
-        (local === best.local && (seq > best.seq || (seq === best.seq && id < best.id)));
-      if (better) best = { id, local, seq };
+        rank > best.rank ||
+        (rank === best.rank && (seq > best.seq || (seq === best.seq && id < best.id)));
+      if (better) best = { id, rank, seq };
     }
     return { mac: this.keys.get(best!.id)!.mac };
   }

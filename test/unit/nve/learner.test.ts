@@ -150,3 +150,29 @@ describe('Learner', () => {
     expect(t.neigh('10.2.0.2', 200)).toBe('52:54:00:00:02:01');
   });
 });
+
+describe('an address claimed by a VM that is not provisioned for it', () => {
+  it('is not believed before the NVA answers, and changes nothing once refused', async () => {
+    const t = await setup([dirEntry(B, NVE2, { ips: [VM_B.ip], seq: 3 })]);
+    let refuse!: () => void;
+    t.nva.register = (r) => {
+      t.nva.registrations.push(r);
+      return new Promise((res) => {
+        refuse = () => res({ ok: false, code: 'NOT_PROVISIONED', reason: 'not provisioned' });
+      });
+    };
+    // A rogue VM on an open TSI announces B's IP with its own MAC.
+    const rogue = '52:54:00:66:66:66';
+    const b200 = dirEntry(B, NVE2, { ips: ['10.2.0.9'], seq: 3, vni: 200 });
+    t.nva.change([b200], [], 200);
+    expect(
+      t.loop.event({ kind: 'garp', ifindex: IF_OPEN, vni: 200, mac: rogue, ip: '10.2.0.9' }),
+    ).toBe('installed');
+    // B keeps the IP while the NVA decides.
+    expect(t.neigh('10.2.0.9', 200)).toBe(B);
+    refuse();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.fdb(rogue, 200)).toBeUndefined();
+    expect(t.neigh('10.2.0.9', 200)).toBe(B);
+  });
+});
