@@ -7,6 +7,7 @@ import { registerCheck } from './commands/check.ts';
 import { registerNva } from './commands/nva.ts';
 import { registerVm } from './commands/vm.ts';
 import { registerNve } from './commands/nve.ts';
+import { registerDemo } from './commands/demo.ts';
 
 export function buildProgram(): Command {
   const program = new Command('roam')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerNva(program);
   registerVm(program);
   registerNve(program);
+  registerDemo(program);
   return program;
 }
 

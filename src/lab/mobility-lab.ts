@@ -540,6 +540,7 @@ export class MobilityLab {
       rmSync(join(LAB_PIN_ROOT, inst), { recursive: true, force: true });
     }
     this.topo.destroy();
-    rmSync(this.dir, { recursive: true, force: true });
+    // ROAM_LAB_KEEP_LOGS=1 keeps the directory (configs and every process's log) for a post-mortem.
+    if (!process.env.ROAM_LAB_KEEP_LOGS) rmSync(this.dir, { recursive: true, force: true });
   }
 }

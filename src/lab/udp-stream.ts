@@ -11,6 +11,8 @@ import type { Netns } from './netns.ts';
 export const DEFAULT_RATE_PPS = 1000;
 export const DEFAULT_PAYLOAD_BYTES = 64;
 export const DEFAULT_STREAM_PORT = 9100;
+/** The receiver's socket buffer: 4 MiB (the kernel caps it at net.core.rmem_max). */
+const RECEIVE_BUFFER_BYTES = 4 << 20;
 /** How long a stream script may take to start (bind) before we give up (ms). */
 const START_TIMEOUT_MS = 10_000;
 /** How long a stream script may take to write its report after SIGTERM (ms). */
@@ -54,10 +56,26 @@ process.stderr.write('ready\\n');
 // does not extend the current run starts a new one (a gap, or a late re-tunnelled one).
 const RECEIVER_JS = `
 const d = require('node:dgram');
-const [type, port] = process.argv.slice(1);
-const s = d.createSocket(type);
+const [type, port, rcvbuf] = process.argv.slice(1);
+const s = d.createSocket({ type, recvBufferSize: Number(rcvbuf) });
 const now = () => performance.timeOrigin + performance.now();
 const runs = [];
+// Datagrams the kernel dropped at this socket's full buffer (the receiver fell behind): counted
+// apart, so a slow receiver is never mistaken for the network losing packets.
+const rcvbufErrors = () => {
+  const fs = require('node:fs');
+  let n = 0;
+  try {
+    const l = fs.readFileSync('/proc/net/snmp', 'utf8').split('\\n').filter((x) => x.startsWith('Udp: '));
+    n += Number(l[1].split(' ')[l[0].split(' ').indexOf('RcvbufErrors')]);
+  } catch {}
+  try {
+    const m = /Udp6RcvbufErrors\\s+(\\d+)/.exec(fs.readFileSync('/proc/net/snmp6', 'utf8'));
+    if (m) n += Number(m[1]);
+  } catch {}
+  return n;
+};
+const rcvbufAtStart = rcvbufErrors();
 let cur = null, received = 0, maxSeq = -1, late = 0;
 s.on('message', (m) => {
   if (m.length < 4) return;
@@ -70,7 +88,8 @@ s.on('message', (m) => {
   runs.push(cur);
 });
 process.on('SIGTERM', () => {
-  process.stdout.write(JSON.stringify({ received, late, runs }));
+  const rcvbuf = rcvbufErrors() - rcvbufAtStart;
+  process.stdout.write(JSON.stringify({ received, late, rcvbufErrors: rcvbuf, runs }));
   process.exit(0);
 });
 s.bind(Number(port), () => process.stderr.write('ready\\n'));
@@ -88,6 +107,8 @@ export interface ReceiverReport {
   received: number;
   /** Datagrams that arrived after a higher sequence number (reordered, e.g. re-tunnelled). */
   late: number;
+  /** Datagrams dropped at the receiver's own full socket buffer (not the network's loss). */
+  rcvbufErrors?: number;
   /** [first seq, last seq, ms first arrived, ms last arrived] of each contiguous run. */
   runs: Array<[number, number, number, number]>;
 }
@@ -135,11 +156,15 @@ function sendTimeOf(marks: ReadonlyArray<[number, number]>, seq: number): number
   return best;
 }
 
-/** Join the two reports; `afterMs`: count separately what was lost of datagrams sent from then on. */
+/**
+ * Join the two reports. `afterMs`: count separately what was lost of datagrams sent from then on
+ * (and before `beforeMs`, e.g. the next move: the window one move is judged on).
+ */
 export function analyzeStream(
   s: SenderReport,
   r: ReceiverReport,
   afterMs = Number.POSITIVE_INFINITY,
+  beforeMs = Number.POSITIVE_INFINITY,
 ): StreamResult {
   // Merge runs into the set of distinct sequence numbers that arrived, as sorted intervals.
   const iv = r.runs
@@ -165,10 +190,12 @@ export function analyzeStream(
     next = b + 1;
   }
   addGap(next, s.sent - 1);
+  const inWindow = (q: number) => {
+    const t = sendTimeOf(s.marks, q);
+    return t >= afterMs && t < beforeMs;
+  };
   let lostAfter = 0;
-  for (const g of gaps) {
-    for (let q = g.from; q <= g.to; q++) if (sendTimeOf(s.marks, q) >= afterMs) lostAfter++;
-  }
+  for (const g of gaps) for (let q = g.from; q <= g.to; q++) if (inWindow(q)) lostAfter++;
   let reachable: { seq: number; atMs: number } | undefined;
   for (const [a, , t1] of r.runs) {
     if (t1 >= afterMs && (reachable === undefined || t1 < reachable.atMs))
@@ -176,8 +203,9 @@ export function analyzeStream(
   }
   let lostAfterReachable = 0;
   if (reachable) {
+    const from = reachable.seq;
     for (const g of gaps)
-      lostAfterReachable += Math.max(0, g.to - Math.max(g.from, reachable.seq) + 1);
+      for (let q = Math.max(g.from, from); q <= g.to; q++) if (inWindow(q)) lostAfterReachable++;
   }
   return {
     sent: s.sent,
@@ -269,6 +297,7 @@ export async function startReceiver(
   const r = startScript<ReceiverReport>(ns, RECEIVER_JS, [
     type,
     String(opts.port ?? DEFAULT_STREAM_PORT),
+    String(RECEIVE_BUFFER_BYTES),
   ]);
   await r.ready();
   return r;
