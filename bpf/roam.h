@@ -50,6 +50,13 @@
 #define TRACE_MAX_RECORDS 64
 #endif
 
+/* Unicast IPv4/IPv6 frames from a TSI have their source MAC checked (for new-MAC events) one
+ * in LEARN_SAMPLE_MASK + 1 per CPU; every other frame (broadcast, multicast, ARP, RARP, non-IP)
+ * and every frame of a strict TSI is checked. A power of two minus one; 0 checks them all. */
+#ifndef LEARN_SAMPLE_MASK
+#define LEARN_SAMPLE_MASK 15
+#endif
+
 /* Head-end replication fan-out per VNI (both bound the TC flood loop). */
 #define FLOOD_MAX_LOCAL 32
 #define FLOOD_MAX_REMOTE 64

@@ -21,8 +21,27 @@
 #include "lib/nd.h"
 #include "lib/forward.h"
 
-/* Source MAC: must be a unicast address; one the tables do not place on this TSI is
- * reported (a new or migrated VM) and, on strict TSIs, dropped. */
+/* Whether this frame's source MAC is looked up. A new or migrated VM announces itself (GARP,
+ * NA, RARP) or broadcasts (ARP, DHCP, ND) before anything else, and those are always checked;
+ * the unicast data frames that follow are sampled, which keeps a cold fdb lookup off most of
+ * the fast path. Strict TSIs check every frame: there the check is the anti-spoofing. */
+static __always_inline int tsi_source_needs_check(const struct tsi_info *tsi,
+						  const struct ethhdr *eth)
+{
+	__u32 zero = 0, *n;
+
+	if (LEARN_SAMPLE_MASK == 0 || (tsi->flags & F_TSI_STRICT_SRC) || eth_is_group(eth->h_dest))
+		return 1;
+	if (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return 1;
+	n = bpf_map_lookup_elem(&learn_sample, &zero);
+	if (!n)
+		return 1;
+	return ((*n)++ & LEARN_SAMPLE_MASK) == 0;
+}
+
+/* Source MAC: one the tables do not place on this TSI is reported (a new or migrated VM)
+ * and, on strict TSIs, dropped. */
 static __always_inline int tsi_check_source(const struct roam_config *cfg,
 					    const struct tsi_info *tsi, __u32 ifindex,
 					    const struct ethhdr *eth)
@@ -30,8 +49,6 @@ static __always_inline int tsi_check_source(const struct roam_config *cfg,
 	struct fdb_key key = { .vni = tsi->vni };
 	struct fdb_entry *e;
 
-	if (eth_is_group(eth->h_source) || eth_is_zero(eth->h_source))
-		return DROP_BAD_SRC_MAC;
 	eth_addr_copy(key.mac, eth->h_source);
 	e = bpf_map_lookup_elem(&fdb, &key);
 	/* a migrating VM (dual) still lives here until its move completes */
@@ -200,9 +217,16 @@ int roam_tsi(struct xdp_md *ctx)
 		verdict = DROP_VLAN;
 		goto out;
 	}
-	verdict = tsi_check_source(cfg, tsi, ifindex, eth);
-	if (verdict != GO_ON)
+	/* a source must be a unicast address */
+	if (eth_is_group(eth->h_source) || eth_is_zero(eth->h_source)) {
+		verdict = DROP_BAD_SRC_MAC;
 		goto out;
+	}
+	if (tsi_source_needs_check(tsi, eth)) {
+		verdict = tsi_check_source(cfg, tsi, ifindex, eth);
+		if (verdict != GO_ON)
+			goto out;
+	}
 
 	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
 		verdict = tsi_handle_arp(cfg, ifindex, vni, eth, &c);

@@ -118,6 +118,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } event_limits SEC(".maps");
 
+/* Per-CPU frame counter that picks which unicast data frames get their source MAC checked. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} learn_sample SEC(".maps");
+
 /* Tests only (F_CFG_TRACE): where frames would have left. trace_len[0] counts records. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -50,6 +50,7 @@ export const MAP_NAMES = [
   'stats',
   'events',
   'event_limits',
+  'learn_sample',
   'trace',
   'trace_len',
 ] as const;

@@ -485,8 +485,8 @@ describe('IPv6 neighbour discovery', () => {
 describe('source learning events', () => {
   it('an unknown source MAC is reported once per token and still forwarded', () => {
     const mac = '02:00:00:00:55:55';
-    const r = runTsi(vmUdp(VM2.mac, mac, IPS), 'local');
-    expect(r.retval).toBe(XDP.REDIRECT);
+    const r = runTsi(vmUdp(BROADCAST, mac, IPS), 'flood');
+    expect(r.retval).toBe(XDP.PASS);
     const [ev, ...rest] = dp.takeEvents();
     expect(rest).toEqual([]);
     expect(ev).toMatchObject({ kind: 'new-mac', mac, ifindex: LO, vni: VNI_A });
@@ -503,16 +503,16 @@ describe('source learning events', () => {
         { kind: 'remote', nve: NVE_B.ip4 },
       ],
     ]);
-    dp.run(dp.tsi, vmUdp(VM2.mac, VM1.mac, IPS));
+    dp.run(dp.tsi, vmUdp(BROADCAST, VM1.mac, IPS));
     expect(dp.takeEvents()).toMatchObject([{ kind: 'new-mac', mac: VM1.mac }]);
   });
 
   it('rate limit: a burst of 4 per MAC, then one per refill interval', () => {
     const mac = '02:00:00:00:66:66';
-    for (let i = 0; i < 50; i++) dp.run(dp.tsi, vmUdp(VM2.mac, mac, IPS));
+    for (let i = 0; i < 50; i++) dp.run(dp.tsi, vmUdp(BROADCAST, mac, IPS));
     expect(dp.takeEvents()).toHaveLength(4);
     // another MAC has its own bucket
-    dp.run(dp.tsi, vmUdp(VM2.mac, '02:00:00:00:66:67', IPS));
+    dp.run(dp.tsi, vmUdp(BROADCAST, '02:00:00:00:66:67', IPS));
     expect(dp.takeEvents()).toHaveLength(1);
   });
 
@@ -521,12 +521,12 @@ describe('source learning events', () => {
     dp.tables.config.set(testConfig({ eventRefillNs: 10_000_000_000n }));
     for (let i = 0; i < 300; i++) {
       const mac = `02:00:00:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
-      dp.run(dp.tsi, vmUdp(VM2.mac, mac, IPS));
+      dp.run(dp.tsi, vmUdp(BROADCAST, mac, IPS));
     }
     expect(dp.takeEvents()).toHaveLength(4 * 16);
-    // another TSI has its own budget
+    // the budget is the TSI's, whatever the VNI
     dp.tables.tsis.setMany([[LO, { vni: VNI_B, strictSource: false }]]);
-    dp.run(dp.tsi, vmUdp(VM9.mac, '02:00:00:02:00:01', IPS));
+    dp.run(dp.tsi, vmUdp(BROADCAST, '02:00:00:02:00:01', IPS));
     expect(dp.takeEvents()).toHaveLength(0); // same ifindex: still out of budget
   });
 
@@ -544,10 +544,10 @@ describe('source learning events', () => {
   it('rate limit follows the configured burst and refill', async () => {
     dp.tables.config.set(testConfig({ eventBurst: 2, eventRefillNs: 20_000_000n }));
     const mac = '02:00:00:00:66:68';
-    for (let i = 0; i < 10; i++) dp.run(dp.tsi, vmUdp(VM2.mac, mac, IPS));
+    for (let i = 0; i < 10; i++) dp.run(dp.tsi, vmUdp(BROADCAST, mac, IPS));
     expect(dp.takeEvents()).toHaveLength(2);
     await new Promise((r) => setTimeout(r, 50));
-    for (let i = 0; i < 10; i++) dp.run(dp.tsi, vmUdp(VM2.mac, mac, IPS));
+    for (let i = 0; i < 10; i++) dp.run(dp.tsi, vmUdp(BROADCAST, mac, IPS));
     expect(dp.takeEvents()).toHaveLength(2);
   });
 
@@ -558,12 +558,32 @@ describe('source learning events', () => {
         { kind: 'dual', ifindex: LO, nve: NVE_C.ip4 },
       ],
     ]);
-    dp.run(dp.tsi, vmUdp(VM2.mac, VM1.mac, IPS));
+    dp.run(dp.tsi, vmUdp(BROADCAST, VM1.mac, IPS));
     expect(dp.takeEvents()).toEqual([]);
   });
 
+  it('unicast data frames are sampled: a new MAC is reported within 16 of them', () => {
+    const mac = '02:00:00:00:77:01';
+    for (let i = 0; i < 16; i++) dp.run(dp.tsi, vmUdp(VM2.mac, mac, IPS));
+    const n = dp.takeEvents().length;
+    // one sample point in 16 frames (two if the process moved CPUs in between)
+    expect(n).toBeGreaterThanOrEqual(1);
+    expect(n).toBeLessThanOrEqual(2);
+  });
+
+  it('unicast ARP from an unknown MAC is always checked', () => {
+    const f = eth(
+      VM2.mac,
+      '02:00:00:00:77:02',
+      ETH_P_ARP,
+      arp({ op: 2, sha: '02:00:00:00:77:02', spa: '192.168.0.77', tha: VM2.mac, tpa: VM2.ip4 }),
+    );
+    dp.run(dp.tsi, f);
+    expect(dp.takeEvents()).toMatchObject([{ kind: 'new-mac', mac: '02:00:00:00:77:02' }]);
+  });
+
   it('no events for known local sources', () => {
-    for (let i = 0; i < 5; i++) dp.run(dp.tsi, vmUdp(VM2.mac, VM1.mac, IPS));
+    for (let i = 0; i < 5; i++) dp.run(dp.tsi, vmUdp(BROADCAST, VM1.mac, IPS));
     expect(dp.takeEvents()).toEqual([]);
   });
 });
