@@ -7,7 +7,7 @@
 // tables, learnt VMs are installed locally and queued, and everything is reconciled on return
 // (registrations re-sent with fresh sequence numbers, a snapshot resynced by mark and sweep).
 import type { Logger } from '../log.ts';
-import { installedDigest } from './digest.ts';
+import { installedDigest, installedDigests } from './digest.ts';
 import { Learner, nextSeq, type LearnEvent, type LearnOutcome, type TsiInfo } from './learner.ts';
 import { MoveTracker, type MoveEvent } from './moves.ts';
 import type {
@@ -24,6 +24,11 @@ import type {
 import { NveState, type LocalVm } from './nve-state.ts';
 import { Reconciler, type ReconcileReport } from './reconciler.ts';
 import { macId, type AgentTables } from './tables.ts';
+
+/** Up to this many installed FDB entries, every ack carries its digests. */
+export const DIGEST_INLINE_MAX_ENTRIES = 50_000;
+/** Above it, digests follow in one trailing ack this long after the first change. */
+export const DIGEST_DEFER_MS = 1_000;
 
 /** Retries of a registration refused as stale while our copy of the directory catches up. */
 export const STALE_RETRIES = 3;
@@ -66,6 +71,8 @@ export class ControlLoop {
   private readonly pendingRegs = new Map<string, AnnouncementKind>();
   /** VMs that left while the NVA was away: withdrawn on its return. */
   private readonly pendingWithdraws = new Map<string, { vni: number; mac: string }>();
+  private readonly digestPending = new Set<number>();
+  private digestTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly obs: Partial<LoopObserver>;
 
@@ -116,6 +123,7 @@ export class ControlLoop {
 
   stop(): void {
     this.stopping = true;
+    clearTimeout(this.digestTimer);
     this.moves.stop();
     this.o.nva.stop();
   }
@@ -423,10 +431,30 @@ export class ControlLoop {
     return installedDigest(this.state, vni, this.reconciler.fdb.installed());
   }
 
-  /** Acknowledge the current revision (the port drops it while there is no stream). */
+  /**
+   * Acknowledge the current revision (the port drops it while there is no stream). A digest costs
+   * a pass over the installed entries: with big tables the ack goes at once without digests (the
+   * NVA then compares nothing) and one trailing ack with the digests follows DIGEST_DEFER_MS later.
+   */
   private ack(vnis: number[]): void {
-    const digests = vnis.sort((a, b) => a - b).map((vni) => ({ vni, digest: this.digest(vni) }));
-    this.o.nva.ack(this.state.revision, digests);
+    if (this.reconciler.fdb.installedCount <= DIGEST_INLINE_MAX_ENTRIES) {
+      this.o.nva.ack(this.state.revision, this.digestsOf(vnis));
+      return;
+    }
+    this.o.nva.ack(this.state.revision, []);
+    for (const v of vnis) this.digestPending.add(v);
+    this.digestTimer ??= setTimeout(() => {
+      this.digestTimer = undefined;
+      const pending = [...this.digestPending];
+      this.digestPending.clear();
+      if (!this.stopping) this.o.nva.ack(this.state.revision, this.digestsOf(pending));
+    }, DIGEST_DEFER_MS);
+    this.digestTimer.unref?.();
+  }
+
+  private digestsOf(vnis: number[]): Array<{ vni: number; digest: string }> {
+    const d = installedDigests(this.state, vnis, this.reconciler.fdb.installed());
+    return [...d].sort((a, b) => a[0] - b[0]).map(([vni, digest]) => ({ vni, digest }));
   }
 }
 

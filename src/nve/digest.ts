@@ -46,6 +46,20 @@ export function installedRows(
   return rows;
 }
 
+/** Digests of several VNIs in one pass over the installed entries. */
+export function installedDigests(
+  state: NveState,
+  vnis: readonly number[],
+  installed: Iterable<readonly [MacKey, FdbEntry]>,
+): Map<number, string> {
+  const wanted = new Set(vnis);
+  const byVni = new Map<number, Array<readonly [MacKey, FdbEntry]>>(vnis.map((v) => [v, []]));
+  for (const kv of installed) if (wanted.has(kv[0].vni)) byVni.get(kv[0].vni)!.push(kv);
+  const out = new Map<number, string>();
+  for (const [vni, rows] of byVni) out.set(vni, installedDigest(state, vni, rows));
+  return out;
+}
+
 /** Digest of what is installed for one VNI. */
 export function installedDigest(
   state: NveState,

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryTables } from '../../../src/nve/tables.ts';
+import { DIGEST_DEFER_MS, DIGEST_INLINE_MAX_ENTRIES } from '../../../src/nve/control-loop.ts';
 import { vniDigest } from '../../../src/protocol/digest.ts';
 import { NVE1, NVE2, NVE3, TSI_B, VM_B, dirEntry, makeLoop } from './fake-nva.ts';
 
@@ -185,5 +186,30 @@ describe('acks and digests', () => {
     // The NVA follows a mismatch with a snapshot of that VNI: it replaces our copy.
     t.nva.snapshot([dirEntry(C, NVE3, { seq: 2 })]);
     expect(t.fdb(C)).toEqual({ kind: 'remote', vtep: NVE3.addr });
+  });
+});
+
+describe('acks with big tables', () => {
+  it('go out at once without digests, the digests follow in one trailing ack', async () => {
+    const t = makeLoop(NVE1);
+    t.loop.start();
+    t.nva.connect();
+    const many = Array.from({ length: DIGEST_INLINE_MAX_ENTRIES + 1 }, (_, i) =>
+      dirEntry(
+        `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+        NVE2,
+      ),
+    );
+    const rev1 = t.nva.snapshot(many);
+    const rev2 = t.nva.change([dirEntry(C, NVE3)]);
+    expect(t.nva.acks).toEqual([
+      { revision: rev1, digests: [] },
+      { revision: rev2, digests: [] },
+    ]);
+    await vi.advanceTimersByTimeAsync(DIGEST_DEFER_MS);
+    expect(t.nva.acks).toHaveLength(3);
+    expect(t.nva.acks[2]!.revision).toBe(rev2);
+    expect(t.nva.acks[2]!.digests.map((d) => d.vni)).toEqual([100]);
+    expect(t.nva.acks[2]!.digests[0]!.digest).toBe(t.loop.digest(100));
   });
 });
