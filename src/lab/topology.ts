@@ -4,6 +4,7 @@
 // which forwarder runs on the NVEs (roam, the kernel's VXLAN, the bare bench forwarder) is the
 // caller's choice. destroy() always removes every namespace, and so do process exit and the
 // test run's global sweep (src/lab/netns.ts).
+import { existsSync } from 'node:fs';
 import { createNetns, vethPair, type Netns } from './netns.ts';
 import {
   UNDERLAY_V4_PREFIX_LEN,
@@ -179,7 +180,8 @@ export class Topology {
     // Deleting one end of a veth deletes both: the VM loses eth0 with it.
     vm.rx?.detach();
     vm.rx = undefined;
-    from.ns.ip('link', 'del', vm.tsi);
+    // A source NVE that died outright (its namespace deleted) took the veth with it already.
+    if (existsSync(from.ns.path)) from.ns.ip('link', 'del', vm.tsi);
     vm.nve = toNve;
     this.plug(vm, to);
     return vm;

@@ -4,6 +4,7 @@
 // orchestrator hints of migrations under way. Every mutation marks the keys it touches dirty, so
 // the reconciler writes only what changed. No timers and no I/O here: moves.ts and learner.ts
 // decide, this file remembers and derives.
+import { canonicalIp } from './config.ts';
 import type { DirEntry, Member, MoveHint } from './nva-port.ts';
 import {
   ipId,
@@ -373,9 +374,16 @@ export class NveState {
     const k = this.keys.get(id);
     if (!k) return [];
     const local = this.locals.get(id);
-    if (local) return local.ips.map((ip) => ipId({ vni: k.vni, ip }));
     const e = this.directory.get(id);
-    if (this.isElsewhere(e)) return e.ips.map((b) => ipId({ vni: k.vni, ip: b.ip }));
+    if (local) {
+      // What it announced, plus what the directory holds for it here: a VM announced by RARP
+      // (no IP in it) still answers for its provisioned IPs once the NVA confirmed it.
+      const ips = new Set(local.ips.map(canonicalIp));
+      if (e && e.state !== 'withdrawn' && e.nveId === this.nveId)
+        for (const b of e.ips) ips.add(canonicalIp(b.ip));
+      return [...ips].map((ip) => ipId({ vni: k.vni, ip }));
+    }
+    if (this.isElsewhere(e)) return e.ips.map((b) => ipId({ vni: k.vni, ip: canonicalIp(b.ip) }));
     return [];
   }
 }
