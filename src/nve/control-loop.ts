@@ -206,7 +206,10 @@ export class ControlLoop {
       this.state.upsertEntry(e);
       this.directoryUpdated(prev, e);
     }
-    for (const k of c.deletes) this.state.deleteEntry(k);
+    for (const k of c.deletes) {
+      const tomb = this.state.deleteEntry(k);
+      if (tomb) this.moves.withdrawn(tomb);
+    }
     for (const m of c.membersUpserted) this.state.upsertMember(m);
     for (const id of c.membersRemoved) this.state.removeMember(c.vni, id);
     this.state.revision = c.revision;

@@ -23,6 +23,8 @@ export function installedRows(
     if (k.vni !== vni) continue;
     const id = macId(k);
     const e = state.liveEntry(id);
+    // A withdrawn VM still forwarded to its last NVE is not in the directory's digest either.
+    if (!e && v.kind === 'remote' && state.lingeringEntry(id)?.nveAddr === v.vtep) continue;
     const local = state.locals.get(id);
     const here = v.kind === 'local' || v.kind === 'dual';
     const consistent =

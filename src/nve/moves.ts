@@ -40,6 +40,7 @@ export interface MoveEvent {
 export class MoveTracker {
   private readonly holdTimers = new Map<string, NodeJS.Timeout>();
   private readonly hintTimers = new Map<string, NodeJS.Timeout>();
+  private readonly lingerTimers = new Map<string, NodeJS.Timeout>();
   private readonly now: () => number;
 
   constructor(
@@ -86,6 +87,26 @@ export class MoveTracker {
     }
     const hint = s.hints.get(id);
     if (hint && hint.toNve === next.nveId) this.dropHint(id);
+  }
+
+  /**
+   * The NVA withdrew a VM of another NVE: keep forwarding to that NVE for the hold time (it
+   * re-tunnels if the VM registers elsewhere meanwhile), then forget it.
+   */
+  withdrawn(tomb: DirEntry): void {
+    const s = this.state;
+    const id = macId(tomb);
+    if (tomb.nveId === s.nveId || s.locals.has(id)) return;
+    s.setLinger(id, true);
+    const old = this.lingerTimers.get(id);
+    if (old) clearTimeout(old);
+    const t = setTimeout(() => {
+      this.lingerTimers.delete(id);
+      s.setLinger(id, false);
+      this.opts.changed();
+    }, this.opts.holdTimeMs);
+    t.unref?.();
+    this.lingerTimers.set(id, t);
   }
 
   /** Frames for `k` that still reach us go to `vtep` for the hold time, then the entry goes. */
@@ -161,6 +182,8 @@ export class MoveTracker {
   stop(): void {
     for (const t of this.holdTimers.values()) clearTimeout(t);
     for (const t of this.hintTimers.values()) clearTimeout(t);
+    for (const t of this.lingerTimers.values()) clearTimeout(t);
+    this.lingerTimers.clear();
     this.holdTimers.clear();
     this.hintTimers.clear();
   }

@@ -49,6 +49,12 @@ export class NveState {
    * number is what a new registration must beat, and their NVE tells a source it had the VM.
    */
   readonly tombstones = new Map<string, DirEntry>();
+  /**
+   * Withdrawn VMs of other NVEs still forwarded to their last NVE for the hold time: a cold move's
+   * withdrawal followed at once by the registration elsewhere leaves no gap at peers (the old NVE
+   * re-tunnels), and a peer that gets both late never drops the frames in between.
+   */
+  readonly lingering = new Set<string>();
   readonly locals = new Map<string, LocalVm>();
   readonly moved = new Map<string, MovedVm>();
   readonly hints = new Map<string, MoveHint>();
@@ -112,16 +118,35 @@ export class NveState {
     this.keys.set(id, { vni: e.vni, mac: e.mac });
     this.directory.set(id, e);
     this.tombstones.delete(id);
+    this.lingering.delete(id);
     this.touch(id);
   }
 
-  deleteEntry(k: MacKey): void {
+  /** The NVA deleted (withdrew) an entry; returns its tombstone. */
+  deleteEntry(k: MacKey): DirEntry | undefined {
     const id = macId(k);
     const e = this.directory.get(id);
-    if (!e) return;
+    if (!e) return undefined;
     this.directory.delete(id);
-    this.tombstones.set(id, { ...e, state: 'withdrawn' });
+    const tomb: DirEntry = { ...e, state: 'withdrawn' };
+    this.tombstones.set(id, tomb);
     this.touch(id);
+    return tomb;
+  }
+
+  /** Keep (or stop) forwarding a withdrawn VM to its last NVE. */
+  setLinger(id: string, on: boolean): void {
+    const changed = on ? !this.lingering.has(id) : this.lingering.has(id);
+    if (on) this.lingering.add(id);
+    else this.lingering.delete(id);
+    if (changed) this.touch(id);
+  }
+
+  /** The tombstone of a withdrawn VM still forwarded to its last NVE, if it is one. */
+  lingeringEntry(id: string): DirEntry | undefined {
+    if (!this.lingering.has(id) || this.directory.has(id)) return undefined;
+    const t = this.tombstones.get(id);
+    return t && t.nveId !== this.nveId ? t : undefined;
   }
 
   /** The directory's entry of a MAC, or its tombstone when the NVA deleted it. */
@@ -275,6 +300,8 @@ export class NveState {
     if (moved) return { kind: 'moved', vtep: moved.vtep, untilMs: moved.untilMs };
     const e = this.directory.get(id);
     if (this.isElsewhere(e)) return { kind: 'remote', vtep: e.nveAddr };
+    const gone = this.lingeringEntry(id);
+    if (gone) return { kind: 'remote', vtep: gone.nveAddr };
     return undefined;
   }
 
@@ -336,6 +363,11 @@ export class NveState {
       const row = this.fdbRow(id);
       if (row) yield row;
     }
+    for (const id of this.lingering) {
+      if (this.locals.has(id) || this.moved.has(id) || this.directory.has(id)) continue;
+      const row = this.fdbRow(id);
+      if (row) yield row;
+    }
   }
 
   private fdbRow(id: string): readonly [MacKey, FdbEntry, string] | undefined {
@@ -383,7 +415,8 @@ export class NveState {
         for (const b of e.ips) ips.add(canonicalIp(b.ip));
       return [...ips].map((ip) => ipId({ vni: k.vni, ip }));
     }
-    if (this.isElsewhere(e)) return e.ips.map((b) => ipId({ vni: k.vni, ip: canonicalIp(b.ip) }));
+    const src = this.isElsewhere(e) ? e : this.lingeringEntry(id);
+    if (src) return src.ips.map((b) => ipId({ vni: k.vni, ip: canonicalIp(b.ip) }));
     return [];
   }
 }

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { vniDigest } from '../../../src/protocol/digest.ts';
 import { HOLD_MS, NVE1, NVE2, NVE3, TSI_B, VM_B, dirEntry, makeLoop } from './fake-nva.ts';
 
 const B = VM_B.mac;
@@ -154,6 +155,32 @@ describe('hinted (hot) migration S -> D', () => {
 });
 
 describe('peers', () => {
+  it('a withdrawn VM stays forwarded to its last NVE for the hold time (no gap in a cold move)', async () => {
+    const t = makeLoop(NVE2);
+    t.loop.start();
+    t.nva.connect();
+    t.nva.snapshot([dirEntry(B, NVE1, { ips: [VM_B.ip] })]);
+    const writes: string[] = [];
+    const del = t.tables.fdb.deleteMany.bind(t.tables.fdb);
+    t.tables.fdb.deleteMany = (keys) => {
+      writes.push(...keys.map((k) => k.mac));
+      del(keys);
+    };
+    t.nva.change([], [{ vni: 100, mac: B }]);
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE1.addr });
+    expect(t.neigh(VM_B.ip)).toBe(B);
+    // The digest leaves it out, as the NVA's does.
+    expect(t.nva.acks.at(-1)!.digests[0]!.digest).toBe(vniDigest([]));
+    t.nva.change([dirEntry(B, NVE3, { ips: [VM_B.ip], seq: 2 })]);
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr });
+    expect(writes).toEqual([]);
+    // A VM withdrawn for good is forgotten after the hold time.
+    t.nva.change([], [{ vni: 100, mac: B }]);
+    await vi.advanceTimersByTimeAsync(HOLD_MS);
+    expect(t.fdb(B)).toBeUndefined();
+    expect(t.neigh(VM_B.ip)).toBeUndefined();
+  });
+
   it('a peer follows a move and logs it with its convergence time', async () => {
     const t = makeLoop(NVE2);
     t.loop.start();
