@@ -1,11 +1,14 @@
-// The embedded directory store: one SQLite file (better-sqlite3), WAL journal with
-// synchronous=FULL, so every change is on disk before update() resolves and before any NVE hears
-// of it. Entry updates that arrive in the same event-loop turn share one transaction (group
-// commit: one fsync for many registrations). The schema is versioned; the change log used for
-// resume is trimmed to a bounded size. NVE acks are kept in memory only: NVEs ack again after a
-// restart, and writing a million acks to disk would cost fsyncs for nothing.
+// The embedded directory store: one SQLite file (better-sqlite3) in WAL mode. Every change is on
+// disk before update() resolves and before any NVE hears of it: SQLite runs with
+// synchronous=NORMAL (checkpoints are synced) and the store fsyncs the WAL file itself after each
+// commit, off the event loop (libuv's thread pool). That is what synchronous=FULL does, without
+// blocking every NVE stream for the length of an fsync. Updates queued in one event-loop turn
+// share a transaction; transactions committed during an fsync share the next one (group commit).
+// Reads that feed NVEs (snapshot, changesSince) wait until what they see is on disk. The schema is
+// versioned; the change log used for resume is trimmed to a bounded size. NVE acks are kept in
+// memory only: NVEs ack again after a restart, and a million acks on disk would cost for nothing.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type {
   ConvergenceRecord,
@@ -84,6 +87,13 @@ export class SqliteStore implements DirectoryStore {
   private readonly listeners = new Set<ChangeListener>();
   private readonly acks = new Map<string, AckRecord>();
   private pending: PendingUpdate[] = [];
+  private walFd: number | undefined;
+  /** An fsync of the WAL is under way. */
+  private syncing = false;
+  /** Run after the next fsync that starts after they were queued (their commit is then durable). */
+  private syncWaiters: ((err: Error | null) => void)[] = [];
+  /** Highest revision known to be on disk. */
+  private durableRevision = 0;
   private convPending: ConvergenceRecord[] = [];
   private flushScheduled = false;
   private revision: number;
@@ -99,11 +109,13 @@ export class SqliteStore implements DirectoryStore {
     this.now = opts.now ?? Date.now;
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
     this.db = new Database(opts.path);
-    // WAL + FULL: a commit is fsynced before it returns, so an acknowledged change survives a crash.
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    // NORMAL: commits are not synced by SQLite (we fsync the WAL asynchronously), checkpoints are.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    // The WAL file exists from the first write (migrate) until the last connection closes.
+    this.walFd = opts.path === ':memory:' ? undefined : openSync(`${opts.path}-wal`, 'r');
     const db = this.db;
     this.q = {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
@@ -229,6 +241,7 @@ export class SqliteStore implements DirectoryStore {
       });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
+        // Everything queued this turn shares one transaction; fsyncs group transactions further.
         setImmediate(() => this.flush());
       }
     });
@@ -275,16 +288,56 @@ export class SqliteStore implements DirectoryStore {
       for (const p of batch) p.reject(err);
       return;
     }
-    for (const c of changes) this.notify(c);
-    for (const r of results) {
-      if (r.error !== undefined) r.p.reject(r.error);
-      else
-        r.p.resolve(
-          r.revision === undefined
-            ? { result: r.result }
-            : { result: r.result, revision: r.revision },
-        );
+    this.afterSync((syncErr) => {
+      if (!syncErr) for (const c of changes) this.notify(c);
+      for (const r of results) {
+        if (syncErr || r.error !== undefined) r.p.reject(syncErr ?? r.error);
+        else
+          r.p.resolve(
+            r.revision === undefined
+              ? { result: r.result }
+              : { result: r.result, revision: r.revision },
+          );
+      }
+    });
+  }
+
+  /** Queue `fn` for after the next WAL fsync; start one if none is running. */
+  private afterSync(fn: (err: Error | null) => void): void {
+    this.syncWaiters.push(fn);
+    if (!this.syncing) this.startSync();
+  }
+
+  private startSync(): void {
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    const upTo = this.revision;
+    const done = (err: Error | null) => {
+      this.syncing = false;
+      if (!err) this.durableRevision = Math.max(this.durableRevision, upTo);
+      for (const w of waiters) w(err);
+      if (this.syncWaiters.length > 0) this.startSync();
+    };
+    this.syncing = true;
+    if (this.walFd === undefined) setImmediate(() => done(null));
+    else fsync(this.walFd, (err) => done(err));
+  }
+
+  /** Resolves once a write just made is on disk (always waits for an fsync). */
+  private synced(): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.afterSync((err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  /** Resolves once every change committed so far is on disk. */
+  private durable(): Promise<void> {
+    if (this.durableRevision >= this.revision && !this.syncing && this.syncWaiters.length === 0) {
+      return Promise.resolve();
     }
+    return new Promise((resolve, reject) =>
+      this.afterSync((err) => (err ? reject(err) : resolve())),
+    );
   }
 
   private readEntry(vni: Vni, mac: Mac): Entry | undefined {
@@ -320,10 +373,10 @@ export class SqliteStore implements DirectoryStore {
     }
   }
 
-  /** One-change transaction for admin writes (memberships, hints). */
-  private commitOne(write: () => void, c: Omit<Change, 'revision' | 'at'>): number {
+  /** One-change transaction for admin writes (memberships, hints), durable before it returns. */
+  private async commitOne(write: () => void, c: Omit<Change, 'revision' | 'at'>): Promise<number> {
     const start = this.revision;
-    let change: Change;
+    let change: Change | undefined;
     try {
       this.db.transaction(() => {
         write();
@@ -335,8 +388,15 @@ export class SqliteStore implements DirectoryStore {
       this.revision = start;
       throw err;
     }
-    this.notify(change!);
-    return this.revision;
+    const committed = change as Change;
+    await new Promise<void>((resolve, reject) =>
+      this.afterSync((err) => {
+        if (err) return reject(err);
+        this.notify(committed);
+        resolve();
+      }),
+    );
+    return committed.revision;
   }
 
   private notify(c: Change): void {
@@ -344,10 +404,13 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async currentRevision(): Promise<number> {
+    await this.durable();
     return this.revision;
   }
 
   async changesSince(revision: number, vnis?: readonly Vni[]): Promise<Change[]> {
+    // Never hand out a change that is not on disk yet (nor one listeners have not heard of).
+    await this.durable();
     if (revision < this.trimmedTo || revision > this.revision) {
       throw new RevisionTooOldError(revision, this.trimmedTo);
     }
@@ -361,6 +424,7 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async snapshot(vnis: readonly Vni[]): Promise<Snapshot> {
+    await this.durable();
     // Synchronous reads: no write can interleave, so this is consistent at this.revision.
     const entries: Entry[] = [];
     const memberships: Membership[] = [];
@@ -379,6 +443,7 @@ export class SqliteStore implements DirectoryStore {
 
   async putVn(cfg: VnConfig): Promise<void> {
     this.q.putVn.run(cfg.vni, JSON.stringify(cfg));
+    await this.synced();
   }
 
   async getVn(vni: Vni): Promise<VnConfig | undefined> {
@@ -417,6 +482,7 @@ export class SqliteStore implements DirectoryStore {
 
   async putProvision(p: Provision): Promise<void> {
     this.q.putProvision.run(p.vni, p.mac, JSON.stringify(p));
+    await this.synced();
   }
 
   async getProvision(vni: Vni, mac: Mac): Promise<Provision | undefined> {
@@ -425,7 +491,9 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async deleteProvision(vni: Vni, mac: Mac): Promise<boolean> {
-    return this.q.delProvision.run(vni, mac).changes > 0;
+    const deleted = this.q.delProvision.run(vni, mac).changes > 0;
+    await this.synced();
+    return deleted;
   }
 
   async listProvisions(vni?: Vni): Promise<Provision[]> {
@@ -499,10 +567,13 @@ export class SqliteStore implements DirectoryStore {
     // Finish queued updates first so nothing acknowledged-to-be is lost.
     if (this.pending.length > 0) this.flush();
     this.flushConvergence();
+    await this.durable().catch(() => undefined);
     this.listeners.clear();
     if (this.db.open) {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       this.db.close();
     }
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 }
