@@ -31,6 +31,7 @@ import {
 } from '../dataplane/tables.ts';
 import { verdictSlot, type FdbEntry, type VerdictName } from '../dataplane/codecs.ts';
 import { newToken } from '../nva/auth.ts';
+import { canonicalIp } from '../nve/config.ts';
 import { AdminClient, type WireEntryDetail } from '../protocol/admin-client.ts';
 import { announce, type AnnounceKind } from './announce.ts';
 import { buildTopology, type Topology, type VmNode, type VmSpec } from './topology.ts';
@@ -201,7 +202,12 @@ export class MobilityLab {
       for (const v of o.vms) {
         if (v.provisioned === false) continue;
         const vm = topo.vm(v.name);
-        await lab.admin.provision({ vni: vm.vni, mac: vm.mac, ips: [vm.ipv4, vm.ipv6] });
+        // Canonical text: the NVA compares provisioned IPs with announced ones as strings.
+        await lab.admin.provision({
+          vni: vm.vni,
+          mac: vm.mac,
+          ips: [vm.ipv4, canonicalIp(vm.ipv6)],
+        });
       }
       for (let i = 0; i < nves; i++) await lab.startAgent(i);
       // Each provisioned VM says where it is, as a booting guest does.
@@ -279,6 +285,8 @@ export class MobilityLab {
   /** Start (or restart) the NVA on the lab's database; resolves once it answers. */
   async startNva(): Promise<void> {
     if (this.nva?.running) throw new Error('the NVA is running already');
+    // A killed NVA leaves its socket file behind, and gRPC will not bind over it.
+    rmSync(join(this.dir, 'nva.sock'), { force: true });
     this.nva = this.spawnRoam('nva', undefined, [
       'nva',
       'serve',

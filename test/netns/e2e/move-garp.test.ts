@@ -1,8 +1,9 @@
 // End to end, the issue's first scenario: VM B on NVE2 receives a continuous UDP stream from VM A
-// on NVE1; B's TSI is removed at NVE2 and
-// recreated at NVE3 (same MAC and IPs), and B announces itself with a gratuitous ARP. NVE1's
-// agent is paused across the move (a slow peer), so frames keep reaching NVE2 after it learnt
-// the move: NVE2 must re-tunnel them. Real agents, a real NVA, real XDP, real namespaces.
+// on NVE1. The orchestrator says "B migrates NVE2 -> NVE3" (roam vm move, as OpenStack does
+// before a live migration), B's TSI is removed at NVE2 and recreated at NVE3 (same MAC and
+// IPs), and B announces itself with a gratuitous ARP. NVE1's agent is paused across the move (a
+// slow peer), so frames keep reaching NVE2 after it learnt the move: NVE2 must re-tunnel them.
+// Real agents, a real NVA, real XDP, real namespaces.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyAll } from '../../helpers/netns.ts';
 import { MobilityLab } from '../../../src/lab/mobility-lab.ts';
@@ -61,7 +62,7 @@ describe('e2e: a VM moves and announces itself with a gratuitous ARP', () => {
     lab.agents[0]!.child.kill('SIGSTOP');
     let move;
     try {
-      move = await lab.move('b', 2, { announce: 'garp' });
+      move = await lab.move('b', 2, { announce: 'garp', hint: true });
       await lab.waitFor('NVE2 to mark B moved', () => lab.fdb(1, b)?.kind === 'moved');
       await sleep(SLOW_PEER_MS);
     } finally {

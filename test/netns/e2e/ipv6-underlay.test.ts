@@ -1,0 +1,63 @@
+// End to end over an IPv6 underlay: the NVEs tunnel to each other's IPv6 addresses (VXLAN over
+// IPv6, re-tunnelling included) and a move behaves as over IPv4.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destroyAll } from '../../helpers/netns.ts';
+import { MobilityLab } from '../../../src/lab/mobility-lab.ts';
+import { compareWithDirectory } from '../../../src/lab/mobility-check.ts';
+import { analyzeStream, startReceiver, startSender } from '../../../src/lab/udp-stream.ts';
+
+const STREAM_PPS = 1000;
+const SLOW_PEER_MS = 300;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('e2e: a move over an IPv6 underlay', () => {
+  let lab: MobilityLab;
+
+  beforeAll(async () => {
+    lab = await MobilityLab.start({
+      family: 'ipv6',
+      vms: [
+        { name: 'a', nve: 0 },
+        { name: 'b', nve: 1 },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+    destroyAll();
+  });
+
+  it('B moves NVE2 -> NVE3: IPv6 tunnels, re-tunnelled over IPv6, no loss once reachable', async () => {
+    const a = lab.topo.vm('a');
+    const b = lab.topo.vm('b');
+    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.topo.nve(1).ipv6 });
+    const rx = await startReceiver(b.ns);
+    const tx = await startSender(a.ns, b.ipv4, { ratePps: STREAM_PPS });
+    await sleep(500);
+    const retunnelBefore = lab.count(1, 'retunnel');
+    lab.agents[0]!.child.kill('SIGSTOP');
+    let move;
+    try {
+      move = await lab.move('b', 2, { announce: 'garp', hint: true });
+      await lab.waitFor('NVE2 to mark B moved', () => lab.fdb(1, b)?.kind === 'moved');
+      await sleep(SLOW_PEER_MS);
+    } finally {
+      lab.agents[0]!.child.kill('SIGCONT');
+    }
+    await lab.waitMoved(b, 2);
+    await sleep(300);
+    const sent = await tx.stop();
+    await sleep(100);
+    const r = analyzeStream(sent, await rx.stop(), move.announcedAtMs[0]!);
+
+    const e = await lab.entry(b);
+    expect(e?.nveAddr).toBe(lab.topo.nve(2).ipv6);
+    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.topo.nve(2).ipv6 });
+    expect(lab.fdb(1, b)).toMatchObject({ kind: 'moved', nve: lab.topo.nve(2).ipv6 });
+    expect(lab.count(1, 'retunnel') - retunnelBefore).toBeGreaterThan(0);
+    expect(r.reachable).toBeDefined();
+    expect(r.lostAfterReachable).toBe(0);
+    expect(await compareWithDirectory(lab, b.vni)).toEqual([]);
+  });
+});
