@@ -5,7 +5,7 @@
 // all. The tables themselves are the control plane's business (tables.ts); this class only
 // owns the kernel objects.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from '../bpf/errors.ts';
 import { BpfLink } from '../bpf/link.ts';
@@ -427,18 +427,10 @@ function pathName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** Remove an instance's pins and directories (what is pinned there and nothing else). */
+/**
+ * Remove an instance's pins and its directory. The directory is the instance's alone, so
+ * everything in it goes, maps the C added after this file was written included.
+ */
 function removePins(layout: PinLayout): void {
-  if (!existsSync(layout.root)) return;
-  rmSync(layout.linksDir, { recursive: true, force: true });
-  rmSync(layout.progsDir, { recursive: true, force: true });
-  for (const m of MAP_NAMES) rmSync(layout.map(m), { force: true });
-  try {
-    rmdirSync(layout.root);
-  } catch (err) {
-    log.warn(
-      { root: layout.root, err: (err as Error).message },
-      'pin root not empty, left in place',
-    );
-  }
+  rmSync(layout.root, { recursive: true, force: true });
 }
