@@ -330,14 +330,13 @@ export class SqliteStore implements DirectoryStore {
     );
   }
 
-  /** Resolves once every change committed so far is on disk. */
-  private durable(): Promise<void> {
-    if (this.durableRevision >= this.revision && !this.syncing && this.syncWaiters.length === 0) {
-      return Promise.resolve();
+  /** Resolves once every change up to `revision` is on disk (and its listeners were told). */
+  private async durableUpTo(revision: number): Promise<void> {
+    while (this.durableRevision < revision) {
+      await new Promise<void>((resolve, reject) =>
+        this.afterSync((err) => (err ? reject(err) : resolve())),
+      );
     }
-    return new Promise((resolve, reject) =>
-      this.afterSync((err) => (err ? reject(err) : resolve())),
-    );
   }
 
   private readEntry(vni: Vni, mac: Mac): Entry | undefined {
@@ -404,13 +403,12 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async currentRevision(): Promise<number> {
-    await this.durable();
-    return this.revision;
+    const revision = this.revision;
+    await this.durableUpTo(revision);
+    return revision;
   }
 
   async changesSince(revision: number, vnis?: readonly Vni[]): Promise<Change[]> {
-    // Never hand out a change that is not on disk yet (nor one listeners have not heard of).
-    await this.durable();
     if (revision < this.trimmedTo || revision > this.revision) {
       throw new RevisionTooOldError(revision, this.trimmedTo);
     }
@@ -420,11 +418,12 @@ export class SqliteStore implements DirectoryStore {
       const c = JSON.parse(r.body) as Change;
       if (!want || want.has(c.vni)) out.push(c);
     }
+    // Never hand out a change that is not on disk yet (nor one listeners have not heard of).
+    await this.durableUpTo(this.revision);
     return out;
   }
 
   async snapshot(vnis: readonly Vni[]): Promise<Snapshot> {
-    await this.durable();
     // Synchronous reads: no write can interleave, so this is consistent at this.revision.
     const entries: Entry[] = [];
     const memberships: Membership[] = [];
@@ -433,7 +432,9 @@ export class SqliteStore implements DirectoryStore {
       for (const r of this.q.membersOfVni.all(vni))
         memberships.push(JSON.parse(r.body) as Membership);
     }
-    return { revision: this.revision, entries, memberships };
+    const revision = this.revision;
+    await this.durableUpTo(revision); // what it shows must be on disk before an NVE sees it
+    return { revision, entries, memberships };
   }
 
   subscribe(listener: ChangeListener): () => void {
@@ -567,7 +568,7 @@ export class SqliteStore implements DirectoryStore {
     // Finish queued updates first so nothing acknowledged-to-be is lost.
     if (this.pending.length > 0) this.flush();
     this.flushConvergence();
-    await this.durable().catch(() => undefined);
+    await this.durableUpTo(this.revision).catch(() => undefined);
     this.listeners.clear();
     if (this.db.open) {
       this.db.pragma('wal_checkpoint(TRUNCATE)');

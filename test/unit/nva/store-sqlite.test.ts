@@ -69,6 +69,29 @@ describe('sqlite durability', () => {
     await s.close();
   });
 
+  it('snapshots and resumes only show changes that are on disk and were announced', async () => {
+    const s = new SqliteStore({ path: path() });
+    let announced = 0;
+    s.subscribe((c) => (announced = Math.max(announced, c.revision)));
+    const batch = (from: number) =>
+      Array.from({ length: 10 }, (_, i) =>
+        put(s, entryFor(`02:00:00:00:01:${(from + i).toString(16).padStart(2, '0')}`, { ips: [] })),
+      );
+    // One turn after queuing, a batch is committed and its fsync under way, not finished.
+    const first = batch(0);
+    await new Promise((r) => setImmediate(r));
+    const snap = await s.snapshot([100]);
+    expect(snap.revision).toBe(10);
+    expect(announced).toBeGreaterThanOrEqual(snap.revision);
+    const second = batch(10);
+    await new Promise((r) => setImmediate(r));
+    const since = await s.changesSince(10);
+    expect(since.map((c) => c.revision)).toEqual(Array.from({ length: 10 }, (_, i) => 11 + i));
+    expect(announced).toBe(20);
+    await Promise.all([...first, ...second]);
+    await s.close();
+  });
+
   it('refuses a database from a newer schema with a clear error', async () => {
     const file = path();
     const db = new Database(file);
