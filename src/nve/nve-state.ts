@@ -43,7 +43,8 @@ export interface MovedVm {
 }
 
 export class NveState {
-  readonly directory = new Map<string, DirEntry>();
+  /** The NVA's directory: live entries (and any the NVA sends as withdrawn), by MAC id. */
+  directory = new Map<string, DirEntry>();
   /**
    * The last entry of MACs the NVA deleted (it sends a withdrawal as a delete): their sequence
    * number is what a new registration must beat, and their NVE tells a source it had the VM.
@@ -92,23 +93,23 @@ export class NveState {
     members: readonly Member[],
   ): Map<string, DirEntry> {
     const covered = (vni: number) => vnis.length === 0 || vnis.includes(vni);
-    const before = new Map<string, DirEntry>();
-    for (const [id, e] of this.directory) {
-      if (!covered(e.vni)) continue;
-      before.set(id, e);
-      this.directory.delete(id);
+    // A new map rather than a million deletes: entries of VNIs the snapshot does not cover stay.
+    const before = this.directory;
+    this.directory = new Map();
+    for (const [id, e] of before) if (!covered(e.vni)) this.directory.set(id, e);
+    for (const e of entries) this.upsertEntry(e);
+    // Entries the snapshot no longer has: withdrawn while we were away.
+    for (const [id, e] of before) {
+      if (!covered(e.vni) || this.directory.has(id)) continue;
+      this.tombstones.set(id, { ...e, state: 'withdrawn' });
       this.touch(id);
     }
-    for (const e of entries) this.upsertEntry(e);
     for (const vni of [...this.members.keys()]) {
       if (!covered(vni)) continue;
       this.dirtyVnis.add(vni);
       this.members.delete(vni);
     }
     for (const m of members) this.upsertMember(m);
-    for (const [id, e] of before) {
-      if (!this.directory.has(id)) this.tombstones.set(id, { ...e, state: 'withdrawn' });
-    }
     this.revision = revision;
     return before;
   }

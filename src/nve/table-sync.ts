@@ -10,9 +10,17 @@ export interface SyncCounts {
   unchanged: number;
 }
 
+/** One installed entry; `mark` is the resync pass that last found it desired. */
+interface Row<K, V> {
+  k: K;
+  v: V;
+  mark: number;
+}
+
 export class TableSync<K, V> {
   /** What this agent believes is installed, by key identity. */
-  private shadow = new Map<string, readonly [K, V]>();
+  private shadow = new Map<string, Row<K, V>>();
+  private pass = 0;
 
   constructor(
     readonly table: Table<K, V>,
@@ -29,14 +37,22 @@ export class TableSync<K, V> {
       const want = desired(id);
       const have = this.shadow.get(id);
       if (want === undefined) {
-        if (have !== undefined) dels.push(have[0]);
-      } else if (have === undefined || !this.equal(have[1], want[1])) {
+        if (have !== undefined) dels.push(have.k);
+      } else if (have === undefined || !this.equal(have.v, want[1])) {
         sets.push(want);
       } else {
         unchanged++;
       }
     }
-    this.write(sets, dels);
+    // Sets first: a key that changes kind is never absent in between.
+    if (sets.length > 0) {
+      this.table.setMany(sets);
+      for (const [k, v] of sets) this.shadow.set(this.keyId(k), { k, v, mark: this.pass });
+    }
+    if (dels.length > 0) {
+      this.table.deleteMany(dels);
+      for (const k of dels) this.shadow.delete(this.keyId(k));
+    }
     return { set: sets.length, deleted: dels.length, unchanged };
   }
 
@@ -46,64 +62,63 @@ export class TableSync<K, V> {
    * Desired rows may carry their key id as a third element (saves recomputing it).
    */
   resync(desired: Iterable<readonly [K, V, string?]>): SyncCounts {
-    const installed = new Map<string, readonly [K, V]>();
-    for (const kv of this.table.entries()) installed.set(this.keyId(kv[0]), kv);
-    const next = new Map<string, readonly [K, V]>();
-    const sets: Array<readonly [K, V]> = [];
+    const mark = ++this.pass;
+    // Read back what is really installed: it becomes the shadow, corrected as we go.
+    const rows = new Map<string, Row<K, V>>();
+    for (const [k, v] of this.table.entries()) rows.set(this.keyId(k), { k, v, mark: 0 });
+    // Rows may carry their id as a third element; tables read only the first two.
+    const sets: Array<readonly [K, V, string?]> = [];
     let unchanged = 0;
     for (const want of desired) {
       const id = want[2] ?? this.keyId(want[0]);
-      const have = installed.get(id);
-      if (have !== undefined) {
-        // Mark: what is still desired survives the sweep.
-        installed.delete(id);
-        if (this.equal(have[1], want[1])) {
-          next.set(id, have);
-          unchanged++;
-          continue;
-        }
+      const have = rows.get(id);
+      if (have === undefined) {
+        rows.set(id, { k: want[0], v: want[1], mark });
+        sets.push(want);
+        continue;
       }
-      const row = [want[0], want[1]] as const;
-      sets.push(row);
-      next.set(id, row);
+      // Mark: what is still desired survives the sweep.
+      have.mark = mark;
+      if (this.equal(have.v, want[1])) {
+        unchanged++;
+      } else {
+        have.k = want[0];
+        have.v = want[1];
+        sets.push(want);
+      }
     }
+    // Sweep: installed, not desired.
     const dels: K[] = [];
-    for (const [k] of installed.values()) dels.push(k);
-    this.shadow = next;
-    if (sets.length > 0) this.table.setMany(sets);
+    for (const [id, r] of rows) {
+      if (r.mark !== mark) {
+        dels.push(r.k);
+        rows.delete(id);
+      }
+    }
+    this.shadow = rows;
+    if (sets.length > 0) this.table.setMany(sets as ReadonlyArray<readonly [K, V]>);
     if (dels.length > 0) this.table.deleteMany(dels);
     return { set: sets.length, deleted: dels.length, unchanged };
   }
 
   /** Take the real table's content as the shadow copy, writing nothing. */
   adopt(): void {
-    this.shadow.clear();
-    for (const [k, v] of this.table.entries()) this.shadow.set(this.keyId(k), [k, v]);
+    this.shadow = new Map();
+    for (const [k, v] of this.table.entries())
+      this.shadow.set(this.keyId(k), { k, v, mark: this.pass });
   }
 
   /** Installed entries as the agent believes them (no syscall). */
-  installed(): IterableIterator<readonly [K, V]> {
-    return this.shadow.values();
+  *installed(): IterableIterator<readonly [K, V]> {
+    for (const r of this.shadow.values()) yield [r.k, r.v];
   }
 
   /** The installed value of one key, from the shadow copy. */
   installedValue(id: string): V | undefined {
-    return this.shadow.get(id)?.[1];
+    return this.shadow.get(id)?.v;
   }
 
   get installedCount(): number {
     return this.shadow.size;
-  }
-
-  private write(sets: Array<readonly [K, V]>, dels: K[]): void {
-    // Sets first: a key that moves from one kind to another is never absent in between.
-    if (sets.length > 0) {
-      this.table.setMany(sets);
-      for (const kv of sets) this.shadow.set(this.keyId(kv[0]), kv);
-    }
-    if (dels.length > 0) {
-      this.table.deleteMany(dels);
-      for (const k of dels) this.shadow.delete(this.keyId(k));
-    }
   }
 }
