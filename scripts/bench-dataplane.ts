@@ -288,7 +288,17 @@ async function main(): Promise<void> {
 
     for (let round = 1; round <= opts.rounds; round++) {
       for (const fw of forwarders) {
-        await fw.install();
+        if (unavailable.has(fw.name)) continue;
+        try {
+          await fw.install();
+        } catch (err) {
+          // A forwarder that cannot be installed gets a reason in its row, never a number.
+          const first = (err as Error).message.split('\n')[0] ?? '';
+          unavailable.set(fw.name, `not available: ${first}`);
+          console.error(`${fw.name}: cannot install: ${(err as Error).message}`);
+          await fw.remove();
+          continue;
+        }
         try {
           const row = await measure(topo, receiver, fw, opts.seconds, opts.cpu, opts.nice);
           samples.set(fw.name, [...(samples.get(fw.name) ?? []), row]);
@@ -307,7 +317,7 @@ async function main(): Promise<void> {
 
   const rows: Row[] = ['kernel', 'bare', 'roam'].map((name) => {
     const s = samples.get(name);
-    if (s && s.length > 0) return best(s);
+    if (s && s.length > 0 && !unavailable.has(name)) return best(s);
     return {
       name,
       pps: null,
