@@ -43,8 +43,10 @@ const tick = () => {
 process.on('SIGTERM', () => {
   clearInterval(timer);
   setTimeout(() => {
-    process.stdout.write(JSON.stringify({ sent: seq, errors, startMs: t0, marks }));
-    process.exit(0);
+    // A pipe is written asynchronously: exit once the whole report is out.
+    process.stdout.write(JSON.stringify({ sent: seq, errors, startMs: t0, marks }), () =>
+      process.exit(0),
+    );
   }, 20);
 });
 t0 = now();
@@ -89,8 +91,9 @@ s.on('message', (m) => {
 });
 process.on('SIGTERM', () => {
   const rcvbuf = rcvbufErrors() - rcvbufAtStart;
-  process.stdout.write(JSON.stringify({ received, late, rcvbufErrors: rcvbuf, runs }));
-  process.exit(0);
+  process.stdout.write(JSON.stringify({ received, late, rcvbufErrors: rcvbuf, runs }), () =>
+    process.exit(0),
+  );
 });
 s.bind(Number(port), () => process.stderr.write('ready\\n'));
 `;
