@@ -11,6 +11,14 @@ import { DEFAULT_PIN_BASE } from '../../../src/dataplane/pin-layout.ts';
 import { destroyAll, runPrefix } from '../../helpers/netns.ts';
 
 const VN = 300;
+
+/** Every bpf_link in the kernel (XDP and TCX alike) that runs one of these programs. */
+function linksOf(progIds: number[]): { id: number; prog_id: number }[] {
+  const out = execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' });
+  return (JSON.parse(out || '[]') as { id: number; prog_id: number }[]).filter((l) =>
+    progIds.includes(l.prog_id),
+  );
+}
 const PING_COUNT = 200;
 const PING_INTERVAL_S = '0.01';
 
@@ -116,6 +124,8 @@ describe('Dataplane adopt and detach', () => {
     const progIds = (['tsi', 'underlay', 'floodTsi', 'floodUnderlay'] as const).map((p) =>
       r0.dp.program(p).id(),
     );
+    // Before: four links (XDP and TCX on ul0 and on a's TSI) run our programs.
+    expect(linksOf(progIds)).toHaveLength(4);
     r0.dp.detach();
     expect(existsSync(root)).toBe(false);
     for (const dev of [n0.underlayIf, a.tsi]) {
@@ -124,8 +134,7 @@ describe('Dataplane adopt and detach', () => {
       }[];
       expect(link[0]?.xdp).toBeUndefined();
     }
-    const tcx = n0.ns.runNet('bpftool', ['-j', 'net', 'show']);
-    expect(tcx).not.toMatch(/roam_/);
+    expect(linksOf(progIds)).toEqual([]);
     for (const id of progIds) {
       expect(() =>
         execFileSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'pipe' }),
