@@ -12,6 +12,9 @@ import type { DirEntry, MoveHint } from './nva-port.ts';
 import type { NveState } from './nve-state.ts';
 import { macId, type MacKey } from './tables.ts';
 
+/** Longest a withdrawn VM of another NVE stays forwarded to it (ms). */
+export const LINGER_MAX_MS = 5_000;
+
 export interface MoveOptions {
   holdTimeMs: number;
   /** Wall clock in ms (Date.now by default; tests use fake timers). */
@@ -90,8 +93,9 @@ export class MoveTracker {
   }
 
   /**
-   * The NVA withdrew a VM of another NVE: keep forwarding to that NVE for the hold time (it
-   * re-tunnels if the VM registers elsewhere meanwhile), then forget it.
+   * The NVA withdrew a VM of another NVE: keep forwarding to that NVE for a short while (it
+   * re-tunnels if the VM registers elsewhere meanwhile), then forget it. Only the gap between a
+   * withdrawal and a quick re-registration needs covering: at most LINGER_MAX_MS.
    */
   withdrawn(tomb: DirEntry): void {
     const s = this.state;
@@ -100,11 +104,14 @@ export class MoveTracker {
     s.setLinger(id, true);
     const old = this.lingerTimers.get(id);
     if (old) clearTimeout(old);
-    const t = setTimeout(() => {
-      this.lingerTimers.delete(id);
-      s.setLinger(id, false);
-      this.opts.changed();
-    }, this.opts.holdTimeMs);
+    const t = setTimeout(
+      () => {
+        this.lingerTimers.delete(id);
+        s.setLinger(id, false);
+        this.opts.changed();
+      },
+      Math.min(this.opts.holdTimeMs, LINGER_MAX_MS),
+    );
     t.unref?.();
     this.lingerTimers.set(id, t);
   }

@@ -51,7 +51,7 @@ export class NveState {
    */
   readonly tombstones = new Map<string, DirEntry>();
   /**
-   * Withdrawn VMs of other NVEs still forwarded to their last NVE for the hold time: a cold move's
+   * Withdrawn VMs of other NVEs still forwarded to their last NVE for a few seconds: a cold move's
    * withdrawal followed at once by the registration elsewhere leaves no gap at peers (the old NVE
    * re-tunnels), and a peer that gets both late never drops the frames in between.
    */

@@ -96,7 +96,7 @@ export class TableSync<K, V> {
       }
     }
     this.shadow = rows;
-    if (sets.length > 0) this.table.setMany(sets as ReadonlyArray<readonly [K, V]>);
+    if (sets.length > 0) this.table.setMany(sets as unknown as ReadonlyArray<readonly [K, V]>);
     if (dels.length > 0) this.table.deleteMany(dels);
     return { set: sets.length, deleted: dels.length, unchanged };
   }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { vniDigest } from '../../../src/protocol/digest.ts';
+import { LINGER_MAX_MS } from '../../../src/nve/moves.ts';
 import { HOLD_MS, NVE1, NVE2, NVE3, TSI_B, VM_B, dirEntry, makeLoop } from './fake-nva.ts';
 
 const B = VM_B.mac;
@@ -155,7 +156,7 @@ describe('hinted (hot) migration S -> D', () => {
 });
 
 describe('peers', () => {
-  it('a withdrawn VM stays forwarded to its last NVE for the hold time (no gap in a cold move)', async () => {
+  it('a withdrawn VM stays forwarded to its last NVE a few seconds (no gap in a cold move)', async () => {
     const t = makeLoop(NVE2);
     t.loop.start();
     t.nva.connect();
@@ -176,7 +177,9 @@ describe('peers', () => {
     expect(writes).toEqual([]);
     // A VM withdrawn for good is forgotten after the hold time.
     t.nva.change([], [{ vni: 100, mac: B }]);
-    await vi.advanceTimersByTimeAsync(HOLD_MS);
+    await vi.advanceTimersByTimeAsync(LINGER_MAX_MS - 1);
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr });
+    await vi.advanceTimersByTimeAsync(1);
     expect(t.fdb(B)).toBeUndefined();
     expect(t.neigh(VM_B.ip)).toBeUndefined();
   });
