@@ -35,7 +35,11 @@
 #ifndef NEXTHOP_MAX_ENTRIES
 #define NEXTHOP_MAX_ENTRIES 4096
 #endif
-/* Counter slots: one per (VNI, verdict) in use; room for every verdict of every VNI. */
+/* Counters: (VNI, verdict) pairs hash into STATS_SLOTS per-CPU array slots (STATS_PROBES
+ * tried in turn); a pair that finds none free spills into the per-CPU hash `stats_spill`,
+ * which has room for every verdict of every VNI. The array is fixed: never resize `stats`. */
+#define STATS_SLOTS 16384 /* a power of two */
+#define STATS_PROBES 4
 #define STATS_SLOTS_PER_VNI 48
 #ifndef STATS_MAX_ENTRIES
 #define STATS_MAX_ENTRIES (VNI_MAX_ENTRIES * STATS_SLOTS_PER_VNI)
@@ -208,15 +212,23 @@ struct roam_event {
 #define EVENT_RARP 3         /* RARP request (QEMU announces a migrated VM with these) */
 #define EVENT_NEW_MAC 4      /* a source MAC the tables do not place on this TSI */
 
-/* Per-CPU counters: key of `stats`. */
+/* Per-CPU counters: key of `stats_spill`. */
 struct stats_key {
 	__u32 vni; /* 0 when the frame's VNI is not known */
 	__u32 verdict; /* VERDICT_* / DROP_* */
 };
 
-/* Value of `stats` (per CPU; the reader sums over CPUs). */
+/* Value of `stats_spill` (per CPU; the reader sums over CPUs). */
 struct stats_value {
 	__u64 packets;
+	__u64 bytes;
+};
+
+/* One slot of the per-CPU array `stats`: the (vni, verdict) it counts, once packets > 0. */
+struct stats_slot {
+	__u32 vni;
+	__u32 verdict;
+	__u64 packets; /* 0: the slot is free */
 	__u64 bytes;
 };
 

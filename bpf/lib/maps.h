@@ -91,7 +91,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flood SEC(".maps");
 
-/* Per-CPU packet/byte counters per (vni, verdict). Not preallocated: a preallocated per-CPU
+/* Per-CPU packet/byte counters per (vni, verdict): an array, so the lookup every frame makes
+ * is an index computation rather than a hash walk (see stats.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STATS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct stats_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} stats SEC(".maps");
+
+/* Counters whose slots in `stats` were all taken. Not preallocated: a preallocated per-CPU
  * map costs max_entries x CPUs x 16 bytes up front (200 MB on a 64-core host). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -100,7 +110,7 @@ struct {
 	__type(key, struct stats_key);
 	__type(value, struct stats_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} stats SEC(".maps");
+} stats_spill SEC(".maps");
 
 /* Announcements and unknown source MACs for the agent. */
 struct {

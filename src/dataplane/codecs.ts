@@ -26,6 +26,8 @@ export const FLOOD_MAX_REMOTE = 64;
 export const VXLAN_DEFAULT_PORT = 4789;
 export const VNI_MAX = 0xffffff;
 export const FLOOD_META_MAGIC = 0x726f616d;
+export const STATS_SLOTS = 16384;
+export const STATS_PROBES = 4;
 
 export const FDB_LOCAL = 1;
 export const FDB_REMOTE = 2;
@@ -579,6 +581,37 @@ export const statsValue: StructCodec<StatsValue> = structCodec(
   (b, o) => ({ packets: b.readBigUInt64LE(o), bytes: b.readBigUInt64LE(o + 8) }),
 );
 
+/** One CPU's slot of the `stats` array: the counter of (vni, verdict), once packets > 0. */
+export interface StatsSlot {
+  vni: number;
+  verdict: number;
+  packets: bigint;
+  bytes: bigint;
+}
+
+export const statsSlot: StructCodec<StatsSlot> = structCodec(
+  { cName: 'stats_slot', size: 24, members: { vni: 0, verdict: 4, packets: 8, bytes: 16 } },
+  (v, b, o) => {
+    b.writeUInt32LE(v.vni, o);
+    b.writeUInt32LE(v.verdict, o + 4);
+    b.writeBigUInt64LE(v.packets, o + 8);
+    b.writeBigUInt64LE(v.bytes, o + 16);
+  },
+  (b, o) => ({
+    vni: b.readUInt32LE(o),
+    verdict: b.readUInt32LE(o + 4),
+    packets: b.readBigUInt64LE(o + 8),
+    bytes: b.readBigUInt64LE(o + 16),
+  }),
+);
+
+/** The first candidate slot of (vni, verdict) in `stats`: bpf/lib/stats.h stats_slot_index. */
+export function statsSlotIndex(vni: number, verdict: number): number {
+  let h = (Math.imul(vni, 0x9e3779b1) ^ Math.imul(verdict, 0x85ebca6b)) >>> 0;
+  h = (h ^ (h >>> 15)) >>> 0;
+  return h & (STATS_SLOTS - 1);
+}
+
 /** Where a frame would have left (tests only, F_CFG_TRACE). */
 export interface TraceRec {
   ifindex: number;
@@ -642,6 +675,7 @@ export const STRUCT_CODECS: readonly StructCodec<unknown>[] = [
   roamEvent,
   statsKey,
   statsValue,
+  statsSlot,
   traceRec,
   floodMeta,
 ] as StructCodec<unknown>[];

@@ -1,7 +1,8 @@
 // Typed tables over roam's BPF maps (bpf/lib/maps.h): each implements Table<K,V> with batched
 // writes, so the reconciler drives real maps and their in-memory twins (memoryTables) alike.
 // Plus the readers of what the kernel writes: per-CPU verdict counters and the test trace.
-import type { BpfMap } from '../bpf/map.ts';
+import { possibleCpus, type BpfMap } from '../bpf/map.ts';
+import { BPF_MAP_TYPE } from '../bpf/map-types.ts';
 import { TypedMap } from '../bpf/typed-map.ts';
 import type { Codec } from '../bpf/codec.ts';
 import { MemoryTable } from './memory-table.ts';
@@ -18,7 +19,11 @@ import {
   peerKey,
   rarpEntry,
   roamConfig,
+  STATS_PROBES,
+  STATS_SLOTS,
   statsKey,
+  statsSlot,
+  statsSlotIndex,
   statsValue,
   traceRec,
   tsiInfo,
@@ -48,6 +53,7 @@ export const MAP_NAMES = [
   'nexthops',
   'flood',
   'stats',
+  'stats_spill',
   'events',
   'event_limits',
   'learn_sample',
@@ -145,41 +151,106 @@ export interface StatsRow {
   bytes: bigint;
 }
 
-/** Reads the per-CPU `stats` map: every (vni, verdict) counter, summed over CPUs. */
+/**
+ * Reads the verdict counters: the per-CPU slot array `stats` (each slot names the (vni, verdict)
+ * it counts) and, when given, the per-CPU hash `stats_spill` for pairs that found no free slot.
+ * Pass both: `new StatsReader(map('stats'), map('stats_spill'))`.
+ */
 export class StatsReader {
-  private readonly keyBuf = Buffer.alloc(statsKey.size);
+  private readonly keyBuf = Buffer.alloc(4);
+  private readonly spillKey = Buffer.alloc(statsKey.size);
 
-  constructor(private readonly map: BpfMap) {}
-
-  /** Every counter with its totals. */
-  read(): StatsRow[] {
-    const rows: StatsRow[] = [];
-    for (const key of this.map.keys()) {
-      const k = statsKey.decode(key, 0);
-      const slots = this.map.lookupPerCpu(key);
-      if (!slots) continue; // deleted while we iterated
-      let packets = 0n;
-      let bytes = 0n;
-      for (const s of slots) {
-        const v = statsValue.decode(s, 0);
-        packets += v.packets;
-        bytes += v.bytes;
-      }
-      rows.push({ vni: k.vni, slot: k.verdict, verdict: verdictName(k.verdict), packets, bytes });
+  constructor(
+    private readonly map: BpfMap,
+    private readonly spill?: BpfMap,
+  ) {
+    if (map.type !== BPF_MAP_TYPE.PERCPU_ARRAY || map.maxEntries !== STATS_SLOTS) {
+      throw new RangeError(
+        `map ${map.name} is not roam's stats array (per-CPU array of ${STATS_SLOTS} slots): ` +
+          `type ${map.type}, ${map.maxEntries} entries`,
+      );
     }
-    return rows;
   }
 
-  /** Packets counted for (vni, slot), 0n when the counter does not exist yet. */
+  /** Every counter with its totals, summed over CPUs. */
+  read(): StatsRow[] {
+    const acc = new Map<string, StatsRow>();
+    const add = (vni: number, slot: number, packets: bigint, bytes: bigint) => {
+      const id = `${vni}/${slot}`;
+      const row = acc.get(id);
+      if (row) {
+        row.packets += packets;
+        row.bytes += bytes;
+      } else {
+        acc.set(id, { vni, slot, verdict: verdictName(slot), packets, bytes });
+      }
+    };
+    this.forEachUsedSlot((buf, off) => {
+      const slot = statsSlot.decode(buf, off);
+      add(slot.vni, slot.verdict, slot.packets, slot.bytes);
+    });
+    if (this.spill) {
+      for (const key of this.spill.keys()) {
+        const k = statsKey.decode(key, 0);
+        for (const cpu of this.spill.lookupPerCpu(key) ?? []) {
+          const v = statsValue.decode(cpu, 0);
+          add(k.vni, k.verdict, v.packets, v.bytes);
+        }
+      }
+    }
+    return [...acc.values()];
+  }
+
+  /** Every packet counted, any VNI and verdict (cheaper than summing read()). */
+  totalPackets(): bigint {
+    let total = 0n;
+    this.forEachUsedSlot((buf, off) => {
+      total += buf.readBigUInt64LE(off + 8);
+    });
+    for (const key of this.spill?.keys() ?? []) total += this.spill?.sumPerCpuU64(key, 0) ?? 0n;
+    return total;
+  }
+
+  // Calls fn(buffer, offset) for each CPU's slot of `stats` that counts something.
+  private forEachUsedSlot(fn: (buf: Buffer, off: number) => void): void {
+    const d = this.map.lookupAll();
+    const stride = this.map.valueBytes / possibleCpus();
+    const end = d.count * this.map.valueBytes;
+    for (let off = 0; off < end; off += stride) {
+      // packets is the u64 at +8: skip free slots without building a BigInt
+      if (d.values.readUInt32LE(off + 8) !== 0 || d.values.readUInt32LE(off + 12) !== 0) {
+        fn(d.values, off);
+      }
+    }
+  }
+
+  /** Packets counted for (vni, slot), 0n when nothing was counted yet. */
   packets(vni: number, slot: number): bigint {
-    statsKey.encode({ vni, verdict: slot }, this.keyBuf, 0);
-    return this.map.sumPerCpuU64(this.keyBuf, 0);
+    let total = 0n;
+    const first = statsSlotIndex(vni, slot);
+    for (let i = 0; i < STATS_PROBES; i++) {
+      this.keyBuf.writeUInt32LE((first + i) & (STATS_SLOTS - 1), 0);
+      for (const cpu of this.map.lookupPerCpu(this.keyBuf) ?? []) {
+        const s = statsSlot.decode(cpu, 0);
+        if (s.packets > 0n && s.vni === vni && s.verdict === slot) total += s.packets;
+      }
+    }
+    if (this.spill) {
+      statsKey.encode({ vni, verdict: slot }, this.spillKey, 0);
+      total += this.spill.sumPerCpuU64(this.spillKey, 0);
+    }
+    return total;
   }
 
   /** Forgets every counter (e.g. between test cases). */
   clear(): void {
-    const keys = [...this.map.keys()];
-    if (keys.length > 0) this.map.deleteBatch(Buffer.concat(keys), keys.length);
+    const keys = Buffer.alloc(4 * STATS_SLOTS);
+    for (let i = 0; i < STATS_SLOTS; i++) keys.writeUInt32LE(i, 4 * i);
+    this.map.updateBatch(keys, Buffer.alloc(this.map.valueBytes * STATS_SLOTS), STATS_SLOTS);
+    if (this.spill) {
+      const spilled = [...this.spill.keys()];
+      if (spilled.length > 0) this.spill.deleteBatch(Buffer.concat(spilled), spilled.length);
+    }
   }
 }
 

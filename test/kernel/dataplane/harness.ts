@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { BpfObject } from '../../../src/bpf/object.ts';
+import type { BpfMap } from '../../../src/bpf/map.ts';
 import type { BpfProgram } from '../../../src/bpf/program.ts';
 import { RingBuffer } from '../../../src/bpf/ringbuf.ts';
 import {
@@ -53,6 +54,8 @@ export interface TestDataplane {
   underlay: BpfProgram;
   floodTsi: BpfProgram;
   floodUnderlay: BpfProgram;
+  /** One of the shared maps. */
+  map(name: MapName): BpfMap;
   /** Runs a program on one frame. */
   run(prog: BpfProgram, frame: Buffer): RunResult;
   /** Packets counted for (vni, verdict). */
@@ -84,7 +87,7 @@ export function openDataplane(label: string): TestDataplane {
     for (const path of [OBJECTS.tsi, OBJECTS.underlay, OBJECTS.flood]) {
       const o = BpfObject.open(path, { pinRoot });
       objs.push(o);
-      for (const m of ['fdb', 'neigh', 'rarp', 'event_limits', 'peers', 'stats']) {
+      for (const m of ['fdb', 'neigh', 'rarp', 'event_limits', 'peers', 'stats_spill']) {
         o.setMaxEntries(m, TEST_MAX_ENTRIES);
       }
       o.load();
@@ -97,7 +100,7 @@ export function openDataplane(label: string): TestDataplane {
   const [tsiObj, underlayObj, floodObj] = objs as [BpfObject, BpfObject, BpfObject];
   const mapOf = (n: MapName) => tsiObj.map(n);
   const tables = openTables(mapOf);
-  const stats = new StatsReader(mapOf('stats'));
+  const stats = new StatsReader(mapOf('stats'), mapOf('stats_spill'));
   const trace = new TraceReader(mapOf('trace'), mapOf('trace_len'));
   const pending: RoamEvent[] = [];
   const ring = new RingBuffer(mapOf('events'), (data) => {
@@ -126,12 +129,13 @@ export function openDataplane(label: string): TestDataplane {
     underlay: underlayObj.program('roam_underlay'),
     floodTsi: floodObj.program('roam_flood_tsi'),
     floodUnderlay: floodObj.program('roam_flood_underlay'),
+    map: mapOf,
     run(prog, frame) {
       const r = prog.testRun({ data: frame });
       return { retval: r.retval, data: Buffer.from(r.data) };
     },
     count: (vni, verdict) => stats.packets(vni, verdictSlot(verdict)),
-    totalPackets: () => stats.read().reduce((s, r) => s + r.packets, 0n),
+    totalPackets: () => stats.totalPackets(),
     takeEvents() {
       ring.consume();
       return pending.splice(0);

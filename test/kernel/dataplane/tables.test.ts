@@ -1,8 +1,17 @@
 // The typed tables over the real maps: batched writes and reads of every table, the config
 // entry, and the stats reader, against the same maps the programs use.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FdbEntry, FdbKey } from '../../../src/dataplane/codecs.ts';
-import { memoryTables } from '../../../src/dataplane/tables.ts';
+import { possibleCpus } from '../../../src/bpf/map.ts';
+import {
+  STATS_PROBES,
+  STATS_SLOTS,
+  statsSlot,
+  statsSlotIndex,
+  verdictSlot,
+  type FdbEntry,
+  type FdbKey,
+} from '../../../src/dataplane/codecs.ts';
+import { memoryTables, StatsReader } from '../../../src/dataplane/tables.ts';
 import { vmUdp } from './frames.ts';
 import { LO, openDataplane, testConfig, type TestDataplane } from './harness.ts';
 
@@ -86,5 +95,38 @@ describe('StatsReader', () => {
     ]);
     dp.stats.clear();
     expect(dp.stats.read()).toEqual([]);
+  });
+
+  it('a pair whose slots are all taken is counted in stats_spill, and still read', () => {
+    dp.tables.config.set(testConfig());
+    dp.tables.tsis.setMany([[LO, { vni: 42, strictSource: false }]]);
+    const slot = verdictSlot('drop-unknown-unicast');
+    const stats = dp.map('stats');
+    const taken = Buffer.alloc(stats.valueBytes);
+    const stride = stats.valueBytes / possibleCpus();
+    for (let cpu = 0; cpu < possibleCpus(); cpu++) {
+      statsSlot.encode({ vni: 999, verdict: 0, packets: 1n, bytes: 1n }, taken, cpu * stride);
+    }
+    const first = statsSlotIndex(42, slot);
+    const key = Buffer.alloc(4);
+    for (let i = 0; i < STATS_PROBES; i++) {
+      key.writeUInt32LE((first + i) & (STATS_SLOTS - 1), 0);
+      stats.update(key, taken);
+    }
+    const f = vmUdp('02:00:00:00:00:99', '02:00:00:00:00:01', ['1.1.1.1', '2.2.2.2']);
+    for (let i = 0; i < 3; i++) dp.run(dp.tsi, f);
+    expect(dp.stats.packets(42, slot)).toBe(3n);
+    expect(dp.stats.read()).toContainEqual({
+      vni: 42,
+      slot,
+      verdict: 'drop-unknown-unicast',
+      packets: 3n,
+      bytes: BigInt(3 * f.length),
+    });
+    expect(dp.stats.totalPackets()).toBe(3n + BigInt(STATS_PROBES * possibleCpus()));
+  });
+
+  it('refuses a map that is not the stats slot array', () => {
+    expect(() => new StatsReader(dp.map('stats_spill'))).toThrow(/not roam's stats array/);
   });
 });

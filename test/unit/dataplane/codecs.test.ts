@@ -40,6 +40,7 @@ describe('codecs round trip', () => {
     ['event limit', C.eventLimit, { lastNs: 5n, tokens: 3 }],
     ['stats key', C.statsKey, { vni: 1, verdict: 3 }],
     ['stats value', C.statsValue, { packets: 10n, bytes: 640n }],
+    ['stats slot', C.statsSlot, { vni: 7, verdict: 2, packets: 10n, bytes: 640n }],
     ['trace rec', C.traceRec, { ifindex: 2, vni: 3, verdict: 0, remote: '10.0.0.9' }],
     ['flood meta', C.floodMeta, { magic: C.FLOOD_META_MAGIC, vni: 42 }],
     [
@@ -175,6 +176,8 @@ describe('constants mirror bpf/roam.h', () => {
     ['VXLAN_DEFAULT_PORT', C.VXLAN_DEFAULT_PORT],
     ['VNI_MAX', C.VNI_MAX],
     ['FLOOD_META_MAGIC', C.FLOOD_META_MAGIC],
+    ['STATS_SLOTS', C.STATS_SLOTS],
+    ['STATS_PROBES', C.STATS_PROBES],
     ['FAMILY_V4', C.FAMILY_V4],
     ['FAMILY_V6', C.FAMILY_V6],
     ['FDB_LOCAL', C.FDB_LOCAL],
