@@ -1,0 +1,114 @@
+// A hand-written fast path for the two messages an NVE receives in bulk (Change and Snapshot):
+// every NVE validates every entry of every move, so zod's per-field machinery dominated NVE CPU
+// in benchmarks. These checks accept exactly what the zod schemas in schema.ts accept (a unit
+// test holds them to that on a table of cases) and return the same values; anything they do not
+// accept goes through zod, which gives the readable reason.
+import { isIP } from 'node:net';
+import { LIMITS } from './limits.ts';
+import type { ChangeMsg, SnapshotMsg, WireEntry, WireEntryKey, WireMember } from './schema.ts';
+
+const VNI_MAX = 0xffffff;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const NVE_ID_RE = /^[A-Za-z0-9._-]+$/;
+const STATES: Record<string, WireEntry['state']> = {
+  ENTRY_STATE_ACTIVE: 'active',
+  ENTRY_STATE_MOVING: 'moving',
+  ENTRY_STATE_DUPLICATE: 'duplicate',
+  ENTRY_STATE_WITHDRAWN: 'withdrawn',
+};
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isVni = (v: unknown): v is number => isInt(v, 1, VNI_MAX);
+const isCount = (v: unknown): v is number => isInt(v, 0, Number.MAX_SAFE_INTEGER);
+const isIp = (v: unknown): v is string => typeof v === 'string' && v.length <= 45 && isIP(v) !== 0;
+const isNveId = (v: unknown): v is string =>
+  typeof v === 'string' && v.length >= 1 && v.length <= LIMITS.nveIdChars && NVE_ID_RE.test(v);
+
+function mac(v: unknown): string | null {
+  if (typeof v !== 'string' || v.length > 17) return null;
+  const m = v.toLowerCase();
+  return MAC_RE.test(m) ? m : null;
+}
+
+function state(v: unknown): WireEntry['state'] | null {
+  if (typeof v === 'string') return STATES[v] ?? STATES[`ENTRY_STATE_${v.toUpperCase()}`] ?? null;
+  if (typeof v === 'number') return Object.values(STATES)[v - 1] ?? null;
+  return null;
+}
+
+export function fastEntry(v: unknown): WireEntry | null {
+  if (!isObj(v) || !isVni(v.vni) || !Array.isArray(v.ips) || v.ips.length > LIMITS.ipsPerEntry) {
+    return null;
+  }
+  const m = mac(v.mac);
+  const st = state(v.state);
+  if (m === null || st === null || !isNveId(v.nveId) || !isIp(v.nveAddr) || !isCount(v.seq))
+    return null;
+  if (!isInt(v.changedAtMs, 0, Number.MAX_SAFE_INTEGER)) return null;
+  let tsi = '';
+  if (v.tsi !== undefined) {
+    if (typeof v.tsi !== 'string' || v.tsi.length > LIMITS.tsiChars) return null;
+    tsi = v.tsi;
+  }
+  const ips: WireEntry['ips'] = [];
+  for (const b of v.ips) {
+    if (!isObj(b) || !isIp(b.ip) || !isCount(b.seq)) return null;
+    ips.push({ ip: b.ip, seq: b.seq });
+  }
+  return {
+    vni: v.vni,
+    mac: m,
+    ips,
+    nveId: v.nveId,
+    nveAddr: v.nveAddr,
+    seq: v.seq,
+    state: st,
+    changedAtMs: v.changedAtMs,
+    tsi,
+  };
+}
+
+function fastList<T>(v: unknown, each: (x: unknown) => T | null): T[] | null {
+  if (!Array.isArray(v)) return null;
+  const out: T[] = [];
+  for (const x of v) {
+    const r = each(x);
+    if (r === null) return null;
+    out.push(r);
+  }
+  return out;
+}
+
+function fastMember(v: unknown): WireMember | null {
+  return isObj(v) && isVni(v.vni) && isNveId(v.nveId) && isIp(v.nveAddr)
+    ? { vni: v.vni, nveId: v.nveId, nveAddr: v.nveAddr }
+    : null;
+}
+
+function fastKey(v: unknown): WireEntryKey | null {
+  if (!isObj(v) || !isVni(v.vni)) return null;
+  const m = mac(v.mac);
+  return m === null ? null : { vni: v.vni, mac: m };
+}
+
+export function fastChange(v: unknown): ChangeMsg | null {
+  if (!isObj(v) || !isCount(v.revision) || !isVni(v.vni)) return null;
+  const upserts = fastList(v.upserts, fastEntry);
+  const deletes = fastList(v.deletes, fastKey);
+  const membersUpserted = fastList(v.membersUpserted, fastMember);
+  const membersRemoved = fastList(v.membersRemoved, (x) => (isNveId(x) ? x : null));
+  if (!upserts || !deletes || !membersUpserted || !membersRemoved) return null;
+  return { revision: v.revision, vni: v.vni, upserts, deletes, membersUpserted, membersRemoved };
+}
+
+export function fastSnapshot(v: unknown): SnapshotMsg | null {
+  if (!isObj(v) || !isCount(v.revision)) return null;
+  const vnis = fastList(v.vnis, (x) => (isVni(x) ? x : null));
+  const entries = fastList(v.entries, fastEntry);
+  const members = fastList(v.members, fastMember);
+  if (!vnis || !entries || !members) return null;
+  return { revision: v.revision, vnis, entries, members };
+}

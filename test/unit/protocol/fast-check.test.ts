@@ -1,0 +1,97 @@
+// The fast checks must accept exactly what zod accepts (or less: zod then decides) and return
+// the same values; a case zod refuses must never pass the fast path.
+import { describe, expect, it } from 'vitest';
+import { fastChange, fastEntry, fastSnapshot } from '../../../src/protocol/fast-check.ts';
+import { change, entry, snapshot } from '../../../src/protocol/schema.ts';
+
+const good = {
+  vni: 100,
+  mac: '02:AA:00:00:00:01',
+  ips: [
+    { ip: '10.0.0.1', seq: 1 },
+    { ip: 'fd00::1', seq: 2 },
+  ],
+  nveId: 'nve-1.a_b',
+  nveAddr: '192.0.2.1',
+  seq: 3,
+  state: 'ENTRY_STATE_ACTIVE',
+  changedAtMs: 1_700_000_000_000,
+  tsi: 'tap0',
+};
+
+const variants: [string, object][] = [
+  ['valid', {}],
+  ['no tsi', { tsi: undefined }],
+  ['state by number', { state: 3 }],
+  ['state short name', { state: 'moving' }],
+  ['state 0', { state: 0 }],
+  ['state unknown', { state: 'ENTRY_STATE_PIGEON' }],
+  ['VNI 0', { vni: 0 }],
+  ['VNI too big', { vni: 1 << 24 }],
+  ['VNI fraction', { vni: 1.5 }],
+  ['bad MAC', { mac: '02:00:00:00:00' }],
+  ['MAC too long', { mac: '02:00:00:00:00:01:02' }],
+  ['bad IP', { ips: [{ ip: '10.0.0.256', seq: 1 }] }],
+  ['IP seq negative', { ips: [{ ip: '10.0.0.1', seq: -1 }] }],
+  ['17 IPs', { ips: Array.from({ length: 17 }, (_, i) => ({ ip: `10.0.0.${i}`, seq: 1 })) }],
+  ['bad underlay', { nveAddr: 'nve.example' }],
+  ['empty NVE id', { nveId: '' }],
+  ['NVE id with space', { nveId: 'a b' }],
+  ['NVE id 65 chars', { nveId: 'a'.repeat(65) }],
+  ['seq string', { seq: '3' }],
+  ['changedAt negative', { changedAtMs: -1 }],
+  ['tsi too long', { tsi: 'x'.repeat(16) }],
+  ['tsi null', { tsi: null }],
+  ['ips not array', { ips: {} }],
+];
+
+describe('fast checks agree with zod', () => {
+  for (const [name, over] of variants) {
+    it(`entry: ${name}`, () => {
+      const raw = { ...good, ...over };
+      const z = entry.safeParse(raw);
+      const f = fastEntry(raw);
+      if (f !== null) expect(z).toMatchObject({ success: true, data: f });
+      if (!z.success) expect(f).toBeNull();
+      if (name === 'valid') expect(f).not.toBeNull(); // the fast path must actually be taken
+    });
+  }
+
+  const lists: [string, object][] = [
+    ['valid', {}],
+    ['bad delete', { deletes: [{ vni: 100, mac: 'x' }] }],
+    ['bad member', { membersUpserted: [{ vni: 100, nveId: 'n', nveAddr: 'nope' }] }],
+    ['bad removed id', { membersRemoved: ['a b'] }],
+    ['bad revision', { revision: -1 }],
+    ['upserts missing', { upserts: undefined }],
+  ];
+  for (const [name, over] of lists) {
+    it(`change: ${name}`, () => {
+      const raw = {
+        revision: 7,
+        vni: 100,
+        upserts: [good],
+        deletes: [{ vni: 100, mac: '02:00:00:00:00:02' }],
+        membersUpserted: [{ vni: 100, nveId: 'n', nveAddr: '192.0.2.9' }],
+        membersRemoved: ['m'],
+        ...over,
+      };
+      const z = change.safeParse(raw);
+      const f = fastChange(raw);
+      if (f !== null) expect(z).toMatchObject({ success: true, data: f });
+      if (!z.success) expect(f).toBeNull();
+      if (name === 'valid') expect(f).not.toBeNull();
+    });
+  }
+
+  it('snapshot', () => {
+    const raw = {
+      revision: 9,
+      vnis: [100],
+      entries: [good],
+      members: [{ vni: 100, nveId: 'n', nveAddr: 'fd00::9' }],
+    };
+    expect(snapshot.safeParse(raw)).toMatchObject({ success: true, data: fastSnapshot(raw) });
+    expect(fastSnapshot({ ...raw, vnis: [0] })).toBeNull();
+  });
+});
