@@ -290,6 +290,16 @@ enum roam_verdict {
 	DROP_REDIRECT,               /* TC: a clone could not be sent */
 	DROP_RETUNNEL_LOOP,          /* moved to the very NVE that sent it: stale on both sides */
 	DROP_ECN,                    /* CE-marked tunnel packet around a Not-ECT one (RFC 6040) */
+	/* ---- L3 overlay (bpf/roam-l3.h, bpf/lib/route.h) ---- */
+	VERDICT_ROUTED_LOCAL,  /* routed to a VM on a local TSI */
+	VERDICT_ROUTED_REMOTE, /* routed to an NVE over the VRF's L3 VNI */
+	VERDICT_UNREACH_REPLY, /* no route: answered with ICMP / ICMPv6 unreachable */
+	VERDICT_TTL_EXPIRED,   /* TTL / hop limit <= 1: passed to the kernel for the ICMP error */
+	VERDICT_GW_ARP_REPLY,  /* ARP for the anycast gateway answered */
+	VERDICT_GW_ND_REPLY,   /* NS for the anycast gateway answered */
+	VERDICT_GW_ECHO,       /* echo to the anycast gateway answered */
+	DROP_NO_ROUTE,         /* no route in the VRF (or nothing the gateway serves) */
+	DROP_VRF_MISMATCH,     /* route points outside its VRF: never leak */
 	VERDICT_MAX
 };
 _Static_assert(VERDICT_MAX <= STATS_SLOTS_PER_VNI, "stats map too small for every verdict");

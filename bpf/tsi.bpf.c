@@ -20,6 +20,7 @@
 #include "lib/arp.h"
 #include "lib/nd.h"
 #include "lib/forward.h"
+#include "lib/route.h"
 
 /* Whether this frame's source MAC is looked up. A new or migrated VM announces itself (GARP,
  * NA, RARP) or broadcasts (ARP, DHCP, ND) before anything else, and those are always checked;
@@ -228,6 +229,10 @@ int roam_tsi(struct xdp_md *ctx)
 			goto out;
 	}
 
+	/* routed VNs: the anycast gateway answers and routes (L3 stage, bpf/lib/route.h) */
+	verdict = l3_tsi_stage(ctx, cfg, ifindex, vni);
+	if (verdict != GO_ON)
+		goto out;
 	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
 		verdict = tsi_handle_arp(cfg, ifindex, vni, eth, &c);
 	} else if (eth->h_proto == bpf_htons(ETH_P_RARP)) {

@@ -16,6 +16,7 @@
 #include "lib/stats.h"
 #include "lib/vxlan.h"
 #include "lib/forward.h"
+#include "lib/route.h"
 
 /* Only NVEs listed for the VNI may inject frames into it: a spoofed or stray tunnel packet
  * stops here. A peers entry says both that we serve the VNI and that src may send it, so the
@@ -151,7 +152,10 @@ int roam_underlay(struct xdp_md *ctx)
 	verdict = ecn_decapsulate(outer.ecn, inner, data_end);
 	if (verdict)
 		goto out;
-	verdict = underlay_forward(ctx, cfg, vni, &outer, inner);
+	/* an L3 VNI: routed in its VRF (bpf/lib/route.h); any other VNI: L2 */
+	verdict = l3_underlay_stage(ctx, cfg, vni, &outer, inner);
+	if (verdict == GO_ON)
+		verdict = underlay_forward(ctx, cfg, vni, &outer, inner);
 out:
 	stats_record_verdict(vni, verdict, bytes);
 	return xdp_action_of(verdict);

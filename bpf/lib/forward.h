@@ -24,10 +24,17 @@ static __always_inline int xdp_action_of(int verdict)
 	case VERDICT_ARP_REPLY:
 	case VERDICT_ND_REPLY:
 	case VERDICT_RARP_REPLY:
+	case VERDICT_ROUTED_LOCAL:
+	case VERDICT_ROUTED_REMOTE:
+	case VERDICT_UNREACH_REPLY:
+	case VERDICT_GW_ARP_REPLY:
+	case VERDICT_GW_ND_REPLY:
+	case VERDICT_GW_ECHO:
 		return XDP_REDIRECT;
 	case VERDICT_FLOOD:
 	case VERDICT_DUAL:
 	case VERDICT_PASS:
+	case VERDICT_TTL_EXPIRED:
 		return XDP_PASS;
 	default:
 		return XDP_DROP;

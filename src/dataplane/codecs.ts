@@ -89,6 +89,16 @@ export const VERDICT_NAMES = [
   'drop-redirect',
   'drop-retunnel-loop',
   'drop-ecn',
+  // L3 overlay (bpf/roam-l3.h, bpf/lib/route.h)
+  'routed-local',
+  'routed-remote',
+  'unreach-reply',
+  'ttl-expired',
+  'gw-arp-reply',
+  'gw-nd-reply',
+  'gw-echo',
+  'drop-no-route',
+  'drop-vrf-mismatch',
 ] as const;
 export type VerdictName = (typeof VERDICT_NAMES)[number];
 /** Slot of the first drop reason (DROP_FIRST). */

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* route-maps.h: the L3 overlay's maps, pinned by name beside those of maps.h (same rules:
+ * identical definitions in every object that includes them). */
+#ifndef ROAM_LIB_ROUTE_MAPS_H
+#define ROAM_LIB_ROUTE_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "roam-l3.h"
+
+/* vni -> its VRF and anycast gateway (tenant VN) or its VRF (L3 VNI). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ROUTED_VNI_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct routed_vni);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} routed_vnis SEC(".maps");
+
+/* (vrf, IP) -> local VM or current NVE: every VM address of a routed VN. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HOST_ROUTE_MAX_ENTRIES);
+	__type(key, struct route_key);
+	__type(value, struct route_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} host_routes SEC(".maps");
+
+/* (vrf, prefix) -> gateway NVE (or local VM), longest match; consulted after host_routes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, PREFIX_ROUTE_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct route_lpm_key);
+	__type(value, struct route_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} prefix_routes SEC(".maps");
+
+#endif /* ROAM_LIB_ROUTE_MAPS_H */
