@@ -87,13 +87,32 @@ class LabProcess {
     }
   }
 
-  /** Signal and wait for the exit (SIGKILL after a while). */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (!this.running) return;
-    this.child.kill(signal);
-    const t = setTimeout(() => this.child.kill('SIGKILL'), KILL_TIMEOUT_MS);
+  /**
+   * Signal and wait for the exit (SIGKILL after a while). `group`: the whole process group, i.e.
+   * also what the process started (an agent's `ip monitor`), as when its host dies.
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', group = false): Promise<void> {
+    if (!this.running) {
+      if (group) this.signalGroup('SIGKILL');
+      return;
+    }
+    if (group) this.signalGroup(signal);
+    else this.child.kill(signal);
+    const t = setTimeout(() => this.signalGroup('SIGKILL'), KILL_TIMEOUT_MS);
     await this.exited;
     clearTimeout(t);
+    if (group) this.signalGroup('SIGKILL');
+  }
+
+  /** Signal the process group (each lab process leads its own). */
+  signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is gone
+    }
   }
 }
 
@@ -143,6 +162,8 @@ export class MobilityLab {
     { tables: DataplaneTables; stats: StatsReader; maps: BpfMap[] }
   >();
   private destroyed = false;
+  /** VMs never provisioned at the NVA (and not named in the agents' configs). */
+  readonly unprovisioned = new Set<string>();
 
   private constructor(
     readonly topo: Topology,
@@ -191,6 +212,7 @@ export class MobilityLab {
       adminToken,
       nveTokens,
     );
+    for (const v of o.vms) if (v.provisioned === false) lab.unprovisioned.add(v.name);
     try {
       writeFileSync(join(dir, 'admin.token'), `${adminToken}\n`, { mode: 0o600 });
       writeFileSync(join(dir, 'nve-tokens.yaml'), toYaml(Object.fromEntries(nveTokens)), {
@@ -274,7 +296,9 @@ export class MobilityLab {
     const argv = netns
       ? [`--net=/run/netns/${netns}`, process.execPath, ROAM_BIN, ...args]
       : [ROAM_BIN, ...args];
+    // Its own process group: destroy() and a dying host take its children too.
     const child = spawn(cmd, argv, {
+      detached: true,
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ROAM_LOG_LEVEL: process.env.ROAM_LOG_LEVEL ?? 'info' },
     });
@@ -336,7 +360,15 @@ export class MobilityLab {
       nva: { endpoint: this.nvaAddress, tokenFile },
       pin: { root: LAB_PIN_ROOT, instance: this.instances[i] },
       holdTime: this.holdTime,
-      tsis: this.topo.vnis().map((vni) => ({ pattern: 'tsi-*', vni })),
+      // Every provisioned VM's TSI by name with its MAC, on every NVE (any VM may move to any
+      // NVE), as an orchestrator knows them: with a migration hint, the destination then
+      // delivers to the VM's TSI as soon as it appears. Any other tsi-* is open to learning.
+      tsis: [
+        ...this.topo.vms
+          .filter((v) => !this.unprovisioned.has(v.name))
+          .map((v) => ({ interface: v.tsi, vni: v.vni, mac: v.mac })),
+        ...this.topo.vnis().map((vni) => ({ pattern: 'tsi-*', vni })),
+      ],
     };
     const file = join(this.dir, `${id}.yaml`);
     writeFileSync(file, toYaml(cfg));
@@ -368,9 +400,12 @@ export class MobilityLab {
     );
   }
 
-  /** Kill NVE i's agent (SIGKILL: a crash; its pinned dataplane keeps forwarding). */
-  async killAgent(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    await this.agents[i]?.stop(signal);
+  /**
+   * Kill NVE i's agent (SIGKILL: a crash; its pinned dataplane keeps forwarding). `host`: its
+   * whole process group dies, as when the host fails (the agent alone leaves its children).
+   */
+  async killAgent(i: number, signal: NodeJS.Signals = 'SIGKILL', host = false): Promise<void> {
+    await this.agents[i]?.stop(signal, host);
   }
 
   /** The pin layout of NVE i's instance. */
@@ -524,7 +559,7 @@ export class MobilityLab {
   /** Remove everything: processes, pins, namespaces, the lab directory. Idempotent. */
   async destroy(): Promise<void> {
     if (this.destroyed) return;
-    await Promise.all([...this.agents, this.nva].map((p) => p?.stop('SIGKILL')));
+    await Promise.all([...this.agents, this.nva].map((p) => p?.stop('SIGKILL', true)));
     this.destroySync();
   }
 
@@ -533,7 +568,7 @@ export class MobilityLab {
     if (this.destroyed) return;
     this.destroyed = true;
     labs.delete(this);
-    for (const p of [...this.agents, this.nva]) if (p?.running) p.child.kill('SIGKILL');
+    for (const p of [...this.agents, this.nva]) p?.signalGroup('SIGKILL');
     for (const t of this.tableCache.values()) for (const m of t.maps) m.close();
     this.tableCache.clear();
     this.admin.close();

@@ -138,6 +138,8 @@ export interface StreamResult {
    */
   reachable?: { seq: number; atMs: number } | undefined;
   lostAfterReachable: number;
+  /** When the last datagram arrived (wall-clock ms; 0 if none did). */
+  lastArrivalMs: number;
   late: number;
   duplicates: number;
   gaps: StreamGap[];
@@ -217,6 +219,7 @@ export function analyzeStream(
     lostAfter,
     reachable,
     lostAfterReachable,
+    lastArrivalMs: r.runs.reduce((m, run) => Math.max(m, run[3]), 0),
     late: r.late,
     duplicates: Math.max(0, r.received - distinct),
     gaps,

@@ -34,9 +34,18 @@ describe('e2e: the source NVE dies', () => {
     const tx = await startSender(a.ns, b.ipv4, { ratePps: STREAM_PPS });
     await sleep(300);
     // NVE2's host fails: its agent and its whole namespace go (B's interface with it).
-    await lab.killAgent(1);
+    await lab.killAgent(1, 'SIGKILL', true);
     lab.topo.nve(1).ns.destroy();
-    await sleep(200);
+    // The kernel tears a deleted namespace's devices down asynchronously: B's end goes a moment
+    // later.
+    await lab.waitFor('B to lose its interface', () => {
+      try {
+        b.ns.ip('link', 'show', 'dev', b.ifname);
+        return false;
+      } catch {
+        return true;
+      }
+    });
     const m = await lab.move('b', 2, { announce: 'garp' });
     await lab.waitMoved(b, 2);
     await sleep(500);
