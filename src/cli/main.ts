@@ -8,6 +8,8 @@ import { registerNva } from './commands/nva.ts';
 import { registerVm } from './commands/vm.ts';
 import { registerNve } from './commands/nve.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerMapDump } from './commands/map-dump.ts';
 
 export function buildProgram(): Command {
   const program = new Command('roam')
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   registerNva(program);
   registerVm(program);
   registerNve(program);
+  registerStatus(program);
+  registerMapDump(program);
   registerDemo(program);
   return program;
 }

@@ -112,7 +112,7 @@ export class Dataplane {
     private readonly progs: Map<ProgramRole, BpfProgram>,
   ) {
     this.tables = openTables((n) => this.map(n));
-    this.stats = new StatsReader(this.map('stats'));
+    this.stats = new StatsReader(this.map('stats'), this.map('stats_spill'));
   }
 
   /** Is an instance loaded (its programs pinned)? */
