@@ -139,8 +139,29 @@ export class Directory {
     await this.store.putProvision({ ...p, ips: [...new Set(p.ips)].sort() });
   }
 
+  /**
+   * Revoke a provision. In a provisioned VN the MAC's registration goes too (the VM is gone as
+   * far as the orchestrator is concerned): its entry is withdrawn and every NVE removes it.
+   */
   async unprovision(vni: Vni, mac: Mac): Promise<boolean> {
-    return this.store.deleteProvision(vni, mac);
+    const existed = await this.store.deleteProvision(vni, mac);
+    if ((await this.store.getVn(vni))?.learning !== 'open') {
+      await this.store.update(vni, mac, [], ({ current }) => ({
+        upserts:
+          current && current.state !== 'withdrawn'
+            ? [
+                {
+                  ...current,
+                  state: 'withdrawn' as const,
+                  changedAt: this.now(),
+                  conflictIps: undefined,
+                },
+              ]
+            : [],
+        result: null,
+      }));
+    }
+    return existed;
   }
 
   /**

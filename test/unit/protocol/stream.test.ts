@@ -223,6 +223,12 @@ describe('admin', () => {
     await until('a hears it', () => a.changes.some((c) => c.membersRemoved.includes('b')));
     expect((await nva!.admin.removeMember(VNI, 'b')).revision).toBe(0);
     await expect(nva!.admin.removeMember(VNI, 'bad id!')).rejects.toThrow(/nveId/);
+    // Unprovisioning a registered VM withdraws it everywhere.
+    await a.client.register({ vni: VNI, mac: mac(2) });
+    await until('a has mac 2', () => a.installed.has(`${VNI}/${mac(2)}`));
+    expect(await nva!.admin.unprovision(VNI, mac(2))).toEqual({ ok: true });
+    await until('mac 2 withdrawn', () => !a.installed.has(`${VNI}/${mac(2)}`));
+    expect(await nva!.store.getEntry(VNI, mac(2))).toMatchObject({ state: 'withdrawn' });
   });
 });
 
