@@ -2,7 +2,8 @@
 // namespaces, with VM A on NVE1 streaming UDP to VM B on NVE2, then moves B while the stream
 // flows: NVE2 -> NVE3 announced by a gratuitous ARP, then back NVE3 -> NVE2 announced by QEMU's
 // RARP burst, with NVE1's agent paused across the second move to play a peer slow to converge
-// (what it still sends to the old NVE is re-tunnelled). Prints progress, then a report: packets
+// (what it still sends to the old NVE is re-tunnelled). Each move is announced by the
+// orchestrator first (roam vm move), as before a live migration. Prints progress, then a report: packets
 // sent, lost (while B was between hosts, and after it announced), re-tunnelled, convergence time
 // per NVE. Everything it built is removed at exit, also on Ctrl-C.
 import type { Command } from 'commander';
@@ -88,12 +89,15 @@ async function runDemo(f: DemoFlags): Promise<void> {
     const doMove = async (to: number, kind: AnnounceKind, slowPeer?: number) => {
       const from = b.nve;
       const retBefore = l.count(from, 'retunnel');
-      say(`moving b ${l.nveId(from)} -> ${l.nveId(to)}, announced by ${kind.toUpperCase()}`);
+      say(
+        `moving b ${l.nveId(from)} -> ${l.nveId(to)}: orchestrator hint, TSI re-plugged, ` +
+          `b announces itself by ${kind.toUpperCase()}`,
+      );
       const watch = watchConvergence(l, b, to);
       if (slowPeer !== undefined) l.agents[slowPeer]?.child.kill('SIGSTOP');
       let m;
       try {
-        m = await l.move('b', to, { announce: kind });
+        m = await l.move('b', to, { announce: kind, hint: true });
         if (slowPeer !== undefined) {
           await l.waitFor('the source to mark b moved', () => l.fdb(from, b)?.kind === 'moved');
           say(`  ${l.nveId(slowPeer)}'s agent paused ${slowPeerMs} ms (a slow peer)`);
@@ -124,7 +128,7 @@ async function runDemo(f: DemoFlags): Promise<void> {
       };
       moves.push(rep);
       say(
-        `  directory: b at ${e?.nveId} seq ${e?.seq}; dataplanes followed in ` +
+        `  directory: b at ${e?.nveId} seq ${e?.seq}; maps followed the announce in ` +
           Object.entries(convergenceMs)
             .map(([k, v]) => `${k} ${v === null ? '-' : `${v} ms`}`)
             .join(', ') +
