@@ -12,13 +12,21 @@ export interface CheckResult {
 export function hostChecks(): CheckResult[] {
   const mounts = readFileSync('/proc/mounts', 'utf8');
   return [
-    { name: 'root', ok: process.getuid?.() === 0, detail: 'roam needs root (CAP_BPF, CAP_NET_ADMIN)' },
+    {
+      name: 'root',
+      ok: process.getuid?.() === 0,
+      detail: 'roam needs root (CAP_BPF, CAP_NET_ADMIN)',
+    },
     {
       name: 'bpf syscall',
       ok: existsSync('/proc/sys/kernel/unprivileged_bpf_disabled'),
       detail: 'kernel built with CONFIG_BPF_SYSCALL',
     },
-    { name: 'btf', ok: existsSync('/sys/kernel/btf/vmlinux'), detail: '/sys/kernel/btf/vmlinux present' },
+    {
+      name: 'btf',
+      ok: existsSync('/sys/kernel/btf/vmlinux'),
+      detail: '/sys/kernel/btf/vmlinux present',
+    },
     {
       name: 'bpffs',
       ok: / \/sys\/fs\/bpf bpf /.test(mounts),
@@ -40,7 +48,9 @@ export function registerCheck(program: Command): void {
     .action((opts: { json?: boolean }) => {
       const results = hostChecks();
       if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-      else for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}: ${r.detail}\n`);
+      else
+        for (const r of results)
+          process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}: ${r.detail}\n`);
       if (results.some((r) => !r.ok)) process.exitCode = 1;
     });
 }
