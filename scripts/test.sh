@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything (as on a fresh machine) and runs every check and test: typecheck, lint,
-# unit tests and netns tests. This is the README's test command; .ci/run calls it.
+# unit, kernel and netns tests. This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +9,9 @@ echo "roam test: typecheck"
 npx tsc --noEmit -p tsconfig.json
 echo "roam test: lint"
 npx eslint .
-echo "roam test: vitest (unit + netns)"
+echo "roam test: format"
+npx prettier --check --log-level warn 'src/**/*.ts' 'test/**/*.ts' 'scripts/**/*.ts'
+echo "roam test: vitest (unit, kernel, netns)"
 mkdir -p build
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=build/test-results.json "$@" || status=$?
