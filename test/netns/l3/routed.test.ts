@@ -1,7 +1,9 @@
-// roam's L3 overlay on real namespaces: two subnets of one VRF across two NVEs, VMs whose
+// roam's L3 overlay on real namespaces: two subnets of one VRF across three NVEs, VMs whose
 // default gateway is the anycast gateway (the same MAC and addresses on both NVEs), tables
 // filled by the test (no agent). Ping through the gateway, IPv4 and IPv6, checked by delivery
 // AND by roam's counters: routed at the ingress NVE, delivered by route at the egress NVE.
+// Then a VM moves to a third NVE: the stale ingress NVE's frames are re-tunnelled by the old
+// NVE straight to the new one, and the gateway the VM uses does not change.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfMap } from '../../../src/bpf/map.ts';
 import { ping } from '../../../src/lab/probes.ts';
@@ -20,10 +22,27 @@ const SUBNETS = {
   300: { ip4: '10.62.0.1', ip6: 'fd62::1' },
 } as const;
 
-describe('roam L3 overlay: two subnets of one VRF across two NVEs', () => {
+describe('roam L3 overlay: two subnets of one VRF across NVEs', () => {
   let topo: Topology;
   let roam: RoamNve[] = [];
   const maps: BpfMap[] = [];
+
+  const l3 = new Map<number, L3Tables>();
+
+  /** The host route an NVE holds for a VM: local, or over the L3 VNI to the VM's NVE. */
+  function routeFor(r: RoamNve, vm: VmNode): RouteEntry {
+    return vm.nve === r.nve.index
+      ? { kind: 'local', vni: vm.vni, ifindex: vm.tsiIfindex, mac: vm.mac }
+      : { kind: 'remote', l3Vni: L3VNI, nve: r.addr(topo.nve(vm.nve)) };
+  }
+
+  function setHostRoutes(r: RoamNve, vm: VmNode): void {
+    const e = routeFor(r, vm);
+    l3.get(r.nve.index)?.hostRoutes.setMany([
+      [{ vrf: VRF, ip: vm.ipv4 }, e],
+      [{ vrf: VRF, ip: vm.ipv6 }, e],
+    ]);
+  }
 
   /** What an agent would install from the directory: gateways, L3 VNI, host routes, peers. */
   function installL3(r: RoamNve): void {
@@ -35,6 +54,7 @@ describe('roam L3 overlay: two subnets of one VRF across two NVEs', () => {
       }),
     );
     const t: L3Tables = openL3Tables((n) => byName.get(n) as BpfMap);
+    l3.set(r.nve.index, t);
     t.routedVnis.setMany([
       ...Object.entries(SUBNETS).map(
         ([vni, gw]) =>
@@ -52,18 +72,7 @@ describe('roam L3 overlay: two subnets of one VRF across two NVEs', () => {
       ),
       [L3VNI, { kind: 'l3', vrf: VRF, routerMac: GW_MAC }],
     ]);
-    t.hostRoutes.setMany(
-      topo.vms.flatMap((vm) => {
-        const e: RouteEntry =
-          vm.nve === r.nve.index
-            ? { kind: 'local', vni: vm.vni, ifindex: vm.tsiIfindex, mac: vm.mac }
-            : { kind: 'remote', l3Vni: L3VNI, nve: r.addr(topo.nve(vm.nve)) };
-        return [
-          [{ vrf: VRF, ip: vm.ipv4 }, e],
-          [{ vrf: VRF, ip: vm.ipv6 }, e],
-        ] as const;
-      }),
-    );
+    for (const vm of topo.vms) setHostRoutes(r, vm);
     r.dp.tables.peers.setMany(
       topo.nves
         .filter((n) => n.index !== r.nve.index)
@@ -79,7 +88,7 @@ describe('roam L3 overlay: two subnets of one VRF across two NVEs', () => {
 
   beforeAll(() => {
     topo = buildTopology({
-      nves: 2,
+      nves: 3,
       vms: [
         { name: 'a', nve: 0, vni: 100, ipv4: '10.61.0.10', ipv6: 'fd61::10' },
         { name: 'b', nve: 1, vni: 300, ipv4: '10.62.0.20', ipv6: 'fd62::20' },
@@ -134,5 +143,26 @@ describe('roam L3 overlay: two subnets of one VRF across two NVEs', () => {
     expect(ping(topo.vm('c'), topo.vm('b').ipv4)).toBe(3);
     expect(nve(1).count(100, 'routed-local') - before).toBeGreaterThanOrEqual(3n);
     expect(nve(1).count(300, 'routed-local')).toBeGreaterThanOrEqual(3n);
+  });
+
+  it('a VM moved to another NVE: the old NVE re-tunnels straight to the new one, same gateway', () => {
+    const a = topo.vm('a');
+    const b = topo.moveVm('b', 2);
+    nve(2).syncTables();
+    nve(2).dp.attachTsi(b.tsiIfindex);
+    useGateway(b); // a new veth: the VM's routes went with the old one; the gateway is the same
+    // the new NVE and the old one learn the move; NVE0 does not (its update still in flight)
+    setHostRoutes(nve(2), b);
+    setHostRoutes(nve(1), b);
+    const retunnelBefore = nve(1).count(L3VNI, 'retunnel');
+    expect(ping(a, b.ipv4)).toBe(3);
+    expect(ping(a, b.ipv6)).toBe(3);
+    expect(nve(1).count(L3VNI, 'retunnel') - retunnelBefore).toBeGreaterThanOrEqual(6n);
+    expect(nve(2).count(L3VNI, 'routed-local')).toBeGreaterThanOrEqual(6n);
+    // once NVE0 learns it too, nothing goes through the old NVE any more
+    setHostRoutes(nve(0), b);
+    const settled = nve(1).count(L3VNI, 'retunnel');
+    expect(ping(a, b.ipv4)).toBe(3);
+    expect(nve(1).count(L3VNI, 'retunnel')).toBe(settled);
   });
 });
