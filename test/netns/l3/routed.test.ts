@@ -1,5 +1,5 @@
 // roam's L3 overlay on real namespaces: two subnets of one VRF across three NVEs, VMs whose
-// default gateway is the anycast gateway (the same MAC and addresses on both NVEs), tables
+// default gateway is the anycast gateway (the same MAC and addresses on every NVE), tables
 // filled by the test (no agent). Ping through the gateway, IPv4 and IPv6, checked by delivery
 // AND by roam's counters: routed at the ingress NVE, delivered by route at the egress NVE.
 // Then a VM moves to a third NVE: the stale ingress NVE's frames are re-tunnelled by the old
