@@ -1,7 +1,7 @@
 // Typed tables of the L3 overlay (bpf/lib/route-maps.h): routed VNIs, host routes and prefix
 // routes, over the pinned maps or as in-memory twins, in the Table<K,V> shape the reconciler
 // drives. A prefix route's key is normalised by its codec (host bits must be zero).
-import type { BpfMap } from '../bpf/map.ts';
+import { BpfMap } from '../bpf/map.ts';
 import { TypedMap } from '../bpf/typed-map.ts';
 import type { Codec } from '../bpf/codec.ts';
 import { MemoryTable } from './memory-table.ts';
@@ -59,4 +59,30 @@ export function memoryL3Tables(): L3Tables {
     hostRoutes: new MemoryTable('host_routes', keyIdOf(routeKey)),
     prefixRoutes: new MemoryTable('prefix_routes', keyIdOf(routeLpmKey)),
   };
+}
+
+/** L3 tables over the pins of a loaded roam instance, and a close() that lets go of them. */
+export interface PinnedL3Tables extends L3Tables {
+  close(): void;
+}
+
+/**
+ * The L3 tables of a roam instance from its pins, e.g. `pinnedL3Tables(dataplane.layout)`: the
+ * L3 maps are pinned beside the L2 ones by every object that includes bpf/lib/route-maps.h.
+ */
+export function pinnedL3Tables(layout: { map(name: string): string }): PinnedL3Tables {
+  const maps = new Map<L3MapName, BpfMap>();
+  try {
+    for (const n of L3_MAP_NAMES) maps.set(n, BpfMap.fromPinned(layout.map(n)));
+    const tables = openL3Tables((n) => maps.get(n) as BpfMap);
+    return {
+      ...tables,
+      close: () => {
+        for (const m of maps.values()) m.close();
+      },
+    };
+  } catch (err) {
+    for (const m of maps.values()) m.close();
+    throw err;
+  }
 }

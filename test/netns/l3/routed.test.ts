@@ -5,11 +5,14 @@
 // Then a VM moves to a third NVE: the stale ingress NVE's frames are re-tunnelled by the old
 // NVE straight to the new one, and the gateway the VM uses does not change.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfMap } from '../../../src/bpf/map.ts';
 import { ping } from '../../../src/lab/probes.ts';
 import { installRoamNve, type RoamNve } from '../../../src/lab/roam-nve.ts';
 import { buildTopology, type Topology, type VmNode } from '../../../src/lab/topology.ts';
-import { L3_MAP_NAMES, openL3Tables, type L3Tables } from '../../../src/dataplane/routes.ts';
+import {
+  pinnedL3Tables,
+  type L3Tables,
+  type PinnedL3Tables,
+} from '../../../src/dataplane/routes.ts';
 import type { RouteEntry } from '../../../src/dataplane/l3-codecs.ts';
 import { destroyAll } from '../../helpers/netns.ts';
 
@@ -25,7 +28,7 @@ const SUBNETS = {
 describe('roam L3 overlay: two subnets of one VRF across NVEs', () => {
   let topo: Topology;
   let roam: RoamNve[] = [];
-  const maps: BpfMap[] = [];
+  const opened: PinnedL3Tables[] = [];
 
   const l3 = new Map<number, L3Tables>();
 
@@ -46,14 +49,8 @@ describe('roam L3 overlay: two subnets of one VRF across NVEs', () => {
 
   /** What an agent would install from the directory: gateways, L3 VNI, host routes, peers. */
   function installL3(r: RoamNve): void {
-    const byName = new Map(
-      L3_MAP_NAMES.map((n) => {
-        const m = BpfMap.fromPinned(r.dp.layout.map(n));
-        maps.push(m);
-        return [n, m] as const;
-      }),
-    );
-    const t: L3Tables = openL3Tables((n) => byName.get(n) as BpfMap);
+    const t = pinnedL3Tables(r.dp.layout);
+    opened.push(t);
     l3.set(r.nve.index, t);
     t.routedVnis.setMany([
       ...Object.entries(SUBNETS).map(
@@ -100,7 +97,7 @@ describe('roam L3 overlay: two subnets of one VRF across NVEs', () => {
     for (const vm of topo.vms) useGateway(vm);
   });
   afterAll(() => {
-    for (const m of maps) m.close();
+    for (const t of opened) t.close();
     for (const r of roam) r.remove();
     topo?.destroy();
     destroyAll();
