@@ -92,6 +92,21 @@ describe('sqlite durability', () => {
     await s.close();
   });
 
+  it("rewriting an entry's IPs finds them by MAC through an index, not a scan of the VNI", async () => {
+    const file = path();
+    const s = new SqliteStore({ path: file });
+    await put(s, entryFor('02:00:00:00:00:01'));
+    await s.close();
+    const db = new Database(file, { readonly: true });
+    const plan = db
+      .prepare('EXPLAIN QUERY PLAN DELETE FROM entry_ips WHERE vni = ? AND mac = ?')
+      .all(100, '02:00:00:00:00:01') as { detail: string }[];
+    db.close();
+    expect(plan.map((p) => p.detail).join('\n')).toMatch(
+      /USING (COVERING )?INDEX entry_ips_by_mac/,
+    );
+  });
+
   it('refuses a database from a newer schema with a clear error', async () => {
     const file = path();
     const db = new Database(file);
