@@ -49,6 +49,8 @@ process.on('SIGTERM', () => {
     );
   }, 20);
 });
+// The process that started us died (our stdin closed): stop, or we would stream forever.
+process.stdin.on('end', () => process.exit(0)).resume();
 t0 = now();
 timer = setInterval(tick, 1);
 process.stderr.write('ready\\n');
@@ -95,6 +97,7 @@ process.on('SIGTERM', () => {
     process.exit(0),
   );
 });
+process.stdin.on('end', () => process.exit(0)).resume();
 s.bind(Number(port), () => process.stderr.write('ready\\n'));
 `;
 
@@ -288,8 +291,9 @@ export type StreamSender = StreamProcess<SenderReport>;
 export type StreamReceiver = StreamProcess<ReceiverReport>;
 
 function startScript<R>(ns: Netns, js: string, args: string[]): StreamProcess<R> {
+  // stdin is a pipe we never write: it closes when this process dies, and the script exits.
   const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', js, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   return new StreamProcess<R>(child);
 }
