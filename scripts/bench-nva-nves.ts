@@ -12,11 +12,14 @@ export type ToNves =
       /** Registrations in flight at once (each sent as soon as one is accepted). */
       window: number;
     }
+  | { cmd: 'cpu' }
   | { cmd: 'close' };
 
 export type FromNves =
   | { ok: 'connected' }
   | { ok: 'registered'; accepted: number; rejected: number; firstSentAt: number; lastAt: number }
+  /** CPU time (user + system) this process used since the last `cpu` request. */
+  | { ok: 'cpu'; cpuMs: number }
   | { error: string };
 
 /** Wall clock with sub-millisecond resolution, comparable across processes. */
@@ -24,6 +27,14 @@ const now = () => performance.timeOrigin + performance.now();
 
 const clients = new Map<string, NvaClient>();
 let vni = 0;
+let cpuMark = process.cpuUsage();
+
+/** CPU used since the previous call, in ms. */
+function cpuSinceMark(): number {
+  const d = process.cpuUsage(cpuMark);
+  cpuMark = process.cpuUsage();
+  return (d.user + d.system) / 1000;
+}
 
 function send(m: FromNves): void {
   process.send!(m);
@@ -74,6 +85,7 @@ process.on('message', (m: ToNves) => {
   const run = async () => {
     if (m.cmd === 'connect') await connect(m);
     else if (m.cmd === 'register') await register(m);
+    else if (m.cmd === 'cpu') send({ ok: 'cpu', cpuMs: cpuSinceMark() });
     else {
       for (const c of clients.values()) c.close();
       process.exit(0);

@@ -55,6 +55,10 @@ interface Row {
   p99_ms: number;
   max_ms: number;
   registrations_per_s: number;
+  /** CPU (user + system) of the NVA process per accepted move, from first move to convergence. */
+  nva_cpu_ms_per_reg: number;
+  /** The same for all the simulated NVEs' processes together (decode, validate, ack). */
+  nves_cpu_ms_per_reg: number;
   goal_met: boolean;
 }
 
@@ -186,6 +190,9 @@ async function runRow(
     await place((i) => i % nves, nves);
     await waitSettled(server);
     records.length = 0;
+    const cpu = () => Promise.all(children.map((c) => c.ask({ cmd: 'cpu' })));
+    await cpu();
+    const nvaCpu = process.cpuUsage();
 
     // Move every VM once, to the next NVE; the destination registers it.
     const answers = await place((i) => (i + 1) % nves, window);
@@ -202,6 +209,9 @@ async function runRow(
     }
     const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
     while (records.length < accepted && Date.now() < deadline) await sleep(20);
+    const nvaCpuUsed = process.cpuUsage(nvaCpu);
+    let nvesCpuMs = 0;
+    for (const a of await cpu()) if ('cpuMs' in a) nvesCpuMs += a.cpuMs;
 
     const d = records.map((r) => r.durationMs).sort((a, b) => a - b);
     const row: Row = {
@@ -215,6 +225,8 @@ async function runRow(
       p99_ms: round(percentile(d, 99)),
       max_ms: round(d[d.length - 1] ?? NaN),
       registrations_per_s: Math.round(accepted / ((last - first) / 1000)),
+      nva_cpu_ms_per_reg: round((nvaCpuUsed.user + nvaCpuUsed.system) / 1000 / accepted, 3),
+      nves_cpu_ms_per_reg: round(nvesCpuMs / accepted, 3),
       goal_met: false,
     };
     const slack = kind === 'etcd' ? ETCD_SLACK : 1;
@@ -237,8 +249,9 @@ async function waitSettled(server: NvaServer): Promise<void> {
   while (server.tracker.pendingCount() > 0 && Date.now() < deadline) await sleep(20);
 }
 
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
 }
 
 function printTable(rows: Row[]): void {
@@ -252,6 +265,8 @@ function printTable(rows: Row[]): void {
     'p99_ms',
     'max_ms',
     'regs/s',
+    'nva_cpu/reg',
+    'nves_cpu/reg',
     'goal',
   ];
   const lines = rows.map((r) => [
@@ -264,6 +279,8 @@ function printTable(rows: Row[]): void {
     r.p99_ms.toFixed(2),
     r.max_ms.toFixed(2),
     String(r.registrations_per_s),
+    `${r.nva_cpu_ms_per_reg.toFixed(3)} ms`,
+    `${r.nves_cpu_ms_per_reg.toFixed(3)} ms`,
     r.goal_met ? 'met' : 'MISSED',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
