@@ -6,17 +6,41 @@
 //   before the C would start dropping frames for it as expired.
 // - "dual" maps to the C's FDB_DUAL (local TSI, and a copy to the new NVE by the TC program).
 import type { DataplaneTables } from '../dataplane/tables.ts';
-import type { FdbEntry as DpFdbEntry, RoamEvent } from '../dataplane/codecs.ts';
+import { TypedMap } from '../bpf/typed-map.ts';
+import {
+  FDB_DUAL,
+  FDB_LOCAL,
+  FDB_MOVED,
+  FDB_REMOTE,
+  fdbEntry,
+  fdbKey,
+  neighEntry,
+  neighKey,
+  rarpEntry,
+  type FdbEntry as DpFdbEntry,
+  type RoamEvent,
+} from '../dataplane/codecs.ts';
+import {
+  FDB_ENTRY_BYTES,
+  encodeFdbEntry,
+  encodeFdbRemote,
+  encodeIpKey,
+  encodeMacKey,
+  encodeNeighEntry,
+  encodeRarpEntry,
+} from './fast-encode.ts';
+import { readU32, sameBytes, type ByteCodec, type RawTable } from './raw-table.ts';
 import type { LearnEvent } from './learner.ts';
 import type { Table } from '../dataplane/table.ts';
-import type {
-  AgentTables,
-  FdbEntry,
-  FloodEntry,
-  IpKey,
-  MacKey,
-  NeighEntry,
-  PeerKey,
+import {
+  MOVED_DEADLINE_SLACK_MS,
+  type AgentTables,
+  type FdbEntry,
+  type FloodEntry,
+  type IpKey,
+  type MacKey,
+  type NeighEntry,
+  type PeerKey,
 } from './tables.ts';
 
 /** How long after the agent's hold time the kernel itself stops re-tunnelling (ms). */
@@ -88,14 +112,22 @@ export function fdbFromDataplane(v: DpFdbEntry, c: Clocks = systemClocks): FdbEn
 /** The agent's tables over the dataplane's. */
 export function agentTablesOver(dp: DataplaneTables, clocks: Clocks = systemClocks): AgentTables {
   return {
-    fdb: mappedTable<MacKey, FdbEntry, MacKey, DpFdbEntry>(dp.fdb, identity, {
-      to: (v) => fdbToDataplane(v, clocks),
-      from: (v) => fdbFromDataplane(v, clocks),
-    }),
-    neigh: mappedTable<IpKey, NeighEntry, IpKey, string>(dp.neigh, identity, {
-      to: (v) => v.mac,
-      from: (mac) => ({ mac }),
-    }),
+    fdb: withRaw(
+      mappedTable<MacKey, FdbEntry, MacKey, DpFdbEntry>(dp.fdb, identity, {
+        to: (v) => fdbToDataplane(v, clocks),
+        from: (v) => fdbFromDataplane(v, clocks),
+      }),
+      dp.fdb,
+      fdbByteCodec(clocks),
+    ),
+    neigh: withRaw(
+      mappedTable<IpKey, NeighEntry, IpKey, string>(dp.neigh, identity, {
+        to: (v) => v.mac,
+        from: (mac) => ({ mac }),
+      }),
+      dp.neigh,
+      neighByteCodec,
+    ),
     flood: mappedTable<number, FloodEntry, number, FloodEntry>(dp.flood, identity, {
       to: (v) => ({ local: v.local, remote: v.remote }),
       from: (v) => ({ local: [...v.local].sort((a, b) => a - b), remote: [...v.remote].sort() }),
@@ -105,9 +137,82 @@ export function agentTablesOver(dp: DataplaneTables, clocks: Clocks = systemCloc
       { to: (k) => ({ vni: k.vni, nve: k.vtep }), from: (k) => ({ vni: k.vni, vtep: k.nve }) },
       identity,
     ),
-    rarp: mappedTable<MacKey, string, MacKey, string>(dp.rarp, identity, identity),
+    rarp: withRaw(
+      mappedTable<MacKey, string, MacKey, string>(dp.rarp, identity, identity),
+      dp.rarp,
+      rarpByteCodec,
+    ),
   };
 }
+
+/** A table over a BPF map (a TypedMap) also offers the byte view the resync's fast path uses. */
+function withRaw<K, V, DK, DV>(
+  t: Table<K, V>,
+  under: Table<DK, DV>,
+  codec: ByteCodec<K, V>,
+): Table<K, V> & { raw?: RawTable<K, V> } {
+  return under instanceof TypedMap ? Object.assign(t, { raw: { map: under.map, codec } }) : t;
+}
+
+// struct fdb_entry byte offsets (bpf/roam.h).
+const FDB_IFINDEX_OFF = 4;
+const FDB_UNTIL_OFF = 8;
+const FDB_REMOTE_OFF = 16;
+const FDB_REMOTE_END = 36;
+const NS_PER_MS = 1e6;
+
+/** Agent FDB entries as struct fdb_entry bytes (the clock translation as fdbToDataplane). */
+export function fdbByteCodec(c: Clocks = systemClocks): ByteCodec<MacKey, FdbEntry> {
+  return {
+    encodeKey: (k, b, o) => encodeMacKey(k.vni, k.mac, b, o),
+    encodeValue: (v, b, o) => {
+      if (v.kind === 'remote') encodeFdbRemote(v.vtep, b, o);
+      else encodeFdbEntry(fdbToDataplane(v, c), b, o);
+    },
+    decodeKey: (b, o) => fdbKey.decode(b, o),
+    decodeValue: (b, o) => fdbFromDataplane(fdbEntry.decode(b, o), c),
+    sameValue: (a, ao, b, bo) => {
+      const kind = a[ao];
+      if (kind !== b[bo]) return false;
+      // Only what the kind uses (no closures here: this runs once per entry).
+      const ifindexSame =
+        kind === FDB_REMOTE ||
+        kind === FDB_MOVED ||
+        sameBytes(a, ao + FDB_IFINDEX_OFF, b, bo + FDB_IFINDEX_OFF, 4);
+      const nveSame =
+        kind === FDB_LOCAL ||
+        sameBytes(a, ao + FDB_REMOTE_OFF, b, bo + FDB_REMOTE_OFF, FDB_REMOTE_END - FDB_REMOTE_OFF);
+      if (kind === FDB_LOCAL || kind === FDB_REMOTE || kind === FDB_DUAL)
+        return ifindexSame && nveSame;
+      if (kind === FDB_MOVED) {
+        const lo = readU32(a, ao + FDB_UNTIL_OFF) - readU32(b, bo + FDB_UNTIL_OFF);
+        const hi = readU32(a, ao + FDB_UNTIL_OFF + 4) - readU32(b, bo + FDB_UNTIL_OFF + 4);
+        const diffMs = (hi * 2 ** 32 + lo) / NS_PER_MS;
+        return nveSame && Math.abs(diffMs) < MOVED_DEADLINE_SLACK_MS;
+      }
+      return sameBytes(a, ao, b, bo, FDB_ENTRY_BYTES);
+    },
+    vniOfKey: readU32,
+  };
+}
+
+const neighByteCodec: ByteCodec<IpKey, NeighEntry> = {
+  encodeKey: (k, b, o) => encodeIpKey(k.vni, k.ip, b, o),
+  encodeValue: (v, b, o) => encodeNeighEntry(v.mac, b, o),
+  decodeKey: (b, o) => neighKey.decode(b, o),
+  decodeValue: (b, o) => ({ mac: neighEntry.decode(b, o) }),
+  sameValue: (a, ao, b, bo) => sameBytes(a, ao, b, bo, 6),
+  vniOfKey: readU32,
+};
+
+const rarpByteCodec: ByteCodec<MacKey, string> = {
+  encodeKey: (k, b, o) => encodeMacKey(k.vni, k.mac, b, o),
+  encodeValue: (v, b, o) => encodeRarpEntry(v, b, o),
+  decodeKey: (b, o) => fdbKey.decode(b, o),
+  decodeValue: (b, o) => rarpEntry.decode(b, o),
+  sameValue: (a, ao, b, bo) => sameBytes(a, ao, b, bo, 4),
+  vniOfKey: readU32,
+};
 
 /** A ring-buffer event as the learner takes it. */
 export function learnEventOf(ev: RoamEvent): LearnEvent {

@@ -49,11 +49,12 @@ export class Reconciler {
     tables: AgentTables,
     private readonly state: NveState,
   ) {
-    this.fdb = new TableSync(tables.fdb, macId, fdbEqual);
-    this.neigh = new TableSync(tables.neigh, ipId, neighEqual);
+    const keyOfMac = (id: string) => state.key(id);
+    this.fdb = new TableSync(tables.fdb, macId, fdbEqual, keyOfMac);
+    this.neigh = new TableSync(tables.neigh, ipId, neighEqual, parseIpId);
     this.flood = new TableSync(tables.flood, vniId, floodEqual);
     this.peers = new TableSync(tables.peers, peerId, () => true);
-    this.rarp = new TableSync(tables.rarp, macId, (a, b) => a === b);
+    this.rarp = new TableSync(tables.rarp, macId, (a, b) => a === b, keyOfMac);
   }
 
   /** Read the installed tables into the shadow copies without writing (re-adopting pinned maps). */
@@ -121,14 +122,16 @@ export class Reconciler {
   resync(): ReconcileReport {
     const t0 = performance.now();
     const s = this.state;
-    const fdb = this.fdb.resync(s.allFdb());
-    const neigh = this.neigh.resync(s.allNeigh());
+    // About one FDB, neighbour and RARP row per directory entry: sizes the shadows once.
+    const hint = s.directory.size + s.locals.size;
+    const fdb = this.fdb.resync(s.allFdb(), hint);
+    const neigh = this.neigh.resync(s.allNeigh(), hint);
     const flood = this.flood.resync(s.allFlood());
     const peers = this.peers.resync(s.allPeers());
-    const rarp = this.rarp.resync(s.allRarp());
+    const rarp = this.rarp.resync(s.allRarp(), hint);
     s.clearDirty();
-    const vnis = new Set<number>(s.vnis());
-    for (const [k] of this.fdb.installed()) vnis.add(k.vni);
+    const vnis = this.fdb.installedVnis((k) => k.vni);
+    for (const v of s.vnis()) vnis.add(v);
     return {
       mode: 'resync',
       fdb,

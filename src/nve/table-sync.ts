@@ -1,7 +1,12 @@
 // Keeps one dataplane table equal to a desired set of entries, with batched writes. It remembers
 // what it installed (a shadow copy) so an incremental update costs only the keys that changed,
 // and a resync re-reads the real table so drift made behind the agent's back is repaired too.
-import type { Table } from '../dataplane/table.ts';
+//
+// A table over a BPF map (one with a `raw` view, raw-table.ts) takes the byte path instead
+// (byte-sync.ts): same semantics, no object per entry, which is what makes a resync of a million
+// entries affordable.
+import { ByteSync } from './byte-sync.ts';
+import type { AgentTable } from './raw-table.ts';
 
 /** What one sync pass wrote. */
 export interface SyncCounts {
@@ -21,15 +26,21 @@ export class TableSync<K, V> {
   /** What this agent believes is installed, by key identity. */
   private shadow = new Map<string, Row<K, V>>();
   private pass = 0;
+  /** The byte path, for a table with a raw view when the key of an id can be rebuilt. */
+  private readonly bytes: ByteSync<K, V> | undefined;
 
   constructor(
-    readonly table: Table<K, V>,
+    readonly table: AgentTable<K, V>,
     private readonly keyId: (k: K) => string,
     private readonly equal: (a: V, b: V) => boolean,
-  ) {}
+    keyOf?: (id: string) => K | undefined,
+  ) {
+    this.bytes = table.raw && keyOf ? new ByteSync(table.raw, keyOf) : undefined;
+  }
 
   /** Bring the keys `ids` to their desired value (`desired(id)`; undefined = absent). */
   update(ids: Iterable<string>, desired: (id: string) => readonly [K, V] | undefined): SyncCounts {
+    if (this.bytes) return this.bytes.update(ids, desired);
     const sets: Array<readonly [K, V]> = [];
     const dels: K[] = [];
     let unchanged = 0;
@@ -59,9 +70,11 @@ export class TableSync<K, V> {
   /**
    * Mark and sweep against the real table: every desired entry that differs is written, every
    * installed entry that is not desired is deleted, the rest is left alone (never a flush).
-   * Desired rows may carry their key id as a third element (saves recomputing it).
+   * Desired rows may carry their key id as a third element (saves recomputing it); `sizeHint`:
+   * about how many rows there are.
    */
-  resync(desired: Iterable<readonly [K, V, string?]>): SyncCounts {
+  resync(desired: Iterable<readonly [K, V, string?]>, sizeHint = 0): SyncCounts {
+    if (this.bytes) return this.bytes.resync(desired, sizeHint);
     const mark = ++this.pass;
     // Read back what is really installed: it becomes the shadow, corrected as we go.
     const rows = new Map<string, Row<K, V>>();
@@ -103,6 +116,7 @@ export class TableSync<K, V> {
 
   /** Take the real table's content as the shadow copy, writing nothing. */
   adopt(): void {
+    if (this.bytes) return this.bytes.adopt();
     this.shadow = new Map();
     for (const [k, v] of this.table.entries())
       this.shadow.set(this.keyId(k), { k, v, mark: this.pass });
@@ -110,15 +124,28 @@ export class TableSync<K, V> {
 
   /** Installed entries as the agent believes them (no syscall). */
   *installed(): IterableIterator<readonly [K, V]> {
+    if (this.bytes) {
+      yield* this.bytes.installed();
+      return;
+    }
     for (const r of this.shadow.values()) yield [r.k, r.v];
   }
 
   /** The installed value of one key, from the shadow copy. */
   installedValue(id: string): V | undefined {
+    if (this.bytes) return this.bytes.installedValue(id);
     return this.shadow.get(id)?.v;
   }
 
   get installedCount(): number {
-    return this.shadow.size;
+    return this.bytes ? this.bytes.installedCount : this.shadow.size;
+  }
+
+  /** The VNIs of the installed entries (`vniOf` for the object path). */
+  installedVnis(vniOf: (k: K) => number): Set<number> {
+    if (this.bytes) return this.bytes.installedVnis();
+    const out = new Set<number>();
+    for (const r of this.shadow.values()) out.add(vniOf(r.k));
+    return out;
   }
 }

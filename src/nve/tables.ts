@@ -3,7 +3,7 @@
 // dataplane-adapter.ts; the unit tests use memoryTables(), the in-memory twin. Keeping this view
 // narrow lets the whole control loop run without root.
 import { MemoryTable } from '../dataplane/memory-table.ts';
-import type { Table } from '../dataplane/table.ts';
+import type { AgentTable } from './raw-table.ts';
 
 /** Identity of a VM in a VN: (VNI, MAC). */
 export interface MacKey {
@@ -51,12 +51,12 @@ export interface PeerKey {
 
 /** The tables the control loop keeps equal to the desired state. */
 export interface AgentTables {
-  fdb: Table<MacKey, FdbEntry>;
-  neigh: Table<IpKey, NeighEntry>;
-  flood: Table<number, FloodEntry>;
-  peers: Table<PeerKey, true>;
+  fdb: AgentTable<MacKey, FdbEntry>;
+  neigh: AgentTable<IpKey, NeighEntry>;
+  flood: AgentTable<number, FloodEntry>;
+  peers: AgentTable<PeerKey, true>;
   /** (VNI, MAC) -> its IPv4 address, for RARP answers. */
-  rarp: Table<MacKey, string>;
+  rarp: AgentTable<MacKey, string>;
 }
 
 export const macId = (k: MacKey): string => `${k.vni}/${k.mac}`;

@@ -1,0 +1,212 @@
+// TableSync's fast path for tables over BPF maps (raw-table.ts): what is installed is kept as the
+// map's bytes (byte-shadow.ts), desired rows are encoded once into a scratch key and value and
+// compared with the installed bytes, and what differs is written from packed buffers with batch
+// calls. A full resync reads the map back with batch lookups into one buffer, marks what is still
+// desired, writes what differs (new entries are appended to the shadow, so they go to the kernel
+// as one contiguous range) and deletes the rest: mark and sweep on bytes, no object per entry.
+import { ByteShadow } from './byte-shadow.ts';
+import type { ByteCodec, RawTable } from './raw-table.ts';
+import type { SyncCounts } from './table-sync.ts';
+
+/** Packed rows to hand to a batch call; keys stay 32-bit aligned for the shadow's lookups. */
+class PackedRows {
+  keys: Buffer;
+  kw: Int32Array;
+  values: Buffer;
+  n = 0;
+
+  constructor(
+    private readonly ks: number,
+    private readonly vs: number,
+    cap = 16,
+  ) {
+    this.kw = new Int32Array((cap * ks) / 4);
+    this.keys = Buffer.from(this.kw.buffer);
+    this.values = Buffer.alloc(cap * vs);
+  }
+
+  /** Room for one more row; returns its index. */
+  add(): number {
+    if ((this.n + 1) * this.ks > this.keys.length) {
+      const kw = new Int32Array(this.kw.length * 2);
+      kw.set(this.kw);
+      this.kw = kw;
+      this.keys = Buffer.from(kw.buffer);
+      const values = Buffer.alloc(this.values.length * 2);
+      values.set(this.values);
+      this.values = values;
+    }
+    return this.n++;
+  }
+}
+
+export class ByteSync<K, V> {
+  private shadow: ByteShadow;
+  private readonly ks: number;
+  private readonly vs: number;
+  private readonly codec: ByteCodec<K, V>;
+  /** One key (32-bit aligned) and one value, encoded before each comparison. */
+  private readonly kw: Int32Array;
+  private readonly k: Buffer;
+  private readonly v: Buffer;
+
+  constructor(
+    private readonly raw: RawTable<K, V>,
+    private readonly keyOf: (id: string) => K | undefined,
+  ) {
+    this.ks = raw.map.keySize;
+    this.vs = raw.map.valueBytes;
+    this.codec = raw.codec;
+    this.shadow = new ByteShadow(this.ks, this.vs);
+    this.kw = new Int32Array(Math.ceil(this.ks / 4));
+    this.k = Buffer.from(this.kw.buffer);
+    this.v = Buffer.alloc(this.vs);
+  }
+
+  /** Bring the keys `ids` to their desired value (undefined = absent), from the shadow. */
+  update(ids: Iterable<string>, desired: (id: string) => readonly [K, V] | undefined): SyncCounts {
+    const { ks, vs, codec, k, kw, v } = this;
+    const sets = new PackedRows(ks, vs);
+    const dels = new PackedRows(ks, 0);
+    let unchanged = 0;
+    for (const id of ids) {
+      const want = desired(id);
+      if (want === undefined) {
+        const key = this.keyOf(id);
+        if (key === undefined) continue;
+        codec.encodeKey(key, k, 0);
+        const slot = this.shadow.find(kw, 0);
+        if (slot >= 0 && this.shadow.isLive(slot)) {
+          const i = dels.add(); // (before reading dels.keys: add() may grow it)
+          k.copy(dels.keys, i * ks, 0, ks);
+        }
+        continue;
+      }
+      codec.encodeKey(want[0], k, 0);
+      codec.encodeValue(want[1], v, 0);
+      const slot = this.shadow.find(kw, 0);
+      if (
+        slot >= 0 &&
+        this.shadow.isLive(slot) &&
+        codec.sameValue(this.shadow.values, slot * vs, v, 0)
+      ) {
+        unchanged++;
+        continue;
+      }
+      const i = sets.add();
+      k.copy(sets.keys, i * ks, 0, ks);
+      v.copy(sets.values, i * vs, 0, vs);
+    }
+    // Sets first: a key that changes kind is never absent in between.
+    if (sets.n > 0) {
+      this.raw.map.updateBatch(sets.keys, sets.values, sets.n);
+      for (let i = 0; i < sets.n; i++) this.shadow.put(sets.kw, (i * ks) / 4, sets.values, i * vs);
+    }
+    if (dels.n > 0) {
+      this.raw.map.deleteBatch(dels.keys, dels.n);
+      for (let i = 0; i < dels.n; i++) this.shadow.kill(this.shadow.find(dels.kw, (i * ks) / 4));
+      this.shadow.compactIfSparse();
+    }
+    return { set: sets.n, deleted: dels.n, unchanged };
+  }
+
+  /**
+   * Mark and sweep against the map as it is: read back whole, desired rows compared as bytes,
+   * what differs written, what is not desired deleted (never a flush). `sizeHint`: about how
+   * many rows `desired` yields (sizes the shadow once).
+   */
+  resync(desired: Iterable<readonly [K, V, string?]>, sizeHint = 0): SyncCounts {
+    const { ks, vs, codec, k, kw, v } = this;
+    const dump = this.raw.map.lookupAll();
+    const base = dump.count;
+    const sh = ByteShadow.from(ks, vs, dump.keys, dump.values, base, Math.max(0, sizeHint - base));
+    // Installed slots still desired (mark), and those whose value changed.
+    const marks = new Uint8Array(base);
+    const changed = new PackedRows(ks, vs);
+    let unchanged = 0;
+    for (const want of desired) {
+      codec.encodeKey(want[0], k, 0);
+      codec.encodeValue(want[1], v, 0);
+      const slot = sh.find(kw, 0);
+      if (slot < 0) {
+        sh.put(kw, 0, v, 0); // new: appended after the installed slots
+      } else if (slot >= base) {
+        sh.setValue(slot, v, 0); // desired twice: the last one wins
+      } else {
+        const again = marks[slot] === 1;
+        marks[slot] = 1;
+        if (!again && codec.sameValue(sh.values, slot * vs, v, 0)) {
+          unchanged++;
+        } else {
+          sh.setValue(slot, v, 0);
+          const i = changed.add();
+          k.copy(changed.keys, i * ks, 0, ks);
+          v.copy(changed.values, i * vs, 0, vs);
+        }
+      }
+    }
+    // Sweep: installed, not desired.
+    const dels = new PackedRows(ks, 0);
+    for (let s = 0; s < base; s++) {
+      if (marks[s] === 1) continue;
+      const i = dels.add(); // (before reading dels.keys: add() may grow it)
+      sh.keys.copy(dels.keys, i * ks, s * ks, (s + 1) * ks);
+      sh.kill(s);
+    }
+    const added = sh.slots - base;
+    // Sets first (changed, then the new ones as one range), then deletes.
+    if (changed.n > 0) this.raw.map.updateBatch(changed.keys, changed.values, changed.n);
+    if (added > 0) {
+      this.raw.map.updateBatch(
+        sh.keys.subarray(base * ks, sh.slots * ks),
+        sh.values.subarray(base * vs, sh.slots * vs),
+        added,
+      );
+    }
+    if (dels.n > 0) this.raw.map.deleteBatch(dels.keys, dels.n);
+    sh.compactIfSparse();
+    this.shadow = sh;
+    return { set: changed.n + added, deleted: dels.n, unchanged };
+  }
+
+  /** Take the map's content as the shadow, writing nothing. */
+  adopt(): void {
+    const d = this.raw.map.lookupAll();
+    this.shadow = ByteShadow.from(this.ks, this.vs, d.keys, d.values, d.count);
+  }
+
+  /** Installed entries, decoded (O(entries)). */
+  *installed(): IterableIterator<readonly [K, V]> {
+    const sh = this.shadow;
+    for (let s = 0; s < sh.slots; s++) {
+      if (!sh.isLive(s)) continue;
+      yield [
+        this.codec.decodeKey(sh.keys, s * this.ks),
+        this.codec.decodeValue(sh.values, s * this.vs),
+      ];
+    }
+  }
+
+  installedValue(id: string): V | undefined {
+    const key = this.keyOf(id);
+    if (key === undefined) return undefined;
+    this.codec.encodeKey(key, this.k, 0);
+    const slot = this.shadow.find(this.kw, 0);
+    return slot >= 0 && this.shadow.isLive(slot)
+      ? this.codec.decodeValue(this.shadow.values, slot * this.vs)
+      : undefined;
+  }
+
+  /** The VNIs of the installed keys, read from the bytes. */
+  installedVnis(): Set<number> {
+    const out = new Set<number>();
+    const sh = this.shadow;
+    for (let s = 0; s < sh.slots; s++)
+      if (sh.isLive(s)) out.add(this.codec.vniOfKey(sh.keys, s * this.ks));
+    return out;
+  }
+
+  get installedCount(): number {
+    return this.shadow.count;
+  }
+}

@@ -1,0 +1,257 @@
+// Times the agent's full resync into real BPF maps (issue 5: 1,000,000 directory entries <= 1 s).
+// A ControlLoop over roam's dataplane tables gets a snapshot from a scripted NVA; the clock runs
+// from the snapshot handler's call ("snapshot received") to its return ("maps equal desired":
+// the mark-and-sweep resync has written its batches). Used by scripts/bench-resync.ts and by
+// bench:move's resync_1m_ms. Needs root; the maps live under a temporary pin root in bpffs that
+// is removed before returning (and by `cleanupResyncBench` on a signal).
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { BPF_MAP_TYPE } from '../bpf/map-types.ts';
+import { BpfMap } from '../bpf/map.ts';
+import { fdbEntry, fdbKey } from '../dataplane/codecs.ts';
+import { Dataplane } from '../dataplane/dataplane.ts';
+import { logger } from '../log.ts';
+import { ControlLoop } from './control-loop.ts';
+import { agentTablesOver } from './dataplane-adapter.ts';
+import type { ReconcileReport } from './reconciler.ts';
+import type { DirEntry, Member, NvaHandlers, NvaPort, NvaResult, Snapshot } from './nva-port.ts';
+
+/** MACs per VN in the generated directory (the VNIs follow from the total). */
+export const BENCH_MACS_PER_VNI = 1000;
+/** Map sizes: room for the entries plus headroom (a full hash map is slower). */
+const MAP_SLACK = 1.25;
+/** Share of entries that differ in the "1%" case (half moved, half gone). */
+const DIFF_SHARE = 0.01;
+const ME = { id: 'nve1', addr: '10.99.0.1' };
+const PEER = { id: 'nve2', addr: '10.99.0.2' };
+const OTHER = { id: 'nve3', addr: '10.99.0.3' };
+
+/** One timed case. */
+export interface ResyncTiming {
+  wallMs: number;
+  /** CPU time of the whole process (user + system) over the same span. */
+  cpuMs: number;
+  /** FDB + neighbour + RARP entries written, and deleted. */
+  written: number;
+  deleted: number;
+}
+
+export interface ResyncBenchResult {
+  entries: number;
+  /** Empty maps, every entry written. */
+  cold: ResyncTiming;
+  /** A reconnect: the same snapshot again, nothing differs. */
+  steady: ResyncTiming;
+  /** A reconnect: 0.5% of the VMs moved to another NVE, 0.5% gone. */
+  onePercent: ResyncTiming;
+  /** A new agent over the pinned maps: adopting them (before it connects), then the snapshot. */
+  restart: ResyncTiming & { adoptMs: number };
+  /** bpf_map_update_batch of `entries` pre-encoded FDB entries into an empty map. */
+  raw: ResyncTiming;
+}
+
+/** A scripted NVA: delivers what it is given, accepts everything. */
+class ScriptedNva implements NvaPort {
+  private h?: NvaHandlers;
+  start(h: NvaHandlers): void {
+    this.h = h;
+    h.connected();
+  }
+  register(): Promise<NvaResult> {
+    return Promise.resolve({ ok: true, seq: 1, revision: 0, outcome: 'new' });
+  }
+  withdraw(): Promise<NvaResult> {
+    return Promise.resolve({ ok: true, seq: 1, revision: 0, outcome: 'withdrawn' });
+  }
+  ack(): void {}
+  stop(): void {}
+  snapshot(s: Snapshot): void {
+    this.h!.snapshot(s);
+  }
+}
+
+/** The generated directory: `n` VMs at PEER, one IPv4 each, BENCH_MACS_PER_VNI per VN. */
+export function benchDirectory(n: number): { entries: DirEntry[]; members: Member[] } {
+  const entries: DirEntry[] = [];
+  const members: Member[] = [];
+  const vnis = Math.ceil(n / BENCH_MACS_PER_VNI);
+  for (let v = 0; v < vnis; v++) {
+    const vni = 1000 + v;
+    members.push(
+      { vni, nveId: ME.id, nveAddr: ME.addr },
+      { vni, nveId: PEER.id, nveAddr: PEER.addr },
+    );
+    for (let k = 0; k < BENCH_MACS_PER_VNI && entries.length < n; k++) {
+      const i = entries.length;
+      const mac = `02:${[i >>> 24, i >>> 16, i >>> 8, i, 0]
+        .map((x) => (x & 0xff).toString(16).padStart(2, '0'))
+        .join(':')}`;
+      entries.push({
+        vni,
+        mac,
+        ips: [{ ip: `10.${(k >> 8) & 0xff}.${k & 0xff}.${(v % 250) + 1}`, seq: 1 }],
+        nveId: PEER.id,
+        nveAddr: PEER.addr,
+        seq: 1,
+        state: 'active',
+      });
+    }
+  }
+  return { entries, members };
+}
+
+const live = new Set<string>();
+
+/** Remove what a running bench pinned (call from a signal handler). */
+export function cleanupResyncBench(): void {
+  for (const base of live) rmSync(base, { recursive: true, force: true });
+  live.clear();
+}
+
+function timed(fn: () => void): { wallMs: number; cpuMs: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  fn();
+  const wallMs = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wallMs, cpuMs: (c.user + c.system) / 1000 };
+}
+
+/** Run every case on `n` entries; throws if the maps do not end equal to the directory. */
+export function resyncBench(
+  n: number,
+  hooks: { afterLoad?: () => void; beforeUnload?: () => void } = {},
+): ResyncBenchResult {
+  const size = Math.ceil(n * MAP_SLACK);
+  const pinBase = `/sys/fs/bpf/roamt-resync-${process.pid}-${randomBytes(3).toString('hex')}`;
+  live.add(pinBase);
+  const log = logger('resync-bench');
+  log.level = 'warn';
+  const dp = Dataplane.load({
+    instance: 'bench',
+    pinBase,
+    maxEntries: { fdb: size, neigh: size, rarp: size },
+  });
+  try {
+    // (A profiler's signals abort the verifier with EAGAIN: start one only after the load.)
+    hooks.afterLoad?.();
+    const { entries, members } = benchDirectory(n);
+    const raw = rawBatch(entries, size);
+    const snapshot = (rev: number, e: DirEntry[]): Snapshot => ({
+      revision: rev,
+      vnis: [],
+      entries: e,
+      members,
+    });
+    const tables = agentTablesOver(dp.tables);
+    const newAgent = () => {
+      const nva = new ScriptedNva();
+      const agent = {
+        nva,
+        loop: undefined as unknown as ControlLoop,
+        last: undefined as ReconcileReport | undefined,
+      };
+      agent.loop = new ControlLoop({
+        nveId: ME.id,
+        underlayAddr: ME.addr,
+        holdTimeMs: 30_000,
+        tables,
+        nva,
+        log,
+        observer: { reconciled: (r) => (agent.last = r) },
+      });
+      return agent;
+    };
+    const run = (a: ReturnType<typeof newAgent>, s: Snapshot): ResyncTiming => {
+      a.last = undefined;
+      const t = timed(() => a.nva.snapshot(s));
+      let written = 0;
+      let deleted = 0;
+      // Set by the observer during the call (TS cannot see that).
+      const last = a.last as ReconcileReport | undefined;
+      for (const c of last ? [last.fdb, last.neigh, last.rarp] : []) {
+        written += c.set;
+        deleted += c.deleted;
+      }
+      return { ...t, written, deleted };
+    };
+
+    // Cold: an agent on empty maps.
+    const a = newAgent();
+    a.loop.start();
+    const cold = run(a, snapshot(1, entries));
+    checkMaps(dp, entries);
+    const steady = run(a, snapshot(2, entries));
+    checkMaps(dp, entries);
+    // 1%: half of the differing VMs moved to OTHER, half are gone.
+    const step = Math.round(1 / DIFF_SHARE);
+    const changed: DirEntry[] = [];
+    entries.forEach((e, i) => {
+      if (i % step === 0) return; // gone
+      changed.push(
+        i % step === step / 2 ? { ...e, nveId: OTHER.id, nveAddr: OTHER.addr, seq: 2 } : e,
+      );
+    });
+    const onePercent = run(a, snapshot(3, changed));
+    checkMaps(dp, changed);
+    a.loop.stop();
+    // Restart: a new agent adopts the pinned maps, then gets the same snapshot.
+    const b = newAgent();
+    const adopt = timed(() => b.loop.start());
+    const restart = { ...run(b, snapshot(4, changed)), adoptMs: adopt.wallMs };
+    checkMaps(dp, changed);
+    b.loop.stop();
+    return { entries: n, cold, steady, onePercent, restart, raw };
+  } finally {
+    hooks.beforeUnload?.();
+    dp.detach();
+    rmSync(pinBase, { recursive: true, force: true });
+    live.delete(pinBase);
+  }
+}
+
+/** Raw bpf_map_update_batch of the entries' FDB rows, pre-encoded, into an empty hash map. */
+function rawBatch(entries: readonly DirEntry[], size: number): ResyncTiming {
+  const map = BpfMap.create(BPF_MAP_TYPE.HASH, 'bench_raw', fdbKey.size, fdbEntry.size, size);
+  try {
+    const keys = Buffer.alloc(entries.length * fdbKey.size);
+    const values = Buffer.alloc(entries.length * fdbEntry.size);
+    entries.forEach((e, i) => {
+      fdbKey.encode(e, keys, i * fdbKey.size);
+      fdbEntry.encode({ kind: 'remote', nve: e.nveAddr }, values, i * fdbEntry.size);
+    });
+    const t = timed(() => map.updateBatch(keys, values, entries.length));
+    return { ...t, written: entries.length, deleted: 0 };
+  } finally {
+    map.close();
+  }
+}
+
+/** The FDB and RARP maps hold exactly the directory's VMs (sizes and a sample of values). */
+function checkMaps(dp: Dataplane, entries: readonly DirEntry[]): void {
+  const fdb = dp.map('fdb').lookupAll().count;
+  const rarp = dp.map('rarp').lookupAll().count;
+  const neigh = dp.map('neigh').lookupAll().count;
+  if (fdb !== entries.length || rarp !== entries.length || neigh !== entries.length) {
+    const want = new Set(entries.map((e) => `${e.vni}/${e.mac}`));
+    const extra = [...dp.tables.fdb.entries()]
+      .map(([k]) => `${k.vni}/${k.mac}`)
+      .filter((id) => !want.has(id));
+    throw new Error(
+      `resync bench: maps hold fdb ${fdb}, neigh ${neigh}, rarp ${rarp} entries, want ${entries.length} (not wanted: ${extra.slice(0, 5).join(' ')}; by get_next_key: ${[...dp.map('fdb').keys()].length})`,
+    );
+  }
+  const stride = Math.max(1, Math.floor(entries.length / 1000));
+  for (let i = 0; i < entries.length; i += stride) {
+    const e = entries[i]!;
+    const v = dp.tables.fdb.get(e);
+    if (v?.kind !== 'remote' || v.nve !== e.nveAddr)
+      throw new Error(
+        `resync bench: fdb ${e.vni}/${e.mac} is ${JSON.stringify(v)}, want remote ${e.nveAddr}`,
+      );
+    const ip = dp.tables.neigh.get({ vni: e.vni, ip: e.ips[0]!.ip });
+    if (ip !== e.mac)
+      throw new Error(`resync bench: neigh ${e.ips[0]!.ip} is ${ip}, want ${e.mac}`);
+  }
+}
