@@ -24,6 +24,7 @@
 #define ICMPV6_ECHO_REQUEST_ROAM 128
 #define ICMPV6_ECHO_REPLY_ROAM 129
 #define ICMPV6_INFO_MIN 128 /* types below are errors: never answered with an error */
+#define ND_NA_FLAG_ROUTER 0x80 /* first byte of the NA flags word */
 /* What an unreachable quotes of the packet that caused it: its IP header and 8 bytes (RFC 792;
  * IPv6 could quote more, RFC 4443 2.4(c), but a fixed length keeps the checksum loop bounded). */
 #define UNREACH4_QUOTE_LEN (20 + 8)
@@ -77,13 +78,16 @@ static __always_inline int gw_answer_arp(const struct roam_config *cfg, __u32 if
 }
 
 /* An NS for the gateway IPv6 (multicast for resolution, unicast for NUD; not DAD): answer
- * with a solicited NA "the gateway is at gw_mac". Returns VERDICT_GW_ND_REPLY, a DROP_*, or
+ * with a solicited router NA "the gateway is at gw_mac". Returns VERDICT_GW_ND_REPLY, a DROP_*, or
  * GO_ON. */
 static __always_inline int gw_answer_ns(struct xdp_md *ctx, const struct roam_config *cfg,
 					__u32 ifindex, __u32 vni, const struct routed_vni *g,
 					struct ethhdr *eth, struct ipv6hdr *ip6, struct cursor *c)
 {
 	struct nd_msg *nd = nd_parse(c, ip6);
+	void *data, *data_end;
+	struct nd_msg *na;
+	__u16 flags_from;
 
 	if (!nd || nd->type != ICMPV6_NS || ipv6_addr_is_unspecified(ip6->saddr.s6_addr))
 		return GO_ON;
@@ -91,6 +95,15 @@ static __always_inline int gw_answer_ns(struct xdp_md *ctx, const struct roam_co
 		return GO_ON;
 	if (nd_prepare_na(ctx, eth->h_source, ip6->saddr.s6_addr, nd->target, g->gw_mac))
 		return DROP_NO_HEADROOM;
+	/* a router's NA says so (R flag, RFC 4861 7.2.4), or hosts take it off their router list */
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + ND_NA_FRAME_LEN > data_end)
+		return DROP_NO_HEADROOM;
+	na = data + sizeof(struct ethhdr) + sizeof(struct ipv6hdr);
+	flags_from = *(__u16 *)&na->flags;
+	na->flags |= ND_NA_FLAG_ROUTER;
+	na->csum = csum_replace_word(na->csum, flags_from, *(__u16 *)&na->flags);
 	return fwd_reply(cfg, ifindex, vni, VERDICT_GW_ND_REPLY);
 }
 

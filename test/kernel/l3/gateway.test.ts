@@ -107,6 +107,7 @@ describe('NS for the gateway', () => {
       icmpCsumOk: true,
     });
     expect(p.payload[0]).toBe(136);
+    expect(p.payload[4]).toBe(0x80 | 0x40 | 0x20); // Router, Solicited, Override
     expect(readIp(6, p.payload, 8)).toBe(GW_A.ip6);
     expect(macText(p.payload, 26)).toBe(GW_MAC);
     expect(dp.count(VNI_A, 'gw-nd-reply')).toBe(1n);
