@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../cli/user-error.ts';
+import { canonicalIp } from '../protocol/ip-text.ts';
 
 export const VNI_MIN = 1;
 export const VNI_MAX = 0xff_ffff;
@@ -139,11 +140,7 @@ export interface NveConfig {
   tsis: TsiConfig[];
 }
 
-/** The canonical text form of an IP (lower case, IPv6 compressed), so addresses compare as strings. */
-export function canonicalIp(ip: string): string {
-  if (isIP(ip) === 6) return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  return ip;
-}
+export { canonicalIp };
 
 /** Parse and validate config text; `fileName` only names the file in error messages. */
 export function parseConfig(text: string, fileName = 'config.yaml'): NveConfig {

@@ -3,6 +3,7 @@
 // that make sense for roam before any code uses it. The TS message types are inferred from these
 // schemas, so the types cannot drift from what is checked.
 import { isIP } from 'node:net';
+import { canonicalIp } from './ip-text.ts';
 import { z } from 'zod';
 
 import { LIMITS } from './limits.ts';
@@ -25,7 +26,9 @@ export const mac = z
 export const ip = z
   .string()
   .max(45)
-  .refine((s) => isIP(s) !== 0, 'not an IPv4 or IPv6 address');
+  .refine((s) => isIP(s) !== 0, 'not an IPv4 or IPv6 address')
+  // one text per address: "FD01:0::2" and "fd01::2" must be the same IP in the directory
+  .transform(canonicalIp);
 export const nveId = z
   .string()
   .min(1)
