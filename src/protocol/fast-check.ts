@@ -5,7 +5,7 @@
 // accept goes through zod, which gives the readable reason.
 import { isIP } from 'node:net';
 import { LIMITS } from './limits.ts';
-import type { ChangeMsg, SnapshotMsg, WireEntry, WireEntryKey, WireMember } from './schema.ts';
+import type { Ack, ChangeMsg, SnapshotMsg, WireEntry, WireEntryKey, WireMember } from './schema.ts';
 
 const VNI_MAX = 0xffffff;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -111,4 +111,19 @@ export function fastSnapshot(v: unknown): SnapshotMsg | null {
   const members = fastList(v.members, fastMember);
   if (!vnis || !entries || !members) return null;
   return { revision: v.revision, vnis, entries, members };
+}
+
+/** Acks arrive at the NVA once per Change per NVE: the NVA's most frequent message. */
+export function fastAck(v: unknown): Ack | null {
+  if (!isObj(v) || !isCount(v.revision)) return null;
+  if (!Array.isArray(v.digests) || v.digests.length > LIMITS.vnisPerHello) return null;
+  const digests = fastList(v.digests, (d) =>
+    isObj(d) &&
+    isVni(d.vni) &&
+    typeof d.digest === 'string' &&
+    d.digest.length <= LIMITS.digestChars
+      ? { vni: d.vni, digest: d.digest }
+      : null,
+  );
+  return digests && { revision: v.revision, digests };
 }

@@ -1,8 +1,8 @@
 // The fast checks must accept exactly what zod accepts (or less: zod then decides) and return
 // the same values; a case zod refuses must never pass the fast path.
 import { describe, expect, it } from 'vitest';
-import { fastChange, fastEntry, fastSnapshot } from '../../../src/protocol/fast-check.ts';
-import { change, entry, snapshot } from '../../../src/protocol/schema.ts';
+import { fastAck, fastChange, fastEntry, fastSnapshot } from '../../../src/protocol/fast-check.ts';
+import { ack, change, entry, snapshot } from '../../../src/protocol/schema.ts';
 
 const good = {
   vni: 100,
@@ -94,4 +94,30 @@ describe('fast checks agree with zod', () => {
     expect(snapshot.safeParse(raw)).toMatchObject({ success: true, data: fastSnapshot(raw) });
     expect(fastSnapshot({ ...raw, vnis: [0] })).toBeNull();
   });
+
+  const acks: [string, Record<string, unknown>][] = [
+    ['valid', {}],
+    ['no digests', { digests: [] }],
+    ['extra field dropped', { extra: 1 }],
+    ['negative revision', { revision: -1 }],
+    ['fractional revision', { revision: 1.5 }],
+    ['string revision', { revision: '5' }],
+    ['digests not an array', { digests: {} }],
+    ['digest VNI 0', { digests: [{ vni: 0, digest: 'ab' }] }],
+    ['digest too long', { digests: [{ vni: 100, digest: 'x'.repeat(129) }] }],
+    ['digest not a string', { digests: [{ vni: 100, digest: 5 }] }],
+    ['too many digests', { digests: Array.from({ length: 4097 }, () => ({ vni: 1, digest: '' })) }],
+  ];
+  for (const [name, over] of acks) {
+    it(`ack: ${name}`, () => {
+      const raw = { revision: 12, digests: [{ vni: 100, digest: 'abc' }], ...over };
+      const z = ack.safeParse(raw);
+      const f = fastAck(raw);
+      if (f !== null) expect(z).toMatchObject({ success: true, data: f });
+      if (f !== null) expect(Object.keys(f).sort()).toEqual(['digests', 'revision']);
+      if (!z.success) expect(f).toBeNull();
+      if (name === 'valid' || name === 'no digests' || name === 'extra field dropped')
+        expect(f).not.toBeNull();
+    });
+  }
 });
