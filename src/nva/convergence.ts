@@ -45,10 +45,14 @@ export class ConvergenceTracker {
 
   /** An NVE installed everything up to `revision`. */
   ack(nveId: string, revision: number): void {
-    if ((this.acked.get(nveId) ?? 0) >= revision) return;
+    const before = this.acked.get(nveId) ?? 0;
+    if (before >= revision) return;
     this.acked.set(nveId, revision);
     let done = false;
-    for (const p of this.pending) {
+    // Changes up to `before` no longer wait for this NVE: start past them (a hundred NVEs acking
+    // each flush made the full rescans the NVA's top cost after SQLite).
+    for (let i = firstAfter(this.pending, before); i < this.pending.length; i++) {
+      const p = this.pending[i] as Pending;
       if (p.revision > revision) break;
       if (p.waiting.delete(nveId) && p.waiting.size === 0) done = true;
     }
@@ -97,4 +101,16 @@ export class ConvergenceTracker {
       nves: p.nves,
     });
   }
+}
+
+/** Index of the first pending change with a revision above `revision` (binary search). */
+function firstAfter(pending: readonly Pending[], revision: number): number {
+  let lo = 0;
+  let hi = pending.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((pending[mid] as Pending).revision <= revision) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
