@@ -53,9 +53,15 @@ export function ipLinkSource(netns?: string): LinkSource {
   const ns = netns ? ['-n', netns] : [];
   return {
     monitor() {
-      const child = spawn('ip', [...ns, '-o', 'monitor', 'link'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      // setpriv --pdeathsig: the monitor dies with the agent, even on kill -9 (an orphaned
+      // `ip monitor -n NS` would also keep a deleted namespace alive).
+      const child = spawn(
+        'setpriv',
+        ['--pdeathsig', 'KILL', 'ip', ...ns, '-o', 'monitor', 'link'],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       return { lines: child.stdout, stop: () => child.kill() };
     },
     async list() {
