@@ -180,7 +180,8 @@ export class ControlLoop {
   private onSnapshot(s: Snapshot): void {
     const before = this.state.loadSnapshot(s.revision, s.vnis, s.entries, s.members);
     for (const e of s.entries) {
-      const prev = before.get(macId(e)) ?? this.state.tombstones.get(macId(e));
+      const id = macId(e);
+      const prev = before.get(id) ?? this.state.tombstones.get(id);
       if (!prev || prev.nveId !== e.nveId || prev.state !== e.state || prev.seq !== e.seq)
         this.directoryUpdated(prev, e);
     }

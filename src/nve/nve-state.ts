@@ -96,8 +96,15 @@ export class NveState {
     // A new map rather than a million deletes: entries of VNIs the snapshot does not cover stay.
     const before = this.directory;
     this.directory = new Map();
-    for (const [id, e] of before) if (!covered(e.vni)) this.directory.set(id, e);
-    for (const e of entries) this.upsertEntry(e);
+    if (vnis.length > 0)
+      for (const [id, e] of before) if (!covered(e.vni)) this.directory.set(id, e);
+    for (const e of entries) {
+      const id = macId(e);
+      const prev = before.get(id);
+      // Unchanged since the last snapshot: same claims, same desired entries, nothing to touch.
+      if (prev !== undefined && sameEntry(prev, e)) this.directory.set(id, e);
+      else this.upsertEntry(e, id);
+    }
     // Entries the snapshot no longer has: withdrawn while we were away.
     for (const [id, e] of before) {
       if (!covered(e.vni) || this.directory.has(id)) continue;
@@ -114,12 +121,12 @@ export class NveState {
     return before;
   }
 
-  upsertEntry(e: DirEntry): void {
-    const id = macId(e);
-    this.keys.set(id, { vni: e.vni, mac: e.mac });
+  upsertEntry(e: DirEntry, id = macId(e)): void {
+    // The key of an id never changes: kept once (a snapshot of a million entries re-upserts all).
+    if (!this.keys.has(id)) this.keys.set(id, { vni: e.vni, mac: e.mac });
     this.directory.set(id, e);
-    this.tombstones.delete(id);
-    this.lingering.delete(id);
+    if (this.tombstones.size > 0) this.tombstones.delete(id);
+    if (this.lingering.size > 0) this.lingering.delete(id);
     this.touch(id);
   }
 
@@ -417,12 +424,32 @@ export class NveState {
       return [...ips].map((ip) => ipId({ vni: k.vni, ip }));
     }
     const src = this.isElsewhere(e) ? e : this.lingeringEntry(id);
-    if (src) return src.ips.map((b) => ipId({ vni: k.vni, ip: canonicalIp(b.ip) }));
-    return [];
+    if (!src || src.ips.length === 0) return NO_IPS as string[];
+    const out: string[] = [];
+    for (const b of src.ips) out.push(`${k.vni}/${canonicalIpFast(b.ip)}`);
+    return out;
   }
 }
 
 const NO_IPS: readonly string[] = [];
+
+/** Same directory entry for the tables (placement, number, state and IPs). */
+function sameEntry(a: DirEntry, b: DirEntry): boolean {
+  if (
+    a.nveId !== b.nveId ||
+    a.nveAddr !== b.nveAddr ||
+    a.seq !== b.seq ||
+    a.state !== b.state ||
+    a.ips.length !== b.ips.length
+  )
+    return false;
+  for (let i = 0; i < a.ips.length; i++)
+    if (a.ips[i]!.ip !== b.ips[i]!.ip || a.ips[i]!.seq !== b.ips[i]!.seq) return false;
+  return true;
+}
+
+/** canonicalIp without its IPv6 check for what cannot be IPv6 (IPv4 text is kept as is). */
+const canonicalIpFast = (ip: string): string => (ip.includes(':') ? canonicalIp(ip) : ip);
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
