@@ -116,7 +116,7 @@ export function verdictName(slot: number): string {
 
 // ---- small helpers -----------------------------------------------------------------------------
 
-function writeMac(mac: string, buf: Buffer, off: number): void {
+export function writeMac(mac: string, buf: Buffer, off: number): void {
   const parts = mac.split(':');
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
     throw new RangeError(`not a MAC address: "${mac}"`);
@@ -124,7 +124,7 @@ function writeMac(mac: string, buf: Buffer, off: number): void {
   for (let i = 0; i < 6; i++) buf[off + i] = parseInt(parts[i] ?? '', 16);
 }
 
-function readMac(buf: Buffer, off: number): string {
+export function readMac(buf: Buffer, off: number): string {
   let s = '';
   for (let i = 0; i < 6; i++) {
     s += (i ? ':' : '') + (buf[off + i] ?? 0).toString(16).padStart(2, '0');
@@ -132,13 +132,13 @@ function readMac(buf: Buffer, off: number): string {
   return s;
 }
 
-function checkVni(vni: number): void {
+export function checkVni(vni: number): void {
   if (!Number.isInteger(vni) || vni < 0 || vni > VNI_MAX) {
     throw new RangeError(`not a VNI (0..${VNI_MAX}): ${vni}`);
   }
 }
 
-function structCodec<T>(
+export function structCodec<T>(
   layout: CLayout,
   encode: (v: T, b: Buffer, o: number) => void,
   decode: (b: Buffer, o: number) => T,

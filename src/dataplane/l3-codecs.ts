@@ -1,10 +1,9 @@
 // Codecs for the L3 overlay's structs (bpf/roam-l3.h): routed VNIs, host and prefix route keys,
 // route entries. Pure encode/decode pairs with the C layout they mirror; test/kernel/l3 checks
 // the layouts against the objects' BTF and the constants against the header.
-import type { CLayout, StructCodec } from './codecs.ts';
-import { VNI_MAX } from './codecs.ts';
+import type { StructCodec } from './codecs.ts';
+import { checkVni, nveAddr, readMac, structCodec, writeMac } from './codecs.ts';
 import { FAMILY_V4, FAMILY_V6, ipFamily, readIp, writeIp } from './ip-address.ts';
-import { nveAddr } from './codecs.ts';
 
 // ---- constants of bpf/roam-l3.h -------------------------------------------------------------
 
@@ -21,40 +20,6 @@ export const ROUTE_LPM_FIXED_BITS = 64;
 export const VRF_MAX = 0xffffffff;
 
 // ---- helpers --------------------------------------------------------------------------------
-
-function structCodec<T>(
-  layout: CLayout,
-  encode: (v: T, b: Buffer, o: number) => void,
-  decode: (b: Buffer, o: number) => T,
-): StructCodec<T> {
-  return {
-    size: layout.size,
-    layout,
-    encode(v, b, o) {
-      b.fill(0, o, o + layout.size);
-      encode(v, b, o);
-    },
-    decode,
-  };
-}
-
-function writeMac(mac: string, buf: Buffer, off: number): void {
-  const parts = mac.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
-    throw new RangeError(`not a MAC address: "${mac}"`);
-  }
-  parts.forEach((p, i) => (buf[off + i] = parseInt(p, 16)));
-}
-
-function readMac(buf: Buffer, off: number): string {
-  return Array.from(buf.subarray(off, off + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-function checkVni(vni: number): void {
-  if (!Number.isInteger(vni) || vni < 0 || vni > VNI_MAX) {
-    throw new RangeError(`not a VNI (0..${VNI_MAX}): ${vni}`);
-  }
-}
 
 function checkVrf(vrf: number): void {
   if (!Number.isInteger(vrf) || vrf < 0 || vrf > VRF_MAX) {
