@@ -4,8 +4,18 @@
 // test holds them to that on a table of cases) and return the same values; anything they do not
 // accept goes through zod, which gives the readable reason.
 import { isIP } from 'node:net';
+import { canonicalIp } from './ip-text.ts';
 import { LIMITS } from './limits.ts';
-import type { Ack, ChangeMsg, SnapshotMsg, WireEntry, WireEntryKey, WireMember } from './schema.ts';
+import type {
+  Ack,
+  AnnouncementKind,
+  ChangeMsg,
+  Register,
+  SnapshotMsg,
+  WireEntry,
+  WireEntryKey,
+  WireMember,
+} from './schema.ts';
 
 const VNI_MAX = 0xffffff;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -23,7 +33,12 @@ const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 const isVni = (v: unknown): v is number => isInt(v, 1, VNI_MAX);
 const isCount = (v: unknown): v is number => isInt(v, 0, Number.MAX_SAFE_INTEGER);
-const isIp = (v: unknown): v is string => typeof v === 'string' && v.length <= 45 && isIP(v) !== 0;
+/** An IP in the canonical text zod's `ip` gives (IPv6 compressed, lower case); null if not an IP. */
+function ipText(v: unknown): string | null {
+  if (typeof v !== 'string' || v.length > 45) return null;
+  const family = isIP(v);
+  return family === 4 ? v : family === 6 ? canonicalIp(v) : null;
+}
 const isNveId = (v: unknown): v is string =>
   typeof v === 'string' && v.length >= 1 && v.length <= LIMITS.nveIdChars && NVE_ID_RE.test(v);
 
@@ -45,7 +60,8 @@ export function fastEntry(v: unknown): WireEntry | null {
   }
   const m = mac(v.mac);
   const st = state(v.state);
-  if (m === null || st === null || !isNveId(v.nveId) || !isIp(v.nveAddr) || !isCount(v.seq))
+  const nveAddr = ipText(v.nveAddr);
+  if (m === null || st === null || !isNveId(v.nveId) || nveAddr === null || !isCount(v.seq))
     return null;
   if (!isInt(v.changedAtMs, 0, Number.MAX_SAFE_INTEGER)) return null;
   let tsi = '';
@@ -55,15 +71,16 @@ export function fastEntry(v: unknown): WireEntry | null {
   }
   const ips: WireEntry['ips'] = [];
   for (const b of v.ips) {
-    if (!isObj(b) || !isIp(b.ip) || !isCount(b.seq)) return null;
-    ips.push({ ip: b.ip, seq: b.seq });
+    const ip = isObj(b) ? ipText(b.ip) : null;
+    if (ip === null || !isCount((b as Obj).seq)) return null;
+    ips.push({ ip, seq: (b as Obj).seq as number });
   }
   return {
     vni: v.vni,
     mac: m,
     ips,
     nveId: v.nveId,
-    nveAddr: v.nveAddr,
+    nveAddr,
     seq: v.seq,
     state: st,
     changedAtMs: v.changedAtMs,
@@ -83,8 +100,9 @@ function fastList<T>(v: unknown, each: (x: unknown) => T | null): T[] | null {
 }
 
 function fastMember(v: unknown): WireMember | null {
-  return isObj(v) && isVni(v.vni) && isNveId(v.nveId) && isIp(v.nveAddr)
-    ? { vni: v.vni, nveId: v.nveId, nveAddr: v.nveAddr }
+  const nveAddr = isObj(v) ? ipText(v.nveAddr) : null;
+  return isObj(v) && isVni(v.vni) && isNveId(v.nveId) && nveAddr !== null
+    ? { vni: v.vni, nveId: v.nveId, nveAddr }
     : null;
 }
 
@@ -126,4 +144,28 @@ export function fastAck(v: unknown): Ack | null {
       : null,
   );
   return digests && { revision: v.revision, digests };
+}
+
+const KINDS: Record<string, AnnouncementKind> = {
+  ANNOUNCEMENT_KIND_UNSPECIFIED: 'unspecified',
+  ANNOUNCEMENT_KIND_LEARNED: 'learned',
+  ANNOUNCEMENT_KIND_GARP: 'garp',
+  ANNOUNCEMENT_KIND_RARP: 'rarp',
+  ANNOUNCEMENT_KIND_PROVISIONED: 'provisioned',
+};
+
+/** Registrations: one per move, from the NVE the VM arrived at. Other kind spellings: zod. */
+export function fastRegister(v: unknown): Register | null {
+  if (!isObj(v) || !isCount(v.requestId) || !isVni(v.vni) || !isCount(v.seq)) return null;
+  if (!Array.isArray(v.ips) || v.ips.length > LIMITS.ipsPerEntry) return null;
+  const m = mac(v.mac);
+  const ips = fastList(v.ips, ipText);
+  const kind = v.kind === undefined ? 'unspecified' : KINDS[v.kind as string];
+  if (m === null || ips === null || kind === undefined) return null;
+  let tsi = '';
+  if (v.tsi !== undefined) {
+    if (typeof v.tsi !== 'string' || v.tsi.length > LIMITS.tsiChars) return null;
+    tsi = v.tsi;
+  }
+  return { requestId: v.requestId, vni: v.vni, mac: m, ips, seq: v.seq, tsi, kind };
 }

@@ -7,7 +7,7 @@ import { canonicalIp } from './ip-text.ts';
 import { z } from 'zod';
 
 import { LIMITS } from './limits.ts';
-import { fastAck, fastChange, fastSnapshot } from './fast-check.ts';
+import { fastAck, fastChange, fastRegister, fastSnapshot } from './fast-check.ts';
 
 export { LIMITS };
 
@@ -222,7 +222,7 @@ function parseOneof<T>(
 
 /** Validate a message an NVE sent. */
 export function parseNveMessage(raw: unknown): Parsed<NveMessage> {
-  return parseOneof<NveMessage>(nveMembers, raw, { ack: fastAck });
+  return parseOneof<NveMessage>(nveMembers, raw, { ack: fastAck, register: fastRegister });
 }
 
 /** Validate a message the NVA sent. */

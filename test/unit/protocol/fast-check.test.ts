@@ -1,8 +1,14 @@
 // The fast checks must accept exactly what zod accepts (or less: zod then decides) and return
 // the same values; a case zod refuses must never pass the fast path.
 import { describe, expect, it } from 'vitest';
-import { fastAck, fastChange, fastEntry, fastSnapshot } from '../../../src/protocol/fast-check.ts';
-import { ack, change, entry, snapshot } from '../../../src/protocol/schema.ts';
+import {
+  fastAck,
+  fastChange,
+  fastEntry,
+  fastRegister,
+  fastSnapshot,
+} from '../../../src/protocol/fast-check.ts';
+import { ack, change, entry, register, snapshot } from '../../../src/protocol/schema.ts';
 
 const good = {
   vni: 100,
@@ -32,6 +38,8 @@ const variants: [string, object][] = [
   ['bad MAC', { mac: '02:00:00:00:00' }],
   ['MAC too long', { mac: '02:00:00:00:00:01:02' }],
   ['bad IP', { ips: [{ ip: '10.0.0.256', seq: 1 }] }],
+  ['IPv6 not in canonical text', { ips: [{ ip: 'FD00:0::1', seq: 1 }] }],
+  ['underlay IPv6 not in canonical text', { nveAddr: 'FD00:0:0::9' }],
   ['IP seq negative', { ips: [{ ip: '10.0.0.1', seq: -1 }] }],
   ['17 IPs', { ips: Array.from({ length: 17 }, (_, i) => ({ ip: `10.0.0.${i}`, seq: 1 })) }],
   ['bad underlay', { nveAddr: 'nve.example' }],
@@ -117,6 +125,48 @@ describe('fast checks agree with zod', () => {
       if (f !== null) expect(Object.keys(f).sort()).toEqual(['digests', 'revision']);
       if (!z.success) expect(f).toBeNull();
       if (name === 'valid' || name === 'no digests' || name === 'extra field dropped')
+        expect(f).not.toBeNull();
+    });
+  }
+
+  const registers: [string, Record<string, unknown>][] = [
+    ['valid', {}],
+    ['no tsi, no kind', { tsi: undefined, kind: undefined }],
+    ['no IPs', { ips: [] }],
+    ['IPv6 not in canonical text', { ips: ['FD00:0::1'] }],
+    ['MAC upper case', { mac: '02:AB:00:00:00:01' }],
+    ['kind by number', { kind: 2 }],
+    ['kind short name', { kind: 'garp' }],
+    ['kind unknown', { kind: 'ANNOUNCEMENT_KIND_PIGEON' }],
+    ['bad MAC', { mac: '02:00' }],
+    ['bad IP', { ips: ['10.0.0.256'] }],
+    ['IP not a string', { ips: [{ ip: '10.0.0.1' }] }],
+    ['17 IPs', { ips: Array.from({ length: 17 }, (_, i) => `10.0.0.${i}`) }],
+    ['VNI 0', { vni: 0 }],
+    ['negative seq', { seq: -1 }],
+    ['requestId fraction', { requestId: 0.5 }],
+    ['tsi too long', { tsi: 'x'.repeat(16) }],
+    ['tsi null', { tsi: null }],
+  ];
+  for (const [name, over] of registers) {
+    it(`register: ${name}`, () => {
+      const raw = {
+        requestId: 4,
+        vni: 100,
+        mac: '02:aa:00:00:00:01',
+        ips: ['10.0.0.1', 'fd00::1'],
+        seq: 0,
+        tsi: 'tap0',
+        kind: 'ANNOUNCEMENT_KIND_RARP',
+        ...over,
+      };
+      const z = register.safeParse(raw);
+      const f = fastRegister(raw);
+      if (f !== null) expect(z).toMatchObject({ success: true, data: f });
+      if (f !== null)
+        expect(z.success && Object.keys(z.data).sort()).toEqual(Object.keys(f).sort());
+      if (!z.success) expect(f).toBeNull();
+      if (['valid', 'no tsi, no kind', 'no IPs', 'IPv6 not in canonical text'].includes(name))
         expect(f).not.toBeNull();
     });
   }
