@@ -1,8 +1,9 @@
 // A BPF map seen from user space: element ops, iteration, batch ops (with a per-element fallback
 // for map types that have none), per-CPU values, pinning. The hot paths (update, lookupInto,
 // updateBatch) make one FFI call and allocate nothing.
-import { closeSync, unlinkSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { BpfError, check } from './errors.ts';
+import { BpfFdObject } from './fd-object.ts';
 import * as L from './libbpf.ts';
 import { installLibbpfLogger } from './log.ts';
 import { BPF_ANY, isPerCpuMapType } from './map-types.ts';
@@ -44,7 +45,7 @@ export interface MapDump {
   count: number;
 }
 
-export class BpfMap {
+export class BpfMap extends BpfFdObject {
   readonly name: string;
   readonly type: number;
   readonly keySize: number;
@@ -54,19 +55,14 @@ export class BpfMap {
   readonly perCpu: boolean;
   /** Bytes of one value as the syscalls read/write it (all CPUs for per-CPU maps). */
   readonly valueBytes: number;
-  private _fd: number;
-  private readonly ownsFd: boolean;
-  private pinnedAt: string | undefined;
   private batchUnsupported = false;
   // Reused scratch space so the hot paths allocate nothing.
   private readonly countBuf = Buffer.alloc(4);
   private readonly batchOpts = Buffer.alloc(L.BATCH_OPTS.size);
-  private readonly label: string;
 
   /** Wrap an fd; ownsFd says whether close() closes it (maps of a BpfObject are not owned). */
   constructor(fd: number, info: BpfMapInfo, ownsFd: boolean) {
-    this._fd = fd;
-    this.ownsFd = ownsFd;
+    super(fd, `map ${info.name}`, ownsFd, 'map');
     this.name = info.name;
     this.type = info.type;
     this.keySize = info.keySize;
@@ -74,13 +70,7 @@ export class BpfMap {
     this.maxEntries = info.maxEntries;
     this.perCpu = isPerCpuMapType(info.type);
     this.valueBytes = this.perCpu ? roundUp8(info.valueSize) * possibleCpus() : info.valueSize;
-    this.label = `map ${info.name}`;
     this.batchOpts.writeBigUInt64LE(BigInt(L.BATCH_OPTS.size), 0);
-  }
-
-  get fd(): number {
-    if (this._fd < 0) throw new BpfError('use', this.label, 9, 'the map was closed');
-    return this._fd;
   }
 
   /** Open a map pinned in bpffs (bpf_obj_get); the returned map owns its fd. */
@@ -88,9 +78,7 @@ export class BpfMap {
     const fd = check(L.bpf_obj_get(path), 'open pinned', `map at ${path}`);
     try {
       const info = mapInfo(fd, `map at ${path}`);
-      const m = new BpfMap(fd, info, true);
-      m.pinnedAt = undefined;
-      return m;
+      return new BpfMap(fd, info, true);
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -344,30 +332,6 @@ export class BpfMap {
     const slots = this.lookupPerCpu(key);
     if (!slots) return 0n;
     return sumU64(slots, byteOffset);
-  }
-
-  /** Pin the map at path in bpffs. */
-  pin(path: string): void {
-    check(L.bpf_obj_pin(this.fd, path), `pin at ${path}`, this.label);
-    this.pinnedAt = path;
-  }
-
-  /** Remove the pin made by pin() (or the given path); the map lives on while fds hold it. */
-  unpin(path = this.pinnedAt): void {
-    if (!path)
-      throw new BpfError('unpin', this.label, EINVAL, 'the map was not pinned by this process');
-    try {
-      unlinkSync(path);
-    } catch (err) {
-      throw new BpfError(`unpin ${path}`, this.label, (err as { errno?: number }).errno ?? EINVAL);
-    }
-    if (path === this.pinnedAt) this.pinnedAt = undefined;
-  }
-
-  /** Close an owned fd (maps from a BpfObject close with the object). Idempotent. */
-  close(): void {
-    if (this.ownsFd && this._fd >= 0) closeSync(this._fd);
-    this._fd = -1;
   }
 
   private checkBatchSizes(keys: Buffer, values: Buffer, count: number, op: string): void {

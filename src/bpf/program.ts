@@ -1,7 +1,7 @@
 // A loaded BPF program: run it on a frame without any interface (BPF_PROG_TEST_RUN), attach it
 // to XDP through a bpf_link or to TC clsact, pin it, read its run statistics.
-import { closeSync, unlinkSync } from 'node:fs';
-import { BpfError, check } from './errors.ts';
+import { check } from './errors.ts';
+import { BpfFdObject } from './fd-object.ts';
 import * as L from './libbpf.ts';
 import { installLibbpfLogger } from './log.ts';
 import { BpfLink } from './link.ts';
@@ -10,7 +10,6 @@ import { attachTc, type TcAttachment, type TcAttachOptions, type TcDirection } f
 // libbpf's messages go to pino from the first call on, not only after an object was opened.
 installLibbpfLogger();
 
-const EINVAL = 22;
 const BPF_XDP = 37;
 // TCX hooks (Linux 6.6+): libbpf 1.1.2 predates them, but bpf_link_create hands the attach
 // type to the kernel as is.
@@ -51,26 +50,14 @@ export interface RunStats {
   runTimeNs: bigint;
 }
 
-export class BpfProgram {
-  private _fd: number;
-  private readonly ownsFd: boolean;
-  private pinnedAt: string | undefined;
-  private readonly label: string;
-
+export class BpfProgram extends BpfFdObject {
   constructor(
     fd: number,
     readonly name: string,
     readonly type: number,
     ownsFd: boolean,
   ) {
-    this._fd = fd;
-    this.ownsFd = ownsFd;
-    this.label = `program ${name}`;
-  }
-
-  get fd(): number {
-    if (this._fd < 0) throw new BpfError('use', this.label, 9, 'the program was closed');
-    return this._fd;
+    super(fd, `program ${name}`, ownsFd, 'program');
   }
 
   /** Open a program pinned in bpffs; the returned program owns its fd. */
@@ -152,30 +139,6 @@ export class BpfProgram {
   /** Kernel program id. */
   id(): number {
     return progInfoBuf(this.fd, this.label).id;
-  }
-
-  /** Pin the program in bpffs. */
-  pin(path: string): void {
-    check(L.bpf_obj_pin(this.fd, path), `pin at ${path}`, this.label);
-    this.pinnedAt = path;
-  }
-
-  /** Remove the pin made by pin() (or the given path). */
-  unpin(path = this.pinnedAt): void {
-    if (!path)
-      throw new BpfError('unpin', this.label, EINVAL, 'the program was not pinned by this process');
-    try {
-      unlinkSync(path);
-    } catch (err) {
-      throw new BpfError(`unpin ${path}`, this.label, (err as { errno?: number }).errno ?? EINVAL);
-    }
-    if (path === this.pinnedAt) this.pinnedAt = undefined;
-  }
-
-  /** Close an owned fd (programs of a BpfObject close with the object). Idempotent. */
-  close(): void {
-    if (this.ownsFd && this._fd >= 0) closeSync(this._fd);
-    this._fd = -1;
   }
 }
 
