@@ -1,11 +1,15 @@
 // npm run bench:dataplane [-- --json FILE] [--rounds N] [--seconds N] [--entries N] [--cpu N]
+//                          [--host-routes N] [--prefix-routes N]
 //
-// One run, one topology, one generator, three forwarders side by side, taking turns over
+// One run, one topology, one generator, four forwarders side by side, taking turns over
 // --rounds rounds (the best round of each is reported, all rounds go to the JSON):
 //   kernel: the Linux VXLAN device + bridge with static FDB entries on both NVEs;
 //   bare:   bpf/bench/bare-forwarder.bpf.c, encap to one fixed NVE with no lookups (the floor);
-//   roam:   roam's XDP programs with --entries entries in its tables.
-// Topology: VM a -> TSI -> NVE0 -> veth underlay -> NVE1 -> TSI -> VM b. trafgen sends one
+//   roam:   roam's XDP programs bridging, with --entries entries in its tables;
+//   roam-routed: roam routing between two VNs of one VRF through the anycast gateway, with
+//           --host-routes host routes and --prefix-routes prefix routes (src/lab/bench-routed.ts).
+// Topology: VM a -> TSI -> NVE0 -> veth underlay -> NVE1 -> TSI -> VM b (VM r, in another VN,
+// for the routed row: frames to the gateway MAC with r's address). trafgen sends one
 // 64-byte UDP flow from a, pinned to one core; an XDP program on b's interface counts and drops
 // what arrives (so b's stack is never the bottleneck). The whole path runs in softirq on the
 // generator's core, so the headline rate is delivered packets per CPU-second of that core
@@ -19,12 +23,27 @@ import { enableBpfStats } from '../src/bpf/index.ts';
 import { BareForwarder, CountingReceiver, type ProgStats } from '../src/lab/bench-forwarders.ts';
 import { installKernelVtep, type KernelVtep } from '../src/lab/kernel-vtep.ts';
 import { cleanupOnSignals, destroyAll, setRunPrefix } from '../src/lab/netns.ts';
-import { buildTopology, type Topology, type VmNode } from '../src/lab/topology.ts';
+import type { Topology, VmNode } from '../src/lab/topology.ts';
+import {
+  BENCH_RECEIVER,
+  BENCH_ROUTED_RECEIVER,
+  BENCH_SENDER,
+  BENCH_VNI,
+  buildBenchTopology,
+} from '../src/lab/bench-topology.ts';
+import { DEFAULT_HOST_ROUTES, DEFAULT_PREFIX_ROUTES } from '../src/lab/bench-routed.ts';
 import { Trafgen } from '../src/lab/trafgen.ts';
 import { groupPids, ksoftirqdPid, processCpuSeconds } from '../src/lab/cpu-time.ts';
 import { roamForwarder } from './bench-dataplane-roam.ts';
+import { ROUTED_ROW, routedForwarder } from './bench-dataplane-routed.ts';
 
-const VNI = 100;
+const VNI = BENCH_VNI;
+/** Rows of the table, in order. */
+const ROWS = ['kernel', 'bare', 'roam', ROUTED_ROW] as const;
+/** Goal of issue 6: routed forwarding at least this share of roam's bridged forwarding. */
+const ROUTED_GOAL = 0.85;
+/** The receiver's and the forwarder's counters are read a moment apart: allow this much. */
+const OWN_COUNT_SLACK = 1.01;
 const DEFAULT_SECONDS = 3;
 const DEFAULT_ROUNDS = 3;
 /** The forwarding path runs in softirq on the generator's core: give it that core. */
@@ -42,6 +61,15 @@ export interface Forwarder {
   name: string;
   /** Put the forwarder on the NVEs (expensive state, e.g. filled tables, may stay between rounds). */
   install(): void | Promise<void>;
+  /** The VM that receives (default: b, in the sender's VN). */
+  receiver?: string;
+  /** Where the generator's frames are addressed (MAC + IPv4; default: the receiver VM). */
+  target?(): VmNode;
+  /**
+   * Frames the forwarder's own counters say it delivered the way the row is about (e.g. routed):
+   * the receiver's count must not exceed it, or the row would measure another path.
+   */
+  ownDelivered?(): bigint;
   /** Programs whose run-time statistics give ns/pkt, by label ("encap", "decap"). */
   programs(): Record<string, () => ProgStats>;
   /** Take it off the NVEs so the next forwarder has them alone. */
@@ -86,9 +114,8 @@ async function measure(
   cpu: number,
   nice: number,
 ): Promise<Row> {
-  const a = topo.vm('a');
-  const b = topo.vm('b');
-  const gen = Trafgen.start(a, b, cpu, nice);
+  const a = topo.vm(BENCH_SENDER);
+  const gen = Trafgen.start(a, fw.target?.() ?? topo.vm(fw.receiver ?? BENCH_RECEIVER), cpu, nice);
   const softirqd = ksoftirqdPid(cpu);
   try {
     await sleep(WARMUP_MS);
@@ -96,12 +123,14 @@ async function measure(
     // Window 1: delivered and sent packets, and the CPU time the path used, statistics off.
     const pids = [...groupPids(gen.pgid ?? -1), ...(softirqd === undefined ? [] : [softirqd])];
     const cpu = () => pids.reduce((s, p) => s + processCpuSeconds(p), 0);
+    const own0 = fw.ownDelivered?.();
     const r0 = receiver.count();
     const s0 = txPackets(a);
     const c0 = cpu();
     const t0 = process.hrtime.bigint();
     await sleep(seconds * 1000);
     const r1 = receiver.count();
+    const own1 = fw.ownDelivered?.();
     const s1 = txPackets(a);
     const c1 = cpu();
     const t1 = process.hrtime.bigint();
@@ -126,6 +155,12 @@ async function measure(
       }
     }
     const delivered = Number(r1 - r0);
+    const own = own0 === undefined || own1 === undefined ? undefined : Number(own1 - own0);
+    if (own !== undefined && delivered > own * OWN_COUNT_SLACK) {
+      const problem = `receiver counted ${delivered} frames, ${fw.name} delivered ${own}`;
+      console.error(`${fw.name}: ${problem}`);
+      return { name: fw.name, pps: null, wallPps: null, sentPps: null, nsPerPkt, note: problem };
+    }
     return {
       name: fw.name,
       pps: cpuSecs > 0 ? delivered / cpuSecs : null,
@@ -146,6 +181,7 @@ function fmtMpps(v: number | null): string {
 function printTable(rows: Row[]): void {
   const kernel = rows.find((r) => r.name === 'kernel')?.pps ?? null;
   const bare = rows.find((r) => r.name === 'bare')?.pps ?? null;
+  const bridged = rows.find((r) => r.name === 'roam')?.pps ?? null;
   const ratio = (v: number | null, base: number | null) =>
     v === null || base === null || base === 0 ? '-' : `${(v / base).toFixed(2)}x`;
   const lines = [
@@ -156,6 +192,7 @@ function printTable(rows: Row[]): void {
       'core share',
       'vs kernel',
       'vs bare',
+      'vs roam',
       'ns/pkt (BPF stats)',
     ],
     ...rows.map((r) => [
@@ -165,6 +202,7 @@ function printTable(rows: Row[]): void {
       r.coreShare === undefined ? '-' : `${(r.coreShare * 100).toFixed(0)}%`,
       ratio(r.pps, kernel),
       ratio(r.pps, bare),
+      ratio(r.pps, bridged),
       r.note ??
         (Object.entries(r.nsPerPkt)
           .map(([k, v]) => `${k} ${v.toFixed(1)}`)
@@ -225,6 +263,13 @@ function bareForwarder(topo: Topology): Forwarder {
   };
 }
 
+/** pps of row `a` over pps of row `b`, or null when either was not measured. */
+function ratioOf(rows: Row[], a: string, b: string): number | null {
+  const x = rows.find((r) => r.name === a)?.pps ?? null;
+  const y = rows.find((r) => r.name === b)?.pps ?? null;
+  return x === null || y === null || y === 0 ? null : x / y;
+}
+
 /** The best round of each forwarder (throughput under interference: the least disturbed run). */
 function best(samples: Row[]): Row {
   return samples.reduce((a, b) => ((b.pps ?? -1) > (a.pps ?? -1) ? b : a));
@@ -232,7 +277,7 @@ function best(samples: Row[]): Row {
 
 async function main(): Promise<void> {
   const opts = new Command('bench-dataplane')
-    .description('kernel VXLAN vs bare XDP vs roam, same topology and generator')
+    .description('kernel VXLAN vs bare XDP vs roam bridged and routed, same topology and generator')
     .option('--json <file>', 'also write the results as JSON')
     .option(
       '--seconds <n>',
@@ -247,6 +292,18 @@ async function main(): Promise<void> {
       DEFAULT_ROUNDS,
     )
     .option('--entries <n>', "entries in roam's tables", positiveInt, DEFAULT_ENTRIES)
+    .option(
+      '--host-routes <n>',
+      "filler host routes in the routed row's VRF",
+      positiveInt,
+      DEFAULT_HOST_ROUTES,
+    )
+    .option(
+      '--prefix-routes <n>',
+      "filler prefix routes in the routed row's VRF",
+      positiveInt,
+      DEFAULT_PREFIX_ROUTES,
+    )
     .option('--cpu <n>', 'core the generator is pinned to', (v) => Number(v), 0)
     .option(
       '--nice <n>',
@@ -260,31 +317,29 @@ async function main(): Promise<void> {
       seconds: number;
       rounds: number;
       entries: number;
+      hostRoutes: number;
+      prefixRoutes: number;
       cpu: number;
       nice: number;
     }>();
 
   setRunPrefix(`roamb-${process.pid.toString(36)}-`);
   cleanupOnSignals();
-  const topo = buildTopology({
-    nves: 2,
-    underlay: 'p2p',
-    vmXdp: 'none',
-    vms: [
-      { name: 'a', nve: 0, vni: VNI },
-      { name: 'b', nve: 1, vni: VNI },
-    ],
-  });
+  const topo = buildBenchTopology();
   const samples = new Map<string, Row[]>();
   const unavailable = new Map<string, string>();
-  let receiver: CountingReceiver | undefined;
+  const receivers = new Map<string, CountingReceiver>();
   const forwarders: Forwarder[] = [];
   try {
-    receiver = CountingReceiver.attach(topo.vm('b'), 'drop');
+    for (const name of [BENCH_RECEIVER, BENCH_ROUTED_RECEIVER])
+      receivers.set(name, CountingReceiver.attach(topo.vm(name), 'drop'));
     forwarders.push(kernelForwarder(topo), bareForwarder(topo));
     const roam = await roamForwarder(topo, opts.entries);
     if (typeof roam === 'string') unavailable.set('roam', roam);
     else forwarders.push(roam);
+    const routed = routedForwarder(topo, opts.hostRoutes, opts.prefixRoutes);
+    if (typeof routed === 'string') unavailable.set(ROUTED_ROW, routed);
+    else forwarders.push(routed);
 
     for (let round = 1; round <= opts.rounds; round++) {
       for (const fw of forwarders) {
@@ -300,6 +355,8 @@ async function main(): Promise<void> {
           continue;
         }
         try {
+          const receiver = receivers.get(fw.receiver ?? BENCH_RECEIVER);
+          if (!receiver) throw new Error(`no receiver on VM ${fw.receiver}`);
           const row = await measure(topo, receiver, fw, opts.seconds, opts.cpu, opts.nice);
           samples.set(fw.name, [...(samples.get(fw.name) ?? []), row]);
           console.error(`round ${round}/${opts.rounds} ${fw.name}: ${fmtMpps(row.pps)} Mpps`);
@@ -310,12 +367,12 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const fw of forwarders) await fw.close?.();
-    receiver?.detach();
+    for (const r of receivers.values()) r.detach();
     topo.destroy();
     destroyAll();
   }
 
-  const rows: Row[] = ['kernel', 'bare', 'roam'].map((name) => {
+  const rows: Row[] = ROWS.map((name) => {
     const s = samples.get(name);
     if (s && s.length > 0 && !unavailable.has(name)) return best(s);
     return {
@@ -331,9 +388,17 @@ async function main(): Promise<void> {
     `bench:dataplane, 64-byte UDP frames, generator on cpu ${opts.cpu} (nice ${opts.nice}), best of ${opts.rounds} rounds of ${opts.seconds} s`,
   );
   printTable(rows);
+  const routedRatio = ratioOf(rows, ROUTED_ROW, 'roam');
+  if (routedRatio !== null) {
+    const verdict = routedRatio >= ROUTED_GOAL ? 'met' : 'NOT met';
+    console.log(
+      `routed / bridged: ${routedRatio.toFixed(2)}x (goal >= ${ROUTED_GOAL}x: ${verdict})`,
+    );
+  }
   if (opts.json) {
     const by = (n: string) => rows.find((r) => r.name === n);
     const roamRow = by('roam');
+    const routedRow = by(ROUTED_ROW);
     const result = {
       kernel_pps: by('kernel')?.pps ?? null,
       bare_pps: by('bare')?.pps ?? null,
@@ -345,10 +410,19 @@ async function main(): Promise<void> {
       kernel_wall_pps: by('kernel')?.wallPps ?? null,
       bare_wall_pps: by('bare')?.wallPps ?? null,
       roam_wall_pps: roamRow?.wallPps ?? null,
+      roam_routed_pps: routedRow?.pps ?? null,
+      roam_routed_wall_pps: routedRow?.wallPps ?? null,
+      roam_routed_ns_per_pkt_encap: routedRow?.nsPerPkt.encap ?? null,
+      roam_routed_ns_per_pkt_decap: routedRow?.nsPerPkt.decap ?? null,
+      routed_vs_bridged: routedRatio,
+      routed_goal: ROUTED_GOAL,
       pps_unit:
         'delivered packets per CPU-second of the sender core (trafgen + its softirq work + ksoftirqd)',
       roam_status: roamRow?.note ?? 'measured',
       roam_entries: opts.entries,
+      roam_routed_status: routedRow?.note ?? 'measured',
+      roam_routed_host_routes: opts.hostRoutes,
+      roam_routed_prefix_routes: opts.prefixRoutes,
       rounds: opts.rounds,
       seconds: opts.seconds,
       frame_bytes: 64,
