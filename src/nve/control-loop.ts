@@ -178,7 +178,9 @@ export class ControlLoop {
   }
 
   private onSnapshot(s: Snapshot): void {
-    const before = this.state.loadSnapshot(s.revision, s.vnis, s.entries, s.members);
+    const before = this.state.loadSnapshot(s.revision, s.vnis, s.entries, s.members, {
+      resyncFollows: true,
+    });
     for (const e of s.entries) {
       const id = macId(e);
       const prev = before.get(id) ?? this.state.tombstones.get(id);

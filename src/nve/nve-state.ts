@@ -68,6 +68,8 @@ export class NveState {
   readonly dirtyMacs = new Set<string>();
   readonly dirtyIps = new Set<string>();
   readonly dirtyVnis = new Set<number>();
+  /** While a snapshot loads for a full resync: keys are not marked dirty one by one. */
+  private resyncPending = false;
 
   /** ip id -> the MAC ids that claim it; and the reverse, to undo a claim. */
   // One owner (the common case) is kept as the MAC id itself: no Set per IP.
@@ -87,6 +89,23 @@ export class NveState {
    * empty); returns the entries it replaced, by MAC id.
    */
   loadSnapshot(
+    revision: number,
+    vnis: readonly number[],
+    entries: readonly DirEntry[],
+    members: readonly Member[],
+    opts: { resyncFollows?: boolean } = {},
+  ): Map<string, DirEntry> {
+    // A full resync follows (the control loop's snapshot handler): it compares every key, so
+    // marking a million keys dirty one by one would be wasted.
+    this.resyncPending = opts.resyncFollows === true;
+    try {
+      return this.loadSnapshotEntries(revision, vnis, entries, members);
+    } finally {
+      this.resyncPending = false;
+    }
+  }
+
+  private loadSnapshotEntries(
     revision: number,
     vnis: readonly number[],
     entries: readonly DirEntry[],
@@ -223,21 +242,22 @@ export class NveState {
 
   /** Mark a MAC dirty and re-index the IPs it claims (old and new claims are dirtied). */
   touch(id: string): void {
-    this.dirtyMacs.add(id);
+    const mark = !this.resyncPending;
+    if (mark) this.dirtyMacs.add(id);
     const old = this.ipsOfMac.get(id) ?? NO_IPS;
     const next = this.claimedIps(id);
     if (sameList(old, next)) {
       // Same claims: only which MAC wins may have changed.
-      for (const ip of next) this.dirtyIps.add(ip);
+      if (mark) for (const ip of next) this.dirtyIps.add(ip);
       return;
     }
     for (const ip of old) {
       this.disown(ip, id);
-      this.dirtyIps.add(ip);
+      if (mark) this.dirtyIps.add(ip);
     }
     for (const ip of next) {
       this.own(ip, id);
-      this.dirtyIps.add(ip);
+      if (mark) this.dirtyIps.add(ip);
     }
     if (next.length > 0) this.ipsOfMac.set(id, next);
     else this.ipsOfMac.delete(id);
@@ -353,11 +373,7 @@ export class NveState {
 
   /** The IPv4 address a RARP request for this MAC is answered with. */
   desiredRarp(id: string): string | undefined {
-    for (const i of this.ipsOfMac.get(id) ?? NO_IPS) {
-      const ip = i.slice(i.indexOf('/') + 1);
-      if (!ip.includes(':')) return ip;
-    }
-    return undefined;
+    return firstIpv4(this.ipsOfMac.get(id) ?? NO_IPS);
   }
 
   // The all*() generators yield [key, value, key id] so the reconciler need not rebuild ids.
@@ -366,10 +382,11 @@ export class NveState {
     // Each MAC once: locals, then moved ones not local, then the directory's other entries.
     for (const id of this.locals.keys()) yield this.fdbRow(id)!;
     for (const id of this.moved.keys()) if (!this.locals.has(id)) yield this.fdbRow(id)!;
-    for (const id of this.directory.keys()) {
-      if (this.locals.has(id) || this.moved.has(id)) continue;
-      const row = this.fdbRow(id);
-      if (row) yield row;
+    const others = this.locals.size + this.moved.size > 0;
+    for (const [id, e] of this.directory) {
+      if (others && (this.locals.has(id) || this.moved.has(id))) continue;
+      // desiredFdb for a MAC neither local nor moved, without looking it up again.
+      if (this.isElsewhere(e)) yield [this.keys.get(id)!, remoteEntry(e.nveAddr), id];
     }
     for (const id of this.lingering) {
       if (this.locals.has(id) || this.moved.has(id) || this.directory.has(id)) continue;
@@ -384,8 +401,10 @@ export class NveState {
   }
 
   *allNeigh(): IterableIterator<readonly [IpKey, NeighEntry, string]> {
-    for (const id of this.ipOwners.keys()) {
-      const v = this.desiredNeigh(id);
+    for (const [id, owners] of this.ipOwners) {
+      // One owner (the common case): its MAC, without looking the IP up again.
+      const v =
+        typeof owners === 'string' ? { mac: this.keys.get(owners)!.mac } : this.desiredNeigh(id);
       if (v) yield [parseIpId(id), v, id];
     }
   }
@@ -403,8 +422,8 @@ export class NveState {
   }
 
   *allRarp(): IterableIterator<readonly [MacKey, string, string]> {
-    for (const id of this.ipsOfMac.keys()) {
-      const ip = this.desiredRarp(id);
+    for (const [id, ips] of this.ipsOfMac) {
+      const ip = firstIpv4(ips);
       if (ip) yield [this.keys.get(id)!, ip, id];
     }
   }
@@ -432,6 +451,27 @@ export class NveState {
 }
 
 const NO_IPS: readonly string[] = [];
+
+/** The first IPv4 of a MAC's claimed ip ids ("vni/ip"). */
+function firstIpv4(ipIds: readonly string[]): string | undefined {
+  for (const i of ipIds) {
+    const ip = i.slice(i.indexOf('/') + 1);
+    if (!ip.includes(':')) return ip;
+  }
+  return undefined;
+}
+
+/** Remote FDB entries, one per NVE address (desired values are never mutated: shared). */
+const remoteEntries = new Map<string, FdbEntry>();
+const REMOTE_ENTRIES_MAX = 4096;
+function remoteEntry(vtep: string): FdbEntry {
+  let v = remoteEntries.get(vtep);
+  if (!v) {
+    if (remoteEntries.size >= REMOTE_ENTRIES_MAX) remoteEntries.clear();
+    remoteEntries.set(vtep, (v = { kind: 'remote', vtep }));
+  }
+  return v;
+}
 
 /** Same directory entry for the tables (placement, number, state and IPs). */
 function sameEntry(a: DirEntry, b: DirEntry): boolean {
