@@ -38,22 +38,22 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 const r: ResyncBenchResult = resyncBench(N);
+const num = (x: number, d = 0) => x.toFixed(d).padStart(8);
 const row = (name: string, c: ResyncBenchResult['cold']) =>
-  `${name.padEnd(8)} ${c.wallMs.toFixed(0).padStart(8)} ${c.cpuMs.toFixed(0).padStart(8)} ${(
-    c.wallMs / r.raw.wallMs
-  )
-    .toFixed(2)
-    .padStart(8)} ${String(c.written).padStart(9)} ${String(c.deleted).padStart(8)}`;
+  `${name.padEnd(8)} ${num(c.wallMs)} ${num(c.cpuMs)} ${num(c.wallMs / r.raw.wallMs, 1)} ${num(
+    c.cpuMs / r.raw.cpuMs,
+    1,
+  )} ${String(c.written).padStart(9)} ${String(c.deleted).padStart(8)}`;
 process.stdout.write(
   [
     `resync of ${N} directory entries (FDB + neighbour + RARP each) into real BPF maps; load ${loadavg()[0]!.toFixed(1)}`,
-    `case      wall ms   cpu ms  x raw   written  deleted`,
+    `case      wall ms   cpu ms wall/raw  cpu/raw   written  deleted`,
     row('cold', r.cold),
     row('steady', r.steady),
     row('1%', r.onePercent),
     `${row('restart', r.restart)}   (+ ${r.restart.adoptMs.toFixed(0)} ms adopting the maps first)`,
-    `raw      ${r.raw.wallMs.toFixed(0).padStart(8)} ${r.raw.cpuMs.toFixed(0).padStart(8)}     1.00 ${String(N).padStart(9)}        0   (updateBatch of ${N} encoded FDB entries)`,
-    `goal: cold <= 1000 ms: ${r.cold.wallMs <= 1000 ? 'met' : 'NOT met'}`,
+    `${row('raw', r.raw)}   (one updateBatch of ${N} pre-encoded FDB entries)`,
+    `goal (issue 5): 1,000,000 entries in <= 1000 ms: ${N !== 1_000_000 ? 'not run at 1M' : r.cold.wallMs <= 1000 ? 'met' : 'NOT met'}`,
     '',
   ].join('\n'),
 );
