@@ -17,6 +17,11 @@
 #ifndef PREFIX_ROUTE_MAX_ENTRIES
 #define PREFIX_ROUTE_MAX_ENTRIES 16384
 #endif
+/* `routed_mask`: one bit per VNI (0..VNI_MAX), in 64-bit words. A bit is set while the VNI may
+ * have a `routed_vnis` entry, so the frames of a VN that is not routed skip that hash lookup
+ * for one array read (src/dataplane/routed-vni-table.ts keeps the two in step). */
+#define ROUTED_MASK_BITS_PER_WORD 64
+#define ROUTED_MASK_WORDS ((VNI_MAX + 1) / ROUTED_MASK_BITS_PER_WORD)
 /* Bits of an LPM key in front of the address that always match whole (vrf, family, _pad). */
 #define ROUTE_LPM_FIXED_BITS 64
 /* TTL / hop limit of the packets the gateway itself sends (echo replies, unreachables). */

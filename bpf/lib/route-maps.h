@@ -17,6 +17,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } routed_vnis SEC(".maps");
 
+/* vni / 64 -> bit (vni % 64) set while `routed_vnis` may hold vni: a VN that is not routed is
+ * known from one array read (inlined by the verifier) instead of a hash lookup per frame.
+ * Written only together with `routed_vnis` (set before an entry appears, cleared after it
+ * goes), so a clear bit always means "no entry". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ROUTED_MASK_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} routed_mask SEC(".maps");
+
 /* (vrf, IP) -> local VM or current NVE: every VM address of a routed VN. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -44,6 +44,18 @@ static __always_inline int route_lookup(__u32 vrf, const struct route_dst *dst,
 	return 1;
 }
 
+/* The routed_vnis entry of vni, or NULL. A VNI whose routed_mask bit is clear has none, so
+ * the common case (a VN that is not routed) costs an array read, not a hash lookup. */
+static __always_inline struct routed_vni *routed_vni_get(__u32 vni)
+{
+	__u32 word = (vni & VNI_MAX) / ROUTED_MASK_BITS_PER_WORD;
+	__u64 *bits = bpf_map_lookup_elem(&routed_mask, &word);
+
+	if (!bits || !(*bits & (1ULL << (vni % ROUTED_MASK_BITS_PER_WORD))))
+		return NULL;
+	return bpf_map_lookup_elem(&routed_vnis, &vni);
+}
+
 /* Reads family, TTL and destination of the IP packet after eth into *dst. Returns GO_ON,
  * DROP_TRUNCATED, or DROP_NO_ROUTE for a frame that is not IP. */
 static __always_inline int route_parse_dst(const struct ethhdr *eth, void *data_end,
@@ -150,7 +162,7 @@ static __always_inline int l3_tsi_stage(struct xdp_md *ctx, const struct roam_co
 	struct ethhdr *eth;
 	int verdict;
 
-	gp = bpf_map_lookup_elem(&routed_vnis, &vni);
+	gp = routed_vni_get(vni);
 	if (!gp || !(gp->flags & F_RVNI_ROUTED))
 		return GO_ON;
 	__builtin_memcpy(&g, gp, sizeof(g));
@@ -222,7 +234,7 @@ static __always_inline int l3_underlay_stage(struct xdp_md *ctx, const struct ro
 	__u32 vrf;
 	int verdict;
 
-	l3 = bpf_map_lookup_elem(&routed_vnis, &vni);
+	l3 = routed_vni_get(vni);
 	if (!l3 || !(l3->flags & F_RVNI_L3))
 		return GO_ON;
 	vrf = l3->vrf;

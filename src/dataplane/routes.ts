@@ -6,6 +6,7 @@ import { TypedMap } from '../bpf/typed-map.ts';
 import type { Codec } from '../bpf/codec.ts';
 import { MemoryTable } from './memory-table.ts';
 import type { Table } from './table.ts';
+import { RoutedVniTable } from './routed-vni-table.ts';
 import { u32 } from './codecs.ts';
 import {
   routedVni,
@@ -19,7 +20,7 @@ import {
 } from './l3-codecs.ts';
 
 /** Names of the L3 maps, pinned beside MAP_NAMES under the same pin root. */
-export const L3_MAP_NAMES = ['routed_vnis', 'host_routes', 'prefix_routes'] as const;
+export const L3_MAP_NAMES = ['routed_vnis', 'routed_mask', 'host_routes', 'prefix_routes'] as const;
 export type L3MapName = (typeof L3_MAP_NAMES)[number];
 
 /** The L3 tables the control plane writes. */
@@ -46,7 +47,11 @@ function keyIdOf<K>(codec: Codec<K>): (k: K) => string {
 /** Typed L3 tables over the maps of a loaded roam object (or pinned maps). */
 export function openL3Tables(mapOf: L3MapSource): L3Tables {
   return {
-    routedVnis: new TypedMap(mapOf('routed_vnis'), u32, routedVni),
+    // with its presence bitmap, which spares VNs that are not routed a hash lookup per frame
+    routedVnis: new RoutedVniTable(
+      new TypedMap(mapOf('routed_vnis'), u32, routedVni),
+      mapOf('routed_mask'),
+    ),
     hostRoutes: new TypedMap(mapOf('host_routes'), routeKey, routeEntry),
     prefixRoutes: new TypedMap(mapOf('prefix_routes'), routeLpmKey, routeEntry),
   };

@@ -44,7 +44,11 @@ export function openL3(dp: TestDataplane): L3Dataplane {
 
 /** Empties the L3 maps (dp.reset() knows only the L2 ones). */
 export function resetL3(l3: L3Dataplane): void {
-  for (const m of l3.maps) for (const k of [...m.keys()]) m.delete(k);
+  // routed_mask is an array (nothing to delete): the routedVnis table clears its bits
+  l3.tables.routedVnis.deleteMany([...l3.tables.routedVnis.entries()].map(([vni]) => vni));
+  for (const m of l3.maps) {
+    if (m.name !== 'routed_mask') for (const k of [...m.keys()]) m.delete(k);
+  }
 }
 
 /** Installs the L2 fixture, then the routed one (after dp.reset() and resetL3()). */
