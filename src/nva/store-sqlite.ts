@@ -86,6 +86,8 @@ export class SqliteStore implements DirectoryStore {
   private readonly db: Database.Database;
   private readonly listeners = new Set<ChangeListener>();
   private readonly acks = new Map<string, AckRecord>();
+  /** VN configs as last written (read once per registration; only putVn changes them). */
+  private readonly vnCache = new Map<Vni, VnConfig | null>();
   private pending: PendingUpdate[] = [];
   private walFd: number | undefined;
   /** An fsync of the WAL is under way. */
@@ -447,12 +449,18 @@ export class SqliteStore implements DirectoryStore {
 
   async putVn(cfg: VnConfig): Promise<void> {
     this.q.putVn.run(cfg.vni, JSON.stringify(cfg));
+    this.vnCache.delete(cfg.vni);
     await this.synced();
   }
 
   async getVn(vni: Vni): Promise<VnConfig | undefined> {
-    const r = this.q.getVn.get(vni);
-    return r ? (JSON.parse(r.body) as VnConfig) : undefined;
+    let cfg = this.vnCache.get(vni);
+    if (cfg === undefined) {
+      const r = this.q.getVn.get(vni);
+      cfg = r ? (JSON.parse(r.body) as VnConfig) : null;
+      this.vnCache.set(vni, cfg);
+    }
+    return cfg ? { ...cfg } : undefined; // a copy: callers may not change the cache
   }
 
   async listVns(): Promise<VnConfig[]> {

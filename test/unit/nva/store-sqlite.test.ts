@@ -107,6 +107,19 @@ describe('sqlite durability', () => {
     );
   });
 
+  it('VN configs are cached: a read is a copy, a put is seen at once', async () => {
+    const s = new SqliteStore({ path: path() });
+    expect(await s.getVn(7)).toBeUndefined();
+    await s.putVn({ vni: 7, routed: false, learning: 'open' });
+    const got = await s.getVn(7);
+    expect(got).toEqual({ vni: 7, routed: false, learning: 'open' });
+    got!.learning = 'provisioned';
+    expect((await s.getVn(7))?.learning).toBe('open');
+    await s.putVn({ vni: 7, routed: true, learning: 'provisioned' });
+    expect(await s.getVn(7)).toEqual({ vni: 7, routed: true, learning: 'provisioned' });
+    await s.close();
+  });
+
   it('refuses a database from a newer schema with a clear error', async () => {
     const file = path();
     const db = new Database(file);
