@@ -33,7 +33,13 @@ export function routedForwarder(
     },
     install: () => {
       if (bench) bench.attach();
-      else bench = RoutedBench.install(topo, { hostRoutes, prefixRoutes });
+      else {
+        bench = RoutedBench.install(topo, { hostRoutes, prefixRoutes });
+        const counts = bench
+          .routeCounts()
+          .map((c, i) => `NVE${i} ${c.hostRoutes} host / ${c.prefixRoutes} prefix routes`);
+        console.error(`${ROUTED_ROW}: installed ${counts.join(', ')}`);
+      }
     },
     programs: (): Record<string, () => ProgStats> => {
       const b = bench;

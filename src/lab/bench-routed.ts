@@ -108,6 +108,14 @@ export class RoutedBench {
     return this.nves[1].count(ROUTED_L3_VNI, 'routed-local');
   }
 
+  /** Routes installed per NVE (read back from the kernel's maps; O(entries)). */
+  routeCounts(): { hostRoutes: number; prefixRoutes: number }[] {
+    return this.l3.map((t) => ({
+      hostRoutes: t.hostRoutes.size(),
+      prefixRoutes: t.prefixRoutes.size(),
+    }));
+  }
+
   /** Attach again after detach() (tables are kept). */
   attach(): void {
     for (const r of this.nves) r.install();

@@ -53,6 +53,14 @@ describe('bench:dataplane routed row: the topology forwards what the generator s
     noRoute: bench?.nves[0].count(topo.vm(BENCH_SENDER).vni, 'drop-no-route') ?? -1n,
   });
 
+  it("both NVEs hold the filler routes besides the VMs' own (two per VM)", () => {
+    const own = topo.vms.length * 2;
+    expect(bench?.routeCounts()).toEqual([
+      { hostRoutes: HOST_ROUTES + own, prefixRoutes: PREFIX_ROUTES },
+      { hostRoutes: HOST_ROUTES + own, prefixRoutes: PREFIX_ROUTES },
+    ]);
+  });
+
   it('every frame to the gateway MAC is routed at NVE0, delivered by route at NVE1, counted at r', async () => {
     const b = bench;
     if (!b) throw new Error('routed bench not installed');
