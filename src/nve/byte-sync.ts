@@ -187,6 +187,21 @@ export class ByteSync<K, V> {
     }
   }
 
+  /** Installed entries whose value's tag is in `tags`, decoded (only those are decoded). */
+  *installedTagged(
+    tags: ReadonlySet<string>,
+    tagOf: (v: V) => string,
+  ): IterableIterator<readonly [K, V]> {
+    const sh = this.shadow;
+    const tag = this.codec.tag;
+    for (let s = 0; s < sh.slots; s++) {
+      if (!sh.isLive(s)) continue;
+      if (tag && !tags.has(tag(sh.values, s * this.vs))) continue;
+      const v = this.codec.decodeValue(sh.values, s * this.vs);
+      if (tags.has(tagOf(v))) yield [this.codec.decodeKey(sh.keys, s * this.ks), v];
+    }
+  }
+
   installedValue(id: string): V | undefined {
     const key = this.keyOf(id);
     if (key === undefined) return undefined;

@@ -23,7 +23,7 @@ import type {
 } from './nva-port.ts';
 import { NveState, type LocalVm } from './nve-state.ts';
 import { Reconciler, type ReconcileReport } from './reconciler.ts';
-import { macId, type AgentTables } from './tables.ts';
+import { macId, type AgentTables, type MacKey } from './tables.ts';
 
 /** Up to this many installed FDB entries, every ack carries its digests. */
 export const DIGEST_INLINE_MAX_ENTRIES = 50_000;
@@ -33,6 +33,9 @@ export const DIGEST_DEFER_MS = 1_000;
 /** Retries of a registration refused as stale while our copy of the directory catches up. */
 export const STALE_RETRIES = 3;
 export const STALE_RETRY_DELAY_MS = 50;
+
+/** FDB kinds that place a VM on this host. */
+const HERE_KINDS: ReadonlySet<string> = new Set(['local', 'dual']);
 
 /** Prefix of member ids made up from installed flood lists (replaced by the first snapshot). */
 const ADOPTED = 'adopted@';
@@ -390,21 +393,26 @@ export class ControlLoop {
   /** Read pinned maps left by a previous agent: local entries on present TSIs become local VMs. */
   private adoptInstalled(): void {
     this.reconciler.adopt();
+    // Only the local entries (and their IPs) are decoded: a million remote ones need not be.
+    const here: Array<{ k: MacKey; ifindex: number; t: TsiInfo }> = [];
+    for (const [k, v] of this.reconciler.fdb.installedTagged(HERE_KINDS, (v) => v.kind)) {
+      if (v.kind !== 'local' && v.kind !== 'dual') continue;
+      const t = this.tsis.get(v.ifindex);
+      if (t && t.config.vni === k.vni) here.push({ k, ifindex: v.ifindex, t });
+    }
     const ipsByMac = new Map<string, string[]>();
-    for (const [k, v] of this.reconciler.neigh.installed()) {
+    const macs = new Set(here.map((h) => h.k.mac));
+    for (const [k, v] of this.reconciler.neigh.installedTagged(macs, (v) => v.mac)) {
       const id = macId({ vni: k.vni, mac: v.mac });
       ipsByMac.set(id, [...(ipsByMac.get(id) ?? []), k.ip]);
     }
     let adopted = 0;
-    for (const [k, v] of this.reconciler.fdb.installed()) {
-      if (v.kind !== 'local' && v.kind !== 'dual') continue;
-      const t = this.tsis.get(v.ifindex);
-      if (!t || t.config.vni !== k.vni) continue;
+    for (const { k, ifindex, t } of here) {
       const id = macId(k);
       this.state.setLocal({
         ...k,
         ips: ipsByMac.get(id) ?? [],
-        ifindex: v.ifindex,
+        ifindex,
         tsi: t.name,
         seq: 0,
         active: true,

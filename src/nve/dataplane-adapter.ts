@@ -193,7 +193,24 @@ export function fdbByteCodec(c: Clocks = systemClocks): ByteCodec<MacKey, FdbEnt
       return sameBytes(a, ao, b, bo, FDB_ENTRY_BYTES);
     },
     vniOfKey: readU32,
+    tag: (b, o) => FDB_KIND_NAMES[b[o]!] ?? 'unknown',
   };
+}
+
+/** FdbEntry kinds by the C's FDB_* value. */
+const FDB_KIND_NAMES: Record<number, FdbEntry['kind']> = {
+  [FDB_LOCAL]: 'local',
+  [FDB_REMOTE]: 'remote',
+  [FDB_MOVED]: 'moved',
+  [FDB_DUAL]: 'dual',
+};
+
+/** "xx" for each byte value. */
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The MAC at b[o..o+6) as readMac writes it (lower-case hex pairs with colons). */
+function macText(b: Uint8Array, o: number): string {
+  return `${HEX2[b[o]!]}:${HEX2[b[o + 1]!]}:${HEX2[b[o + 2]!]}:${HEX2[b[o + 3]!]}:${HEX2[b[o + 4]!]}:${HEX2[b[o + 5]!]}`;
 }
 
 const neighByteCodec: ByteCodec<IpKey, NeighEntry> = {
@@ -203,6 +220,7 @@ const neighByteCodec: ByteCodec<IpKey, NeighEntry> = {
   decodeValue: (b, o) => ({ mac: neighEntry.decode(b, o) }),
   sameValue: (a, ao, b, bo) => sameBytes(a, ao, b, bo, 6),
   vniOfKey: readU32,
+  tag: macText,
 };
 
 const rarpByteCodec: ByteCodec<MacKey, string> = {

@@ -26,6 +26,11 @@ export interface ByteCodec<K, V> {
   sameValue(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean;
   /** The VNI a key belongs to (every keyed table here starts with it). */
   vniOfKey(b: Uint8Array, o: number): number;
+  /**
+   * A cheap discriminator read from a value's bytes, the same string the caller's `tagOf` gives
+   * for the decoded value (FDB: its kind; neighbour: its MAC): filters before decoding.
+   */
+  tag?(value: Uint8Array, o: number): string;
 }
 
 export interface RawTable<K, V> {

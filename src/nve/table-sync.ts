@@ -131,6 +131,21 @@ export class TableSync<K, V> {
     for (const r of this.shadow.values()) yield [r.k, r.v];
   }
 
+  /**
+   * Installed entries whose `tagOf(value)` is in `tags` (no syscall); over a BPF map only those
+   * are decoded (e.g. the local FDB entries among a million remote ones).
+   */
+  *installedTagged(
+    tags: ReadonlySet<string>,
+    tagOf: (v: V) => string,
+  ): IterableIterator<readonly [K, V]> {
+    if (this.bytes) {
+      yield* this.bytes.installedTagged(tags, tagOf);
+      return;
+    }
+    for (const r of this.shadow.values()) if (tags.has(tagOf(r.v))) yield [r.k, r.v];
+  }
+
   /** The installed value of one key, from the shadow copy. */
   installedValue(id: string): V | undefined {
     if (this.bytes) return this.bytes.installedValue(id);

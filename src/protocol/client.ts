@@ -3,6 +3,7 @@
 // Reconnects with exponential backoff and jitter and resumes from its last acked revision; it
 // never tells its user to flush state while the NVA is away. Every NVA message is validated.
 import * as grpc from '@grpc/grpc-js';
+import { withChangeDecoder } from './change-decoder.ts';
 import { loadServices } from './proto.ts';
 import {
   announcementKindToProto,
@@ -109,7 +110,7 @@ export class NvaClient {
   constructor(private readonly opts: NvaClientOptions) {
     this.ackedRevision = opts.lastRevision ?? 0;
     this.backoffMs = opts.initialBackoffMs ?? INITIAL_BACKOFF_MS;
-    const { Nva } = loadServices();
+    const Nva = fastNvaClient();
     const creds = opts.tlsCa
       ? grpc.credentials.createSsl(opts.tlsCa)
       : grpc.credentials.createInsecure();
@@ -303,4 +304,18 @@ export class NvaClient {
     if (result instanceof Error) p.reject(result);
     else p.resolve(result);
   }
+}
+
+let fastClient: grpc.ServiceClientConstructor | undefined;
+
+/** The Nva client with Change messages decoded by hand (change-decoder.ts), built once. */
+function fastNvaClient(): grpc.ServiceClientConstructor {
+  if (fastClient) return fastClient;
+  const { Nva } = loadServices();
+  const stream = Nva.service.Stream as grpc.MethodDefinition<object, unknown>;
+  fastClient = grpc.makeClientConstructor(
+    { Stream: { ...stream, responseDeserialize: withChangeDecoder(stream.responseDeserialize) } },
+    Nva.serviceName,
+  );
+  return fastClient;
 }

@@ -1,0 +1,85 @@
+// The hand-written Change decoder must give exactly what proto-loader's deserializer gives, and
+// hand back (null) whatever it does not handle, so the fallback decides.
+import { describe, expect, it } from 'vitest';
+import { decodeChangeMessage } from '../../../src/protocol/change-decoder.ts';
+import { loadServices } from '../../../src/protocol/proto.ts';
+
+const method = loadServices().Nva.service.Stream!;
+const encode = (m: object) => method.responseSerialize(m);
+const reference = (b: Buffer) => method.responseDeserialize(b);
+
+const entry = {
+  vni: 100,
+  mac: '02:aa:00:00:00:01',
+  ips: [
+    { ip: '10.0.0.1', seq: 1 },
+    { ip: 'fd00::1', seq: 2 },
+  ],
+  nveId: 'nve-1',
+  nveAddr: '192.0.2.1',
+  seq: 3,
+  state: 'ENTRY_STATE_MOVING',
+  changedAtMs: 1_700_000_000_123,
+  tsi: 'tap0',
+};
+const full = {
+  revision: 123_456,
+  vni: 100,
+  upserts: [entry, { ...entry, mac: '02:aa:00:00:00:02', ips: [], tsi: '' }],
+  deletes: [{ vni: 100, mac: '02:aa:00:00:00:03' }],
+  membersUpserted: [{ vni: 100, nveId: 'nve-2', nveAddr: 'fd00::2' }],
+  membersRemoved: ['nve-3', 'nve-4'],
+};
+
+const decoded: [string, object][] = [
+  ['full change', { change: full }],
+  ['empty change (resume marker)', { change: { revision: 9, vni: 1 } }],
+  ['all defaults', { change: {} }],
+  ['entry with defaults only', { change: { revision: 1, vni: 2, upserts: [{}] } }],
+  ['largest safe revision', { change: { revision: Number.MAX_SAFE_INTEGER, vni: 0xffffff } }],
+  ['largest VNI field', { change: { vni: 0xffffffff } }],
+  [
+    'every entry state',
+    {
+      change: { upserts: [0, 1, 2, 3, 4].map((n) => ({ ...entry, state: n })) },
+    },
+  ],
+];
+const fallback: [string, object][] = [
+  ['snapshot', { snapshot: { revision: 1, vnis: [1], entries: [entry], members: [] } }],
+  ['accepted', { accepted: { requestId: 1, revision: 2, seq: 3, outcome: 'new' } }],
+  ['move hint', { moveHint: { vni: 1, mac: entry.mac, fromNve: 'a', toNve: 'b' } }],
+  ['non-ASCII tsi', { change: { upserts: [{ ...entry, tsi: 'tæp' }] } }],
+  ['unknown entry state', { change: { upserts: [{ ...entry, state: 9 }] } }],
+];
+
+describe('Change decoder agrees with proto-loader', () => {
+  for (const [name, msg] of decoded) {
+    it(`decodes: ${name}`, () => {
+      const buf = encode(msg);
+      const fast = decodeChangeMessage(buf);
+      expect(fast).not.toBeNull();
+      expect(fast).toStrictEqual(reference(buf));
+    });
+  }
+  for (const [name, msg] of fallback) {
+    it(`hands back: ${name}`, () => {
+      expect(decodeChangeMessage(encode(msg))).toBeNull();
+    });
+  }
+  it('hands back truncated bytes, unknown top-level fields and an empty buffer', () => {
+    const buf = encode({ change: full });
+    for (const cut of [1, 2, 10, buf.length - 1]) {
+      expect(decodeChangeMessage(buf.subarray(0, cut))).toBeNull();
+    }
+    expect(decodeChangeMessage(Buffer.concat([buf, Buffer.from([0x08, 0x01])]))).toBeNull();
+    expect(decodeChangeMessage(Buffer.alloc(0))).toBeNull();
+  });
+  it('skips unknown fields inside a Change as protobufjs does', () => {
+    const buf = encode({ change: { revision: 5, vni: 7 } });
+    // Append field 15 (varint) inside the Change: grow its length prefix by 2.
+    const inner = Buffer.concat([buf.subarray(2), Buffer.from([0x78, 0x2a])]);
+    const patched = Buffer.concat([Buffer.from([0x12, inner.length]), inner]);
+    expect(decodeChangeMessage(patched)).toStrictEqual(reference(patched));
+  });
+});
