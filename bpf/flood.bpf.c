@@ -5,8 +5,8 @@
  *  - roam_flood_tsi, on every TSI: copies to the VNI's other local TSIs, and head-end
  *    replication: one VXLAN copy to every remote NVE in the VNI's flood list.
  *  - roam_flood_underlay, on the underlay: frames the underlay XDP program decapsulated and
- *    marked with flood_meta go to the VNI's local TSIs only (split horizon); dual ones to
- *    the VM's TSI and its new NVE.
+ *    marked with a flood_shim go to the VNI's local TSIs only (split horizon); dual ones
+ *    to the VM's TSI and its new NVE.
  * The original is always consumed (TC_ACT_SHOT): tenant frames never reach the host stack. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -247,28 +247,48 @@ out:
 	return TC_ACT_SHOT;
 }
 
+/* The flood_shim our underlay XDP program inserted, if this frame has one with this NVE's
+ * secret (anything else on the underlay is the host's, whatever its bytes look like). */
+static __always_inline int flood_shim_of(struct __sk_buff *skb, const struct roam_config *cfg,
+					 struct flood_shim *s)
+{
+	if (skb->protocol != bpf_htons(FLOOD_SHIM_ETH_P))
+		return 0;
+	if (bpf_skb_load_bytes(skb, sizeof(struct ethhdr), s, sizeof(*s)))
+		return 0;
+	return s->magic == FLOOD_SHIM_MAGIC && cfg->flood_secret && s->secret == cfg->flood_secret;
+}
+
+/* Takes the shim out (the bytes after the Ethernet header) and gives the frame its own
+ * Ethernet type back. Returns 0, or -1 when the skb cannot be changed. */
+static __always_inline int flood_shim_strip(struct __sk_buff *skb, const struct flood_shim *s)
+{
+	if (bpf_skb_adjust_room(skb, -(__s32)sizeof(*s), BPF_ADJ_ROOM_MAC, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &s->h_proto,
+				sizeof(s->h_proto), 0))
+		return -1;
+	return 0;
+}
+
 SEC("tc")
 int roam_flood_underlay(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	struct flood_meta *meta = (void *)(long)skb->data_meta;
-	struct roam_config *cfg;
 	__u64 bytes = skb->len;
-	__u32 vni;
+	struct roam_config *cfg;
+	struct flood_shim s;
 	int verdict;
 
-	/* only frames our XDP program decapsulated carry the mark: the rest is the host's */
-	if ((void *)(meta + 1) > data || meta->magic != FLOOD_META_MAGIC)
-		return TC_ACT_OK;
-	vni = meta->vni;
 	cfg = config_get();
-	if (!cfg) {
-		verdict = DROP_NO_UNDERLAY;
-		goto out;
+	if (!cfg || !flood_shim_of(skb, cfg, &s))
+		return TC_ACT_OK;
+	if (flood_shim_strip(skb, &s)) {
+		verdict = DROP_NO_HEADROOM;
+	} else {
+		bytes = skb->len;
+		verdict = tc_replicate(skb, cfg, s.vni, 0, 0);
 	}
-	verdict = tc_replicate(skb, cfg, vni, 0, 0);
-out:
-	stats_record_verdict(vni, verdict, bytes);
+	stats_record_verdict(s.vni, verdict, bytes);
 	return TC_ACT_SHOT;
 }
 

@@ -94,7 +94,7 @@ struct roam_config {
 	__u8 local_ip6[16];  /* our VTEP address (F_CFG_HAS_IP6) */
 	__u64 event_refill_ns; /* one event token per MAC is refilled every this many ns */
 	__u32 event_burst;     /* tokens a MAC may spend at once */
-	__u32 _pad1;
+	__u32 flood_secret;    /* random, nonzero: marks the frames XDP hands to TC (flood_shim) */
 };
 #define F_CFG_HAS_IP4 (1U << 0)
 #define F_CFG_HAS_IP6 (1U << 1)
@@ -232,12 +232,23 @@ struct stats_slot {
 	__u64 bytes;
 };
 
-/* Metadata the XDP programs put in front of a frame they hand to TC for flooding. */
-struct flood_meta {
-	__u32 magic; /* FLOOD_META_MAGIC */
+/* What the underlay XDP program puts between the Ethernet header and the payload of a frame it
+ * decapsulated and hands to TC to be copied (XDP cannot clone): the VNI, which the frame no
+ * longer carries, and the NVE's secret so that TC tells these frames from anything else
+ * reaching the underlay. The Ethernet header's type says FLOOD_SHIM_ETH_P (IPv4) while the
+ * shim is there, so that TC may strip it with bpf_skb_adjust_room (IP frames only); the real
+ * type travels in the shim. Not XDP metadata: the kernel CI runs on (6.18.44-fc) refuses
+ * bpf_xdp_adjust_meta in XDP programs; not a trailer: an skb XDP runs on in place may have
+ * no tailroom, while decapsulation always leaves headroom. */
+struct flood_shim {
+	__u32 magic;  /* FLOOD_SHIM_MAGIC */
+	__u32 secret; /* roam_config.flood_secret */
 	__u32 vni;
+	__be16 h_proto; /* the frame's own Ethernet type */
+	__u16 _pad;
 };
-#define FLOOD_META_MAGIC 0x726f616dU /* "roam" */
+#define FLOOD_SHIM_MAGIC 0x726f616dU /* "roam" */
+#define FLOOD_SHIM_ETH_P 0x0800      /* ETH_P_IP: what bpf_skb_adjust_room accepts */
 
 /* One record of `trace` (tests only, F_CFG_TRACE): a frame that would leave, and where. */
 struct trace_rec {

@@ -24,7 +24,7 @@ struct roam_event anchor_roam_event;
 struct stats_key anchor_stats_key;
 struct stats_value anchor_stats_value;
 struct stats_slot anchor_stats_slot;
-struct flood_meta anchor_flood_meta;
+struct flood_shim anchor_flood_shim;
 struct trace_rec anchor_trace_rec;
 enum roam_verdict anchor_roam_verdict;
 

@@ -98,27 +98,43 @@ static __always_inline int fwd_send_remote(struct xdp_md *ctx, const struct roam
 	return ok;
 }
 
-/* Hands the frame to the TC flood program of the same interface (XDP cannot clone), with
- * flood_meta in front of it. need_meta: fail when metadata cannot be added (the underlay's
- * TC program relies on it; a TSI's finds the VNI from `tsis`). Returns `ok` (VERDICT_FLOOD
- * or VERDICT_DUAL) or a DROP_*. */
+/* Hands the frame to the TC flood program of the same interface (XDP cannot clone).
+ * with_shim (the underlay): insert a flood_shim naming the VNI, which the frame no longer
+ * carries once decapsulated (the decapsulation left the headroom for it). A TSI's TC program
+ * finds the VNI in `tsis`. Returns `ok` (VERDICT_FLOOD or VERDICT_DUAL) or a DROP_*. */
 static __always_inline int fwd_flood_handoff(struct xdp_md *ctx, const struct roam_config *cfg,
-					     __u32 vni, int need_meta, int ok)
+					     __u32 vni, int with_shim, int ok)
 {
-	struct flood_meta *meta;
-	void *data;
+	struct flood_shim *shim;
+	struct ethhdr *eth, inner;
+	void *data, *data_end;
 
 	/* without the TC programs a passed frame would reach the host stack: never */
 	if (!(cfg->flags & F_CFG_FLOOD_TC))
 		return DROP_NO_FLOOD_PATH;
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
-		return need_meta ? DROP_NO_HEADROOM : ok;
-	meta = (void *)(long)ctx->data_meta;
+	if (!with_shim)
+		return ok;
 	data = (void *)(long)ctx->data;
-	if ((void *)(meta + 1) > data)
-		return need_meta ? DROP_NO_HEADROOM : ok;
-	meta->magic = FLOOD_META_MAGIC;
-	meta->vni = vni;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + sizeof(inner) > data_end)
+		return DROP_TRUNCATED;
+	__builtin_memcpy(&inner, data, sizeof(inner));
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*shim)))
+		return DROP_NO_HEADROOM;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	shim = (void *)(eth + 1);
+	if ((void *)(shim + 1) > data_end)
+		return DROP_TRUNCATED;
+	__builtin_memcpy(eth->h_dest, inner.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, inner.h_source, ETH_ALEN);
+	eth->h_proto = bpf_htons(FLOOD_SHIM_ETH_P);
+	shim->magic = FLOOD_SHIM_MAGIC;
+	shim->secret = cfg->flood_secret;
+	shim->vni = vni;
+	shim->h_proto = inner.h_proto;
+	shim->_pad = 0;
 	return ok;
 }
 
@@ -126,11 +142,11 @@ static __always_inline int fwd_flood_handoff(struct xdp_md *ctx, const struct ro
  * its new NVE. Without the TC programs the VM still gets its frames here (as `local_ok`);
  * the new NVE then waits for the move to complete. */
 static __always_inline int fwd_dual(struct xdp_md *ctx, const struct roam_config *cfg,
-				    __u32 in_ifindex, __u32 vni, __u32 local_ifindex, int need_meta,
+				    __u32 in_ifindex, __u32 vni, __u32 local_ifindex, int with_shim,
 				    int local_ok)
 {
 	if (cfg->flags & F_CFG_FLOOD_TC)
-		return fwd_flood_handoff(ctx, cfg, vni, need_meta, VERDICT_DUAL);
+		return fwd_flood_handoff(ctx, cfg, vni, with_shim, VERDICT_DUAL);
 	return fwd_deliver_local(cfg, in_ifindex, vni, local_ifindex, local_ok);
 }
 

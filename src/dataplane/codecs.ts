@@ -25,7 +25,9 @@ export const FLOOD_MAX_LOCAL = 32;
 export const FLOOD_MAX_REMOTE = 64;
 export const VXLAN_DEFAULT_PORT = 4789;
 export const VNI_MAX = 0xffffff;
-export const FLOOD_META_MAGIC = 0x726f616d;
+export const FLOOD_SHIM_MAGIC = 0x726f616d;
+/** The Ethernet type a frame carries while a flood_shim is in it (IPv4). */
+export const FLOOD_SHIM_ETH_P = 0x0800;
 export const STATS_SLOTS = 16384;
 export const STATS_PROBES = 4;
 
@@ -402,6 +404,11 @@ export interface RoamConfig {
   eventRefillNs: bigint;
   /** Tokens a MAC may spend at once (0 = 4). */
   eventBurst: number;
+  /**
+   * Random and nonzero: the underlay XDP program writes it into the flood shim of the frames
+   * it hands to TC, and TC takes no shim without it (a frame from the wire cannot pose as one).
+   */
+  floodSecret: number;
 }
 
 export const roamConfig: StructCodec<RoamConfig> = structCodec(
@@ -421,7 +428,7 @@ export const roamConfig: StructCodec<RoamConfig> = structCodec(
       local_ip6: 32,
       event_refill_ns: 48,
       event_burst: 56,
-      _pad1: 60,
+      flood_secret: 60,
     },
   },
   (v, b, o) => {
@@ -453,6 +460,7 @@ export const roamConfig: StructCodec<RoamConfig> = structCodec(
     writeMac(v.localMac, b, o + 16);
     b.writeBigUInt64LE(v.eventRefillNs, o + 48);
     b.writeUInt32LE(v.eventBurst, o + 56);
+    b.writeUInt32LE(v.floodSecret, o + 60);
   },
   (b, o) => {
     const flags = b.readUInt32LE(o);
@@ -470,6 +478,7 @@ export const roamConfig: StructCodec<RoamConfig> = structCodec(
       trace: (flags & F_CFG_TRACE) !== 0,
       eventRefillNs: b.readBigUInt64LE(o + 48),
       eventBurst: b.readUInt32LE(o + 56),
+      floodSecret: b.readUInt32LE(o + 60),
     };
   },
 );
@@ -559,7 +568,7 @@ export function parseRoamEvent(data: Buffer): RoamEvent | null {
   }
 }
 
-// ---- struct stats_key / stats_value / trace_rec / flood_meta -------------------------------
+// ---- struct stats_key / stats_value / trace_rec / flood_shim -------------------------------
 
 export interface StatsKey {
   vni: number;
@@ -652,18 +661,34 @@ export const traceRec: StructCodec<TraceRec> = structCodec(
 );
 
 /** Metadata XDP puts in front of a frame it hands to TC for flooding. */
-export interface FloodMeta {
+/** What the underlay XDP program inserts after the Ethernet header of a frame it hands to TC. */
+export interface FloodShim {
   magic: number;
+  /** The config's floodSecret: TC takes only shims that carry it. */
+  secret: number;
   vni: number;
+  /** The frame's own Ethernet type. */
+  ethType: number;
 }
 
-export const floodMeta: StructCodec<FloodMeta> = structCodec(
-  { cName: 'flood_meta', size: 8, members: { magic: 0, vni: 4 } },
+export const floodShim: StructCodec<FloodShim> = structCodec(
+  {
+    cName: 'flood_shim',
+    size: 16,
+    members: { magic: 0, secret: 4, vni: 8, h_proto: 12, _pad: 14 },
+  },
   (v, b, o) => {
     b.writeUInt32LE(v.magic, o);
-    b.writeUInt32LE(v.vni, o + 4);
+    b.writeUInt32LE(v.secret, o + 4);
+    b.writeUInt32LE(v.vni, o + 8);
+    b.writeUInt16BE(v.ethType, o + 12);
   },
-  (b, o) => ({ magic: b.readUInt32LE(o), vni: b.readUInt32LE(o + 4) }),
+  (b, o) => ({
+    magic: b.readUInt32LE(o),
+    secret: b.readUInt32LE(o + 4),
+    vni: b.readUInt32LE(o + 8),
+    ethType: b.readUInt16BE(o + 12),
+  }),
 );
 
 /** Every struct codec, for the layout check against BTF. */
@@ -687,5 +712,5 @@ export const STRUCT_CODECS: readonly StructCodec<unknown>[] = [
   statsValue,
   statsSlot,
   traceRec,
-  floodMeta,
+  floodShim,
 ] as StructCodec<unknown>[];

@@ -5,6 +5,7 @@
 // all. The tables themselves are the control plane's business (tables.ts); this class only
 // owns the kernel objects.
 import { execFileSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from '../bpf/errors.ts';
@@ -22,6 +23,7 @@ import {
   type LinkPin,
   type LinkRole,
 } from './pin-layout.ts';
+import { pinnedL3Tables, type PinnedL3Tables } from './routes.ts';
 import {
   MAP_NAMES,
   StatsReader,
@@ -101,6 +103,8 @@ export interface LinkState extends LinkPin {
 
 export class Dataplane {
   readonly tables: DataplaneTables;
+  /** The L3 overlay's tables (routed VNIs, host and prefix routes), pinned beside the others. */
+  readonly l3: PinnedL3Tables;
   readonly stats: StatsReader;
   private readonly links = new Map<string, BpfLink>();
   private closed = false;
@@ -112,6 +116,7 @@ export class Dataplane {
     private readonly progs: Map<ProgramRole, BpfProgram>,
   ) {
     this.tables = openTables((n) => this.map(n));
+    this.l3 = pinnedL3Tables(layout);
     this.stats = new StatsReader(this.map('stats'), this.map('stats_spill'));
   }
 
@@ -250,6 +255,8 @@ export class Dataplane {
       trace: false,
       eventRefillNs: u.eventRefillNs ?? 0n,
       eventBurst: u.eventBurst ?? 0,
+      // Kept across calls and restarts: a frame XDP just marked must still be TC's.
+      floodSecret: this.tables.config.get()?.floodSecret || randomInt(1, 2 ** 32),
     });
     for (const l of this.linkStates()) {
       if (l.role === 'underlay' && l.ifindex !== u.ifindex) this.detachLink(l);
@@ -317,6 +324,7 @@ export class Dataplane {
     if (this.closed) return;
     for (const l of this.links.values()) l.close();
     for (const m of this.maps.values()) m.close();
+    this.l3.close();
     for (const p of this.progs.values()) p.close();
     this.links.clear();
     this.closed = true;

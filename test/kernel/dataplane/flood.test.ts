@@ -14,6 +14,7 @@ import {
   UNDERLAY_IFINDEX,
   openDataplane,
   slot,
+  withFloodShim,
   type TestDataplane,
 } from './harness.ts';
 import { TSI_A2, TSI_A3, TSI_B1, VM1, VM2, VNI_A, installFixture } from './fixture.ts';
@@ -195,11 +196,46 @@ describe('dual delivery from a TSI', () => {
 });
 
 describe('flood from the underlay', () => {
-  it("a frame without flood_meta is the host's: left alone, not counted", () => {
+  it("a frame without a flood shim is the host's: left alone, not counted", () => {
     const r = dp.run(dp.floodUnderlay, BCAST);
     expect(r.retval).toBe(TC_ACT.OK);
     expect(r.data).toEqual(BCAST);
     expect(dp.totalPackets()).toBe(0n);
     expect(dp.trace.read()).toEqual([]);
+  });
+
+  it("a shim without this NVE's secret is the host's too (the wire cannot pose as XDP)", () => {
+    const forged = withFloodShim(BCAST, VNI_A, 0x1234);
+    const r = dp.run(dp.floodUnderlay, forged);
+    expect(r.retval).toBe(TC_ACT.OK);
+    expect(r.data).toEqual(forged);
+    expect(dp.totalPackets()).toBe(0n);
+    expect(dp.trace.read()).toEqual([]);
+  });
+
+  it('broadcast: shim taken out, every local TSI of the VNI, no remote NVE (split horizon)', () => {
+    const r = dp.run(dp.floodUnderlay, withFloodShim(BCAST, VNI_A));
+    expect(r.retval).toBe(TC_ACT.SHOT);
+    expect(dp.trace.read()).toEqual([local(LO), local(TSI_A2), local(TSI_A3)]);
+    expect(r.data).toEqual(BCAST);
+    expect(count('flood-done')).toBe(1n);
+  });
+
+  it("dual: one copy to the VM's TSI, one tunnelled to its new NVE, without the shim", () => {
+    dp.tables.fdb.setMany([
+      [
+        { vni: VNI_A, mac: VM2.mac },
+        { kind: 'dual', ifindex: TSI_A2, nve: NVE_C.ip4 },
+      ],
+    ]);
+    const f = vmUdp(VM2.mac, VM1.mac, [VM1.ip4, VM2.ip4]);
+    const r = dp.run(dp.floodUnderlay, withFloodShim(f, VNI_A));
+    expect(r.retval).toBe(TC_ACT.SHOT);
+    const copy = { vni: VNI_A, verdict: slot('dual-copy') };
+    expect(dp.trace.read()).toEqual([
+      { ...copy, ifindex: TSI_A2 },
+      { ...copy, ifindex: UNDERLAY_IFINDEX, remote: NVE_C.ip4 },
+    ]);
+    expect(parseOuter(r.data).inner).toEqual(f);
   });
 });

@@ -10,8 +10,12 @@ import type { BpfMap } from '../../../src/bpf/map.ts';
 import type { BpfProgram } from '../../../src/bpf/program.ts';
 import { RingBuffer } from '../../../src/bpf/ringbuf.ts';
 import {
+  FLOOD_SHIM_ETH_P,
+  FLOOD_SHIM_MAGIC,
+  floodShim,
   parseRoamEvent,
   verdictSlot,
+  type FloodShim,
   type RoamConfig,
   type RoamEvent,
   type VerdictName,
@@ -30,8 +34,34 @@ export const TC_ACT = { OK: 0, SHOT: 2 } as const;
 export const LO = 1;
 /** Small maps for tests (must be the same in all three objects: they share pins). */
 const TEST_MAX_ENTRIES = 4096;
-/** Bytes of flood_meta in front of a frame handed to TC. */
-export const FLOOD_META_BYTES = 8;
+/** The config's flood secret in tests. */
+export const TEST_FLOOD_SECRET = 0x5ec4e7;
+
+/** A frame the underlay XDP program handed to TC, split into the frame and its flood_shim. */
+export function splitFloodShim(data: Buffer): { frame: Buffer; shim: FloodShim } {
+  const shim = floodShim.decode(data, ETH_HLEN);
+  const frame = Buffer.concat([
+    data.subarray(0, ETH_HLEN),
+    data.subarray(ETH_HLEN + floodShim.size),
+  ]);
+  frame.writeUInt16BE(shim.ethType, 12);
+  return { frame, shim };
+}
+
+/** `frame` as the underlay XDP program hands it to TC for VNI `vni`. */
+export function withFloodShim(frame: Buffer, vni: number, secret = TEST_FLOOD_SECRET): Buffer {
+  const shim = Buffer.alloc(floodShim.size);
+  floodShim.encode(
+    { magic: FLOOD_SHIM_MAGIC, secret, vni, ethType: frame.readUInt16BE(12) },
+    shim,
+    0,
+  );
+  const out = Buffer.concat([frame.subarray(0, ETH_HLEN), shim, frame.subarray(ETH_HLEN)]);
+  out.writeUInt16BE(FLOOD_SHIM_ETH_P, 12);
+  return out;
+}
+
+const ETH_HLEN = 14;
 
 export const OBJECTS = {
   tsi: 'build/bpf/tsi.bpf.o',
@@ -174,6 +204,7 @@ export function testConfig(over: Partial<RoamConfig> = {}): RoamConfig {
     trace: true,
     eventRefillNs: 0n,
     eventBurst: 0,
+    floodSecret: TEST_FLOOD_SECRET,
     ...over,
   };
 }

@@ -1,7 +1,7 @@
 // XDP on a TSI (bpf/tsi.bpf.c) through BPF_PROG_TEST_RUN: frame in -> frame, verdict and
 // counter out, for every path and drop reason. The ingress TSI is LO (VNI A, where VM1 lives).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FLOOD_META_MAGIC, type VerdictName } from '../../../src/dataplane/codecs.ts';
+import type { VerdictName } from '../../../src/dataplane/codecs.ts';
 import {
   BROADCAST,
   ETH_P_ARP,
@@ -20,7 +20,6 @@ import {
   vmUdp,
 } from './frames.ts';
 import {
-  FLOOD_META_BYTES,
   LO,
   NVE,
   NVE_B,
@@ -234,12 +233,11 @@ describe('dual delivery (a VM migrating away)', () => {
     ]);
   });
 
-  it('handed to TC with flood_meta (TC copies it to the TSI and the new NVE)', () => {
+  it('handed to TC unchanged (TC copies it to the TSI and the new NVE)', () => {
     const f = toVm2();
     const r = runTsi(f, 'dual');
     expect(r.retval).toBe(XDP.PASS);
-    expect(r.data.readUInt32LE(0)).toBe(FLOOD_META_MAGIC);
-    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(f);
+    expect(r.data).toEqual(f);
   });
 
   it('without the TC programs: delivered locally only', () => {
@@ -251,13 +249,11 @@ describe('dual delivery (a VM migrating away)', () => {
 });
 
 describe('flood hand-off to TC', () => {
-  it('broadcast: passed to TC with flood_meta in front', () => {
+  it('broadcast: passed to TC unchanged (TC finds its VNI from the TSI)', () => {
     const f = vmUdp(BROADCAST, VM1.mac, IPS);
     const r = runTsi(f, 'flood');
     expect(r.retval).toBe(XDP.PASS);
-    expect(r.data.readUInt32LE(0)).toBe(FLOOD_META_MAGIC);
-    expect(r.data.readUInt32LE(4)).toBe(VNI_A);
-    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(f);
+    expect(r.data).toEqual(f);
   });
 
   it('without the TC programs nothing is passed to the host stack', () => {

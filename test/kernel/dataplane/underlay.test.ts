@@ -2,7 +2,7 @@
 // decapsulated and delivered, re-tunnelled for moved VMs, handed to TC for flooding, or
 // dropped with a reason; anything else passes to the kernel untouched.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FLOOD_META_MAGIC, type VerdictName } from '../../../src/dataplane/codecs.ts';
+import { FLOOD_SHIM_MAGIC, type VerdictName } from '../../../src/dataplane/codecs.ts';
 import {
   BROADCAST,
   ETH_P_ARP,
@@ -20,7 +20,8 @@ import {
   type OuterFields,
 } from './frames.ts';
 import {
-  FLOOD_META_BYTES,
+  TEST_FLOOD_SECRET,
+  splitFloodShim,
   NVE,
   NVE_B,
   NVE_C,
@@ -71,6 +72,13 @@ const FROM_D: OuterFields = {
 };
 /** VM3 (at NVE B) to VM2 (local on TSI_A2). */
 const INNER = vmUdp(VM2.mac, VM3.mac, [VM3.ip4, VM2.ip4]);
+/** The shim of a VNI_A frame handed to TC. */
+const shimOf = (f: Buffer) => ({
+  magic: FLOOD_SHIM_MAGIC,
+  secret: TEST_FLOOD_SECRET,
+  vni: VNI_A,
+  ethType: f.readUInt16BE(12),
+});
 
 function runUnderlay(frame: Buffer, verdict: VerdictName, vni = VNI_A) {
   const before = dp.totalPackets();
@@ -356,12 +364,10 @@ describe('dual delivery (a VM migrating away)', () => {
     ]);
   });
 
-  it('decapsulated and handed to TC with flood_meta', () => {
+  it('decapsulated and handed to TC with a flood shim', () => {
     const r = runUnderlay(vxlan(FROM_B, INNER), 'dual');
     expect(r.retval).toBe(XDP.PASS);
-    expect(r.data.readUInt32LE(0)).toBe(FLOOD_META_MAGIC);
-    expect(r.data.readUInt32LE(4)).toBe(VNI_A);
-    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(INNER);
+    expect(splitFloodShim(r.data)).toEqual({ frame: INNER, shim: shimOf(INNER) });
   });
 
   it('without the TC programs: delivered to the local TSI only', () => {
@@ -374,20 +380,18 @@ describe('dual delivery (a VM migrating away)', () => {
 });
 
 describe('flood hand-off', () => {
-  it('broadcast: decapsulated and passed to TC with flood_meta', () => {
+  it('broadcast: decapsulated and passed to TC with a flood shim', () => {
     const inner = vmUdp(BROADCAST, VM3.mac, [VM3.ip4, '255.255.255.255']);
     const r = runUnderlay(vxlan(FROM_B, inner), 'flood');
     expect(r.retval).toBe(XDP.PASS);
-    expect(r.data.readUInt32LE(0)).toBe(FLOOD_META_MAGIC);
-    expect(r.data.readUInt32LE(4)).toBe(VNI_A);
-    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(inner);
+    expect(splitFloodShim(r.data)).toEqual({ frame: inner, shim: shimOf(inner) });
   });
 
   it('unknown unicast in a VNI that floods it', () => {
     dp.tables.vnis.setMany([[VNI_A, { floodUnknown: true }]]);
     const inner = vmUdp('02:00:00:00:99:99', VM3.mac, ['1.1.1.1', '2.2.2.2']);
     const r = runUnderlay(vxlan(FROM_B, inner), 'flood');
-    expect(r.data.subarray(FLOOD_META_BYTES)).toEqual(inner);
+    expect(splitFloodShim(r.data)).toEqual({ frame: inner, shim: shimOf(inner) });
   });
 
   it('without the TC programs: dropped, never passed to the host decapsulated', () => {

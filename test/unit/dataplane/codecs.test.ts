@@ -42,7 +42,11 @@ describe('codecs round trip', () => {
     ['stats value', C.statsValue, { packets: 10n, bytes: 640n }],
     ['stats slot', C.statsSlot, { vni: 7, verdict: 2, packets: 10n, bytes: 640n }],
     ['trace rec', C.traceRec, { ifindex: 2, vni: 3, verdict: 0, remote: '10.0.0.9' }],
-    ['flood meta', C.floodMeta, { magic: C.FLOOD_META_MAGIC, vni: 42 }],
+    [
+      'flood shim',
+      C.floodShim,
+      { magic: C.FLOOD_SHIM_MAGIC, secret: 0xdeadbeef, vni: 42, ethType: 0x0806 },
+    ],
     [
       'event garp',
       C.roamEvent,
@@ -73,6 +77,7 @@ describe('codecs round trip', () => {
       trace: false,
       eventRefillNs: 100_000_000n,
       eventBurst: 4,
+      floodSecret: 0x9abcdef0,
     };
     expect(roundTrip(C.roamConfig, cfg)).toEqual(cfg);
     const b = Buffer.alloc(C.roamConfig.size);
@@ -157,6 +162,7 @@ function configWith(over: Partial<C.RoamConfig>): C.RoamConfig {
     trace: false,
     eventRefillNs: 0n,
     eventBurst: 0,
+    floodSecret: 1,
     ...over,
   };
 }
@@ -175,7 +181,8 @@ describe('constants mirror bpf/roam.h', () => {
     ['FLOOD_MAX_REMOTE', C.FLOOD_MAX_REMOTE],
     ['VXLAN_DEFAULT_PORT', C.VXLAN_DEFAULT_PORT],
     ['VNI_MAX', C.VNI_MAX],
-    ['FLOOD_META_MAGIC', C.FLOOD_META_MAGIC],
+    ['FLOOD_SHIM_MAGIC', C.FLOOD_SHIM_MAGIC],
+    ['FLOOD_SHIM_ETH_P', C.FLOOD_SHIM_ETH_P],
     ['STATS_SLOTS', C.STATS_SLOTS],
     ['STATS_PROBES', C.STATS_PROBES],
     ['FAMILY_V4', C.FAMILY_V4],

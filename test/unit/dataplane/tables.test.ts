@@ -62,6 +62,7 @@ describe('memoryTables', () => {
       trace: false,
       eventRefillNs: 0n,
       eventBurst: 0,
+      floodSecret: 1,
     };
     t.config.set(cfg);
     t.config.set({ ...cfg, mtu: 9000 });
