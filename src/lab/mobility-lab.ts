@@ -23,6 +23,7 @@ import { stringify as toYaml } from 'yaml';
 import { BpfMap } from '../bpf/map.ts';
 import { Dataplane } from '../dataplane/dataplane.ts';
 import { PinLayout } from '../dataplane/pin-layout.ts';
+import { pinnedL3Tables, type L3Tables, type PinnedL3Tables } from '../dataplane/routes.ts';
 import {
   openTables,
   StatsReader,
@@ -61,6 +62,19 @@ export interface MobilityLabOptions {
   holdTime?: string;
   /** Write agents' and the NVA's logs here (default: the lab's temporary directory). */
   logDir?: string;
+  /**
+   * The L3 overlay (docs/l3.md): VRFs with their L3 VNI, and which VNs are routed in which VRF
+   * with which anycast gateway ("10.1.0.1/24", "fd01::1/64"). Their VMs get default routes via
+   * the gateway addresses.
+   */
+  l3?: LabL3;
+}
+
+export interface LabL3 {
+  vrfs: Array<{ vrf: number; l3Vni: number }>;
+  gateways: Record<number, { vrf: number; ip4: string; ip6: string }>;
+  /** Anycast gateway (and router) MAC of every VRF (default: the NVA's). */
+  gatewayMac?: string;
 }
 
 /** One running process of the lab (the NVA or an agent), logging to a file. */
@@ -161,6 +175,9 @@ export class MobilityLab {
     number,
     { tables: DataplaneTables; stats: StatsReader; maps: BpfMap[] }
   >();
+  private readonly l3Cache = new Map<number, PinnedL3Tables>();
+  /** The lab's L3 overlay, if it has one. */
+  l3?: LabL3;
   private destroyed = false;
   /** VMs never provisioned at the NVA (and not named in the agents' configs). */
   readonly unprovisioned = new Set<string>();
@@ -213,6 +230,7 @@ export class MobilityLab {
       nveTokens,
     );
     for (const v of o.vms) if (v.provisioned === false) lab.unprovisioned.add(v.name);
+    lab.l3 = o.l3;
     try {
       writeFileSync(join(dir, 'admin.token'), `${adminToken}\n`, { mode: 0o600 });
       writeFileSync(join(dir, 'nve-tokens.yaml'), toYaml(Object.fromEntries(nveTokens)), {
@@ -220,7 +238,19 @@ export class MobilityLab {
       });
       lab.staticUnderlayNeighbours();
       await lab.startNva();
-      for (const vni of topo.vnis()) await lab.admin.configureVn({ vni, learning: 'provisioned' });
+      for (const v of o.l3?.vrfs ?? [])
+        await lab.admin.configureVrf({ ...v, routerMac: o.l3?.gatewayMac ?? '' });
+      for (const vni of topo.vnis()) {
+        const gw = o.l3?.gateways[vni];
+        await lab.admin.configureVn({
+          vni,
+          learning: 'provisioned',
+          ...(gw
+            ? { routed: true, vrf: gw.vrf, gatewayIp4: gw.ip4, gatewayIp6: gw.ip6 }
+            : { routed: false }),
+        });
+      }
+      if (o.l3) for (const vm of topo.vms) lab.useGateway(vm);
       for (const v of o.vms) {
         if (v.provisioned === false) continue;
         const vm = topo.vm(v.name);
@@ -342,6 +372,25 @@ export class MobilityLab {
     );
   }
 
+  /** Default routes of a VM of a routed VN via its VN's anycast gateway (IPv4 and IPv6). */
+  useGateway(vm: VmNode): void {
+    const gw = this.l3?.gateways[vm.vni];
+    if (!gw) return;
+    const addr = (p: string) => p.slice(0, p.indexOf('/'));
+    vm.ns.ip('route', 'replace', 'default', 'via', addr(gw.ip4));
+    vm.ns.ip('-6', 'route', 'replace', 'default', 'via', addr(gw.ip6));
+  }
+
+  /** NVE i's L3 tables (routed VNIs, host and prefix routes), read from its pinned maps. */
+  l3Tables(i: number): L3Tables {
+    let t = this.l3Cache.get(i);
+    if (!t) {
+      t = pinnedL3Tables(this.layout(i));
+      this.l3Cache.set(i, t);
+    }
+    return t;
+  }
+
   /** Stop the NVA (SIGTERM, or SIGKILL for a crash). */
   async stopNva(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     await this.nva?.stop(signal);
@@ -366,8 +415,19 @@ export class MobilityLab {
       tsis: [
         ...this.topo.vms
           .filter((v) => !this.unprovisioned.has(v.name))
-          .map((v) => ({ interface: v.tsi, vni: v.vni, mac: v.mac })),
-        ...this.topo.vnis().map((vni) => ({ pattern: 'tsi-*', vni })),
+          .map((v) => ({
+            interface: v.tsi,
+            vni: v.vni,
+            mac: v.mac,
+            // routed labs: the TSI's addresses too, so an announce naming one of them (a GARP:
+            // the IPv4) registers all (host routes for both families)
+            ...(this.l3 ? { ips: [v.ipv4, canonicalIp(v.ipv6)] } : {}),
+          })),
+        // one pattern (a name matches one TSI entry): unprovisioned VMs learn in the first VN
+        ...this.topo
+          .vnis()
+          .slice(0, 1)
+          .map((vni) => ({ pattern: 'tsi-*', vni })),
       ],
     };
     const file = join(this.dir, `${id}.yaml`);
@@ -538,6 +598,8 @@ export class MobilityLab {
     let announcedAtMs: number[] = [];
     try {
       this.topo.moveVm(name, to);
+      // its interface is new: the routes via the anycast gateway too
+      this.useGateway(vm);
       await this.waitTsiAttached(vm);
       if (kind !== 'none') announcedAtMs = await announce(vm, kind);
     } finally {
@@ -571,6 +633,8 @@ export class MobilityLab {
     for (const p of [...this.agents, this.nva]) p?.signalGroup('SIGKILL');
     for (const t of this.tableCache.values()) for (const m of t.maps) m.close();
     this.tableCache.clear();
+    for (const t of this.l3Cache.values()) t.close();
+    this.l3Cache.clear();
     this.admin.close();
     for (const inst of this.instances) {
       if (inst === undefined) continue;

@@ -10,10 +10,12 @@ import {
   provisionRequest,
   removeMemberRequest,
   vnConfigRequest,
+  vrfConfigRequest,
 } from '../protocol/admin-schema.ts';
+import { DEFAULT_ROUTER_MAC } from './l3-rules.ts';
 import type { Authenticator } from './auth.ts';
 import { AdminError, type Directory } from './directory.ts';
-import type { ConvergenceRecord, Entry } from './model.ts';
+import type { ConvergenceRecord, Entry, VnConfig } from './model.ts';
 import type { NveSession } from './session.ts';
 import { entryToWire } from './wire.ts';
 
@@ -138,21 +140,47 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
       return { revision: res.revision ?? 0 };
     }),
     ConfigureVn: unary(host, vnConfigRequest, async (r) => {
+      if (r.routed !== r.vrf > 0)
+        throw new AdminError('INVALID', 'a routed VN names its VRF (and only a routed VN does)');
+      let gatewayMac = r.gatewayMac;
+      if (r.vrf > 0 && !gatewayMac) {
+        const vrf = (await directory.listVrfs()).find((v) => v.vrf === r.vrf);
+        gatewayMac = vrf?.routerMac ?? DEFAULT_ROUTER_MAC;
+      }
       const cfg = await directory.configureVn({
         vni: r.vni,
         name: r.name || undefined,
         routed: r.routed,
         learning: r.learning,
+        ...(r.vrf > 0
+          ? {
+              l3: {
+                kind: 'gateway' as const,
+                vrf: r.vrf,
+                gatewayMac,
+                ...(r.gatewayIp4 ? { gateway4: r.gatewayIp4 } : {}),
+                ...(r.gatewayIp6 ? { gateway6: r.gatewayIp6 } : {}),
+                unreachable: r.unreachable,
+              },
+            }
+          : {}),
       });
-      return { vni: cfg.vni, name: cfg.name ?? '', routed: cfg.routed, learning: cfg.learning };
+      return vnToWire(cfg);
     }),
     ListVns: unary(host, null, async () => ({
-      vns: (await store.listVns()).map((v) => ({
-        vni: v.vni,
-        name: v.name ?? '',
-        routed: v.routed,
-        learning: v.learning,
-      })),
+      vns: (await store.listVns()).map(vnToWire),
+    })),
+    ConfigureVrf: unary(host, vrfConfigRequest, async (r) => {
+      const cfg = await directory.configureVrf({
+        vrf: r.vrf,
+        l3Vni: r.l3Vni,
+        routerMac: r.routerMac || DEFAULT_ROUTER_MAC,
+        name: r.name || undefined,
+      });
+      return { ...cfg, name: cfg.name ?? '' };
+    }),
+    ListVrfs: unary(host, null, async () => ({
+      vrfs: (await directory.listVrfs()).map((v) => ({ ...v, name: v.name ?? '' })),
     })),
     ListProvisions: unary(host, listEntriesRequest, async (r) => ({
       provisions: (await store.listProvisions(r.vni === 0 ? undefined : r.vni))
@@ -224,5 +252,22 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
         recentConvergence: conv.map(convToWire),
       };
     }),
+  };
+}
+
+/** A VN config as Admin replies carry it (routing fields empty when not routed). */
+function vnToWire(v: VnConfig): object {
+  const l3 = v.l3;
+  return {
+    vni: v.vni,
+    name: v.name ?? '',
+    routed: v.routed,
+    learning: v.learning,
+    vrf: l3?.vrf ?? 0,
+    gatewayIp4: l3?.kind === 'gateway' ? (l3.gateway4 ?? '') : '',
+    gatewayIp6: l3?.kind === 'gateway' ? (l3.gateway6 ?? '') : '',
+    gatewayMac: l3?.kind === 'gateway' ? l3.gatewayMac : l3?.kind === 'vrf' ? l3.routerMac : '',
+    unreachable: l3?.kind === 'gateway' ? l3.unreachable : false,
+    l3Vni: l3?.kind === 'vrf' ? v.vni : 0,
   };
 }

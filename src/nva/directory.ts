@@ -1,7 +1,8 @@
 // The directory service: applies the pure rules (rules.ts) to a store with compare-and-swap, and
 // implements the orchestrator's operations (provision, move hint, clear duplicate, configure VN).
 // The gRPC server and any other front end call this; it knows nothing of the wire.
-import type { Entry, Mac, MoveHint, Provision, VnConfig, Vni } from './model.ts';
+import type { Entry, Mac, MoveHint, Provision, VnConfig, VrfConfig, Vni } from './model.ts';
+import { decideVn, decideVrf, vrfsOf } from './l3-rules.ts';
 import {
   DEFAULT_RULES,
   decideClearDuplicate,
@@ -71,6 +72,10 @@ export class Directory {
       this.store.getProvision(reg.vni, reg.mac),
       this.store.getHint(reg.vni, reg.mac, registeredAt),
     ]);
+    if (vn?.l3?.kind === 'vrf') {
+      const reason = `VNI ${reg.vni} is the L3 VNI of VRF ${vn.l3.vrf}: no VM registers there`;
+      return { ok: false, code: 'UNKNOWN_VNI', reason };
+    }
     const { result: d, revision } = await this.store.update(reg.vni, reg.mac, reg.ips, (input) => {
       const decision = decideRegistration(
         { ...input, vn, provision, hint, isMember },
@@ -111,10 +116,31 @@ export class Directory {
     return toResult(d, revision);
   }
 
-  /** Create or change a VN. */
+  /**
+   * Create or change a VN (l3-rules.ts decides what is coherent). A change of its routing is
+   * announced: NVEs of its VRF hear of it through the change log (a Change with `vnConfig`).
+   */
   async configureVn(cfg: VnConfig): Promise<VnConfig> {
-    await this.store.putVn(cfg);
+    const vns = await this.store.listVns();
+    const d = decideVn(cfg, vns);
+    if (!d.ok) throw new AdminError('INVALID', d.reason);
+    const prev = vns.find((v) => v.vni === cfg.vni);
+    if (d.vn.l3 || prev?.l3) await this.store.announceVn(d.vn);
+    else await this.store.putVn(d.vn);
+    return d.vn;
+  }
+
+  /** Create a VRF (or rename it, or change its router MAC): the config of its L3 VNI. */
+  async configureVrf(cfg: VrfConfig): Promise<VrfConfig> {
+    const d = decideVrf(cfg, await this.store.listVns());
+    if (!d.ok) throw new AdminError('INVALID', d.reason);
+    await this.store.announceVn(d.vn);
     return cfg;
+  }
+
+  /** Every VRF. */
+  async listVrfs(): Promise<VrfConfig[]> {
+    return vrfsOf(await this.store.listVns());
   }
 
   /**

@@ -75,10 +75,41 @@ export type LearningMode = 'provisioned' | 'open';
 export interface VnConfig {
   vni: Vni;
   name?: string;
-  /** Routed between subnets by the NVEs (L3, issue 6) or pure L2. */
+  /** Routed between subnets by the NVEs (L3, issue 6) or pure L2; `l3` says how. */
   routed: boolean;
   learning: LearningMode;
+  /** Routing (docs/l3.md): this VN's anycast gateway, or the VRF whose L3 VNI this VNI is. */
+  l3?: VnL3;
 }
+
+/**
+ * The L3 side of a VNI. `gateway`: a routed tenant VN of VRF `vrf`, every NVE serving it is its
+ * VMs' default gateway with these addresses (with their prefix, "10.1.0.1/24") and MAC.
+ * `vrf`: this VNI is the L3 VNI of VRF `vrf` (one per VRF), that routed frames travel in between
+ * NVEs with `routerMac` as inner MACs; a VRF is stored as the config of its L3 VNI.
+ */
+export type VnL3 =
+  | {
+      kind: 'gateway';
+      vrf: number;
+      gatewayMac: Mac;
+      gateway4?: string;
+      gateway6?: string;
+      /** No route: answer ICMP destination unreachable instead of dropping. */
+      unreachable: boolean;
+    }
+  | { kind: 'vrf'; vrf: number; routerMac: Mac };
+
+/** A VRF: its id and L3 VNI (stored as the VnConfig of the L3 VNI, `l3.kind === 'vrf'`). */
+export interface VrfConfig {
+  vrf: number;
+  l3Vni: Vni;
+  routerMac: Mac;
+  name?: string;
+}
+
+/** Largest VRF id (the dataplane's keys hold 32 bits; 0 is proto3's "missing"). */
+export const VRF_MAX = 0xffffffff;
 
 /** An NVE that serves a VNI: the VN's flood list is the set of its members' addresses. */
 export interface Membership {

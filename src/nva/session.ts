@@ -15,8 +15,10 @@ import type { Authenticator } from './auth.ts';
 import type { ConvergenceTracker } from './convergence.ts';
 import type { Directory, DirectoryResult } from './directory.ts';
 import type { NvaMetrics } from './metrics.ts';
+import { nveL3View } from './l3-rules.ts';
+import type { VnConfig } from './model.ts';
 import { RevisionTooOldError, type Change } from './store.ts';
-import { hintToWire, runsByVni, snapshotToWire } from './wire.ts';
+import { hintToWire, routedVnToWire, runsByVni, snapshotToWire } from './wire.ts';
 
 /** An NVE must say Hello this soon after opening its stream. */
 export const HELLO_TIMEOUT_MS = 10_000;
@@ -55,7 +57,16 @@ function status(code: grpc.status, details: string): Error {
 export class NveSession {
   nveId = '';
   nveAddr = '';
+  /** VNIs it is a member of: those it serves, and the L3 VNIs of their VRFs. */
   readonly vnis = new Set<number>();
+  /** VNIs its Hello named (and the NVA knows). */
+  private readonly served = new Set<number>();
+  /** Routed VNs of its VRFs it does not serve: entries only, for its host routes. */
+  private routeVnis = new Set<number>();
+  /** Configs of the routed VNs and L3 VNIs of its VRFs, as its last snapshot carried them. */
+  private l3Configs: VnConfig[] = [];
+  /** A VN's routing changed somewhere: re-read which VRFs this NVE takes part in. */
+  private l3Stale = false;
   ackedRevision = 0;
   /** Highest revision sent (snapshot or change). */
   sentRevision = 0;
@@ -113,7 +124,11 @@ export class NveSession {
   /** A committed change from the store: queue it if this NVE serves its VNI. */
   offer(c: Change): void {
     if (this.phase === 'closed' || this.phase === 'hello') return;
-    if (!this.vnis.has(c.vni)) return;
+    if (c.vnConfig) {
+      this.l3Stale = true;
+      this.scheduleFlush();
+    }
+    if (!this.vnis.has(c.vni) && !this.routeVnis.has(c.vni)) return;
     if (c.hint && c.hint.fromNve !== this.nveId && c.hint.toNve !== this.nveId) {
       if (c.upserts.length === 0 && !c.members && !c.membersRemoved) return;
     }
@@ -139,6 +154,17 @@ export class NveSession {
 
   private async flush(): Promise<void> {
     if (this.phase !== 'live' || this.blocked || this.snapshotting) return;
+    if (this.l3Stale || this.queue.some((c) => c.vnConfig)) {
+      this.l3Stale = false;
+      this.snapshotting = true; // no other flush meanwhile
+      try {
+        // Its VRFs' routing changed: the whole L3 overlay comes again in a snapshot.
+        if (await this.refreshL3()) this.needSnapshot = true;
+      } finally {
+        this.snapshotting = false;
+      }
+      if (this.phase !== 'live') return;
+    }
     if (this.needSnapshot) {
       this.needSnapshot = false;
       await this.sendSnapshot('slow_peer');
@@ -187,23 +213,62 @@ export class NveSession {
    */
   private async sendSnapshot(
     reason: string,
-    vnis: readonly number[] = [...this.vnis],
+    vnis: readonly number[] = this.subscribed(),
   ): Promise<void> {
     this.snapshotting = true;
     try {
       const snap = await this.host.directory.store.snapshot(vnis);
-      const full = vnis.length === this.vnis.size && [...this.vnis].every((v) => vnis.includes(v));
+      const all = this.subscribed();
+      const full = vnis.length === all.length && all.every((v) => vnis.includes(v));
       const covered = new Set(vnis);
       this.queue = this.queue.filter((c) => c.revision > snap.revision || !covered.has(c.vni));
-      if (full) this.sentRevision = Math.max(this.sentRevision, snap.revision);
+      // A partial snapshot may take the stream to its revision too when no change of another
+      // VNI up to it waits: else the changes it replaced are never acked (nothing else brings
+      // the NVE to their revision until the next change).
+      const caughtUp = full || !this.queue.some((c) => c.revision <= snap.revision);
+      if (caughtUp) this.sentRevision = Math.max(this.sentRevision, snap.revision);
       this.host.metrics.snapshots.inc({ reason });
+      // Members of the VNs it is a member of only: a route-only VN's flood list is not its own.
+      const memberships = snap.memberships.filter((m) => this.vnis.has(m.vni));
       this.write(
-        snapshotToWire({ ...snap, revision: full ? snap.revision : this.sentRevision }, vnis),
+        snapshotToWire(
+          { ...snap, memberships, revision: caughtUp ? snap.revision : this.sentRevision },
+          vnis,
+          this.l3Configs.map(routedVnToWire),
+        ),
       );
     } finally {
       this.snapshotting = false;
     }
     this.scheduleFlush();
+  }
+
+  /** Every VNI whose entries it gets: member VNIs and route-only ones. */
+  private subscribed(): number[] {
+    return [...new Set([...this.vnis, ...this.routeVnis])];
+  }
+
+  /**
+   * Which VRFs it takes part in (from the VNs it serves): their L3 VNIs join its member VNIs
+   * (their flood list is the VRF's NVEs: tunnel peers), their other routed VNs are route-only.
+   * Returns true when that view changed.
+   */
+  private async refreshL3(): Promise<boolean> {
+    const store = this.host.directory.store;
+    const view = nveL3View(await store.listVns(), this.served);
+    const before = JSON.stringify([this.l3Configs, [...this.routeVnis]]);
+    this.l3Configs = view.configs;
+    this.routeVnis = new Set(view.routeVnis);
+    for (const vni of view.l3Vnis) {
+      if (this.vnis.has(vni)) continue;
+      this.vnis.add(vni);
+      if (this.phase === 'live') await store.putMembership(this.membership(vni));
+    }
+    return JSON.stringify([this.l3Configs, [...this.routeVnis]]) !== before;
+  }
+
+  private membership(vni: number): { vni: number; nveId: string; nveAddr: string } {
+    return { vni, nveId: this.nveId, nveAddr: this.nveAddr };
   }
 
   /** Validate one message and route it; returns once hellos are done (others run on). */
@@ -276,7 +341,9 @@ export class NveSession {
         continue;
       }
       this.vnis.add(vni);
+      this.served.add(vni);
     }
+    await this.refreshL3();
     this.phase = 'syncing';
     this.host.attach(this);
     // Join the flood lists (a change every NVE of the VN hears), unless already there.
@@ -285,13 +352,13 @@ export class NveSession {
       const m = (await store.listMemberships(vni)).find((x) => x.nveId === this.nveId);
       joined ||= !m;
       if (!m || m.nveAddr !== this.nveAddr) {
-        await store.putMembership({ vni, nveId: this.nveId, nveAddr: this.nveAddr });
+        await store.putMembership(this.membership(vni));
       }
     }
     // A VNI the NVE did not serve before has no history to resume from: snapshot everything.
     if (h.lastRevision > 0 && this.vnis.size > 0 && !joined) {
       try {
-        const changes = await store.changesSince(h.lastRevision, [...this.vnis]);
+        const changes = await store.changesSince(h.lastRevision, this.subscribed());
         this.sentRevision = h.lastRevision;
         this.ackedRevision = h.lastRevision;
         // Resume: the log, then whatever arrived live meanwhile (deduplicated by revision).

@@ -409,6 +409,11 @@ export class EtcdStore implements DirectoryStore {
     await this.written(this.kv.put({ key: this.keys.vn(cfg.vni), value: encode(cfg) }));
   }
 
+  async announceVn(cfg: VnConfig): Promise<number> {
+    const change: StoredChange = { vni: cfg.vni, at: Date.now(), upserts: [], vnConfig: cfg };
+    return this.commitChange([put(this.keys.vn(cfg.vni), cfg)], change);
+  }
+
   async getVn(vni: Vni): Promise<VnConfig | undefined> {
     return this.mirrored<VnConfig>(this.keys.vn(vni));
   }

@@ -123,6 +123,11 @@ export class MemoryStore implements DirectoryStore {
     this.vns.set(cfg.vni, clone(cfg));
   }
 
+  async announceVn(cfg: VnConfig): Promise<number> {
+    this.vns.set(cfg.vni, clone(cfg));
+    return this.commit({ vni: cfg.vni, upserts: [], vnConfig: clone(cfg) });
+  }
+
   async getVn(vni: Vni): Promise<VnConfig | undefined> {
     const v = this.vns.get(vni);
     return v && clone(v);

@@ -453,6 +453,16 @@ export class SqliteStore implements DirectoryStore {
     await this.synced();
   }
 
+  async announceVn(cfg: VnConfig): Promise<number> {
+    return this.commitOne(
+      () => {
+        this.q.putVn.run(cfg.vni, JSON.stringify(cfg));
+        this.vnCache.delete(cfg.vni);
+      },
+      { vni: cfg.vni, upserts: [], vnConfig: cfg },
+    );
+  }
+
   async getVn(vni: Vni): Promise<VnConfig | undefined> {
     let cfg = this.vnCache.get(vni);
     if (cfg === undefined) {

@@ -31,6 +31,8 @@ export interface Change {
   hint?: MoveHint;
   /** The registration that caused it, for convergence time; absent for admin changes. */
   cause?: ChangeCause;
+  /** The VN's routing changed (routed VN, VRF): its NVEs re-read the L3 overlay's config. */
+  vnConfig?: VnConfig;
 }
 
 /** Who caused a change and when its registration reached the NVA. */
@@ -141,6 +143,11 @@ export interface DirectoryStore {
 
   // --- VN configuration, membership --------------------------------------------------------
   putVn(cfg: VnConfig): Promise<void>;
+  /**
+   * putVn, and commit a Change carrying the config (`vnConfig`): the L3 overlay's configuration
+   * (routed VNs, VRFs) reaches the NVEs through the same log as entries. Returns its revision.
+   */
+  announceVn(cfg: VnConfig): Promise<number>;
   getVn(vni: Vni): Promise<VnConfig | undefined>;
   listVns(): Promise<VnConfig[]>;
   /** Add or update a member; commits a Change (flood lists change). Returns its revision. */

@@ -1,7 +1,7 @@
 // Directory data -> roam.v1 wire messages (the shapes proto-loader serializes). Changes of one VNI
 // that follow each other are coalesced into one Change message carrying the last revision: an NVE
 // that acks it has installed them all, and a thousand NVEs cost one message each, not one per move.
-import type { Entry, Membership, MoveHint } from './model.ts';
+import type { Entry, Membership, MoveHint, VnConfig } from './model.ts';
 import type { Change, Snapshot } from './store.ts';
 
 export interface WireEntryOut {
@@ -40,13 +40,54 @@ export function entryToWire(e: Entry): WireEntryOut {
   };
 }
 
-export function snapshotToWire(s: Snapshot, vnis: readonly number[]): { snapshot: object } {
+export interface WireRoutedVnOut {
+  vni: number;
+  vrf: number;
+  l3: boolean;
+  gatewayMac: string;
+  gatewayIp4: string;
+  gatewayIp6: string;
+  unreachable: boolean;
+}
+
+/** The routing of a VN (routed VN or L3 VNI) as NVEs install it. */
+export function routedVnToWire(v: VnConfig): WireRoutedVnOut {
+  const l3 = v.l3;
+  if (l3?.kind === 'vrf') {
+    return {
+      vni: v.vni,
+      vrf: l3.vrf,
+      l3: true,
+      gatewayMac: l3.routerMac,
+      gatewayIp4: '',
+      gatewayIp6: '',
+      unreachable: false,
+    };
+  }
+  if (l3?.kind !== 'gateway') throw new Error(`VN ${v.vni} is not routed`);
+  return {
+    vni: v.vni,
+    vrf: l3.vrf,
+    l3: false,
+    gatewayMac: l3.gatewayMac,
+    gatewayIp4: l3.gateway4 ?? '',
+    gatewayIp6: l3.gateway6 ?? '',
+    unreachable: l3.unreachable,
+  };
+}
+
+export function snapshotToWire(
+  s: Snapshot,
+  vnis: readonly number[],
+  routedVns: readonly WireRoutedVnOut[] = [],
+): { snapshot: object } {
   return {
     snapshot: {
       revision: s.revision,
       vnis: [...vnis],
       entries: s.entries.map(entryToWire),
       members: s.memberships.map((m) => ({ vni: m.vni, nveId: m.nveId, nveAddr: m.nveAddr })),
+      routedVns: [...routedVns],
     },
   };
 }

@@ -89,6 +89,7 @@ export class NveAgent {
       nva: o.nva ?? defaultNvaPort(c),
       log: o.log,
       observer: this.metrics.observer(),
+      servedVnis: servedVnis(c),
     });
     this.watcher = new TsiWatcher({
       tsis: c.tsis,
@@ -175,7 +176,7 @@ function defaultNvaPort(c: NveConfig): NvaPort {
     address: c.nva.endpoint,
     nveId: c.id,
     underlayAddr: c.underlay.address,
-    vnis: [...new Set(c.tsis.map((t) => t.vni))].sort((a, b) => a - b),
+    vnis: servedVnis(c),
     token: readToken(c.nva.tokenFile),
     tlsCa: c.nva.caFile ? readFileSync(c.nva.caFile) : undefined,
   });
@@ -213,4 +214,9 @@ async function serveMetrics(m: NveMetrics, listen: string): Promise<Server> {
     server.listen(port, host, () => resolve());
   });
   return server;
+}
+
+/** The VNIs of this NVE's TSIs: what it serves (and says in its Hello). */
+function servedVnis(c: NveConfig): number[] {
+  return [...new Set(c.tsis.map((t) => t.vni))].sort((a, b) => a - b);
 }

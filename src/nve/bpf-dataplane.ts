@@ -28,7 +28,10 @@ export class BpfDataplane implements AgentDataplane {
     private readonly dp: Dataplane,
     private readonly log: Logger,
   ) {
-    this.tables = agentTablesOver(dp.tables);
+    this.tables = {
+      ...agentTablesOver(dp.tables),
+      l3: { routedVnis: dp.l3.routedVnis, hostRoutes: dp.l3.hostRoutes },
+    };
   }
 
   /**

@@ -59,6 +59,11 @@ export interface ControlLoopOptions {
   log: Logger;
   now?: () => number;
   observer?: Partial<LoopObserver>;
+  /**
+   * VNIs this NVE serves (its TSIs'). Entries of other VNIs that the NVA sends (routed VNs of its
+   * VRFs) only feed host routes. Undefined: every VNI the NVA sends is served.
+   */
+  servedVnis?: readonly number[];
 }
 
 export class ControlLoop {
@@ -82,7 +87,11 @@ export class ControlLoop {
   constructor(private readonly o: ControlLoopOptions) {
     this.log = o.log;
     this.obs = o.observer ?? {};
-    this.state = new NveState(o.nveId, o.underlayAddr);
+    this.state = new NveState(
+      o.nveId,
+      o.underlayAddr,
+      o.servedVnis ? new Set(o.servedVnis) : undefined,
+    );
     this.reconciler = new Reconciler(o.tables, this.state);
     this.moves = new MoveTracker(this.state, {
       holdTimeMs: o.holdTimeMs,
@@ -181,6 +190,8 @@ export class ControlLoop {
   }
 
   private onSnapshot(s: Snapshot): void {
+    // The L3 overlay first: which VNIs get L2 tables depends on it (L3 VNIs' members).
+    this.state.l3.load(s.routedVns ?? []);
     const before = this.state.loadSnapshot(s.revision, s.vnis, s.entries, s.members, {
       resyncFollows: true,
     });
@@ -380,8 +391,8 @@ export class ControlLoop {
   /** Write what changed; returns the pass report. */
   apply(): ReconcileReport {
     const r = this.reconciler.apply();
-    const written = [r.fdb, r.neigh, r.flood, r.peers, r.rarp].reduce(
-      (n, c) => n + c.set + c.deleted,
+    const written = [r.fdb, r.neigh, r.flood, r.peers, r.rarp, r.routedVnis, r.hostRoutes].reduce(
+      (n, c) => n + (c ? c.set + c.deleted : 0),
       0,
     );
     if (written > 0) {

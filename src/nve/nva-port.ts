@@ -25,12 +25,29 @@ export interface Member {
   nveAddr: string;
 }
 
-/** The full content of the VNIs it names (after a digest mismatch, only that VNI). */
+/** Routing of a VNI: a routed tenant VN (anycast gateway) or, with `l3`, a VRF's L3 VNI. */
+export interface RoutedVnConfig {
+  vni: number;
+  vrf: number;
+  l3: boolean;
+  /** Tenant VN: the anycast gateway MAC; L3 VNI: the router MAC (inner MACs). */
+  gatewayMac: string;
+  /** "10.1.0.1/24", or '' for none. */
+  gatewayIp4: string;
+  gatewayIp6: string;
+  unreachable: boolean;
+}
+
+/**
+ * The full content of the VNIs it names (after a digest mismatch, only that VNI), and the whole
+ * L3 overlay of the NVE's VRFs (every snapshot carries all of it).
+ */
 export interface Snapshot {
   revision: number;
   vnis: number[];
   entries: DirEntry[];
   members: Member[];
+  routedVns?: RoutedVnConfig[];
 }
 
 export interface Change {

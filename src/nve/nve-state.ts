@@ -5,6 +5,7 @@
 // the reconciler writes only what changed. No timers and no I/O here: moves.ts and learner.ts
 // decide, this file remembers and derives.
 import { canonicalIp } from './config.ts';
+import { L3State } from './l3-state.ts';
 import type { DirEntry, Member, MoveHint } from './nva-port.ts';
 import {
   ipId,
@@ -63,6 +64,8 @@ export class NveState {
   readonly members = new Map<number, Map<string, string>>();
   /** vni -> ifindexes of the TSIs of that VN present here (local part of the flood list). */
   readonly tsisByVni = new Map<number, Set<number>>();
+  /** The L3 overlay of this NVE's VRFs (routed VNs, L3 VNIs) and the routes derived from it. */
+  readonly l3 = new L3State();
   revision = 0;
 
   readonly dirtyMacs = new Set<string>();
@@ -80,7 +83,22 @@ export class NveState {
   constructor(
     readonly nveId: string,
     readonly underlayAddr: string,
+    /**
+     * VNIs this NVE serves (its TSIs' VNIs). Entries of other VNIs (routed VNs of its VRFs) are
+     * for host routes only: no FDB, neighbour or RARP entry, no flood list. Undefined: all.
+     */
+    private readonly served?: ReadonlySet<number>,
   ) {}
+
+  /** Whether a VNI gets L2 tables here (served, or the L3 VNI of one of its VRFs). */
+  hasL2(vni: number): boolean {
+    return this.served === undefined || this.served.has(vni) || this.l3.isL3Vni(vni);
+  }
+
+  /** True when some VNIs of the directory are for host routes only (L2 rows are filtered). */
+  get routeOnly(): boolean {
+    return this.served !== undefined && !this.l3.empty;
+  }
 
   // --- mutations (each marks what it touches) -----------------------------------------------
 
@@ -182,6 +200,8 @@ export class NveState {
   }
 
   upsertMember(m: Member): void {
+    // A route-only VN's flood list is not ours (the NVA does not send it; old NVAs might).
+    if (!this.hasL2(m.vni)) return;
     let vn = this.members.get(m.vni);
     if (!vn) this.members.set(m.vni, (vn = new Map()));
     vn.set(m.nveId, m.nveAddr);

@@ -6,6 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import type { NveState } from './nve-state.ts';
 import { parseIpId } from './nve-state.ts';
+import { parseRouteId, routedVniEqual, routeEqual, routeId } from './l3-state.ts';
+import type { RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
 import { TableSync, type SyncCounts } from './table-sync.ts';
 import {
   fdbEqual,
@@ -32,6 +34,9 @@ export interface ReconcileReport {
   flood: SyncCounts;
   peers: SyncCounts;
   rarp: SyncCounts;
+  /** The L3 overlay's tables (absent when the dataplane has none, e.g. some unit tests). */
+  routedVnis?: SyncCounts;
+  hostRoutes?: SyncCounts;
   /** Wall time of the pass in milliseconds. */
   ms: number;
   /** VNIs whose installed content may have changed (their digests need recomputing). */
@@ -44,6 +49,8 @@ export class Reconciler {
   readonly flood: TableSync<number, FloodEntry>;
   readonly peers: TableSync<PeerKey, true>;
   readonly rarp: TableSync<MacKey, string>;
+  readonly routedVnis?: TableSync<number, RoutedVni>;
+  readonly hostRoutes?: TableSync<RouteKey, RouteEntry>;
 
   constructor(
     tables: AgentTables,
@@ -55,6 +62,15 @@ export class Reconciler {
     this.flood = new TableSync(tables.flood, vniId, floodEqual);
     this.peers = new TableSync(tables.peers, peerId, () => true);
     this.rarp = new TableSync(tables.rarp, macId, (a, b) => a === b, keyOfMac);
+    if (tables.l3) {
+      this.routedVnis = new TableSync(tables.l3.routedVnis, vniId, routedVniEqual);
+      this.hostRoutes = new TableSync(tables.l3.hostRoutes, routeId, routeEqual);
+    }
+  }
+
+  /** The routed_vnis rows wanted now (few: a full pass each time they may have changed). */
+  private syncRoutedVnis(): SyncCounts | undefined {
+    return this.routedVnis?.resync(this.state.l3.routedVnis((v) => this.state.hasL2(v)));
   }
 
   /** Read the installed tables into the shadow copies without writing (re-adopting pinned maps). */
@@ -64,6 +80,8 @@ export class Reconciler {
     this.flood.adopt();
     this.peers.adopt();
     this.rarp.adopt();
+    this.routedVnis?.adopt();
+    this.hostRoutes?.adopt();
   }
 
   /** Write what changed since the last pass (the dirty keys), in one batch per table. */
@@ -73,14 +91,22 @@ export class Reconciler {
     const vnis = new Set<number>(s.dirtyVnis);
     for (const id of s.dirtyMacs) vnis.add(Number(id.slice(0, id.indexOf('/'))));
     for (const id of s.dirtyIps) vnis.add(Number(id.slice(0, id.indexOf('/'))));
+    // Routes first: a VM's host routes change with its FDB entry (moves), and before the L2
+    // tables forget a route-only VM.
+    const hostRoutes = this.hostRoutes?.update(s.l3.routeIdsOf(s.dirtyIps), (id) => {
+      const k = parseRouteId(id);
+      const v = s.l3.hostRoute(s, k);
+      return v ? [k, v] : undefined;
+    });
     const fdb = this.fdb.update(s.dirtyMacs, (id) => {
       const v = s.desiredFdb(id);
       const k = s.key(id);
-      return v && k ? [k, v] : undefined;
+      return v && k && s.hasL2(k.vni) ? [k, v] : undefined;
     });
     const neigh = this.neigh.update(s.dirtyIps, (id) => {
       const v = s.desiredNeigh(id);
-      return v ? [parseIpId(id), v] : undefined;
+      const k = v && parseIpId(id);
+      return k && s.hasL2(k.vni) ? [k, v] : undefined;
     });
     const flood = this.flood.update(
       [...s.dirtyVnis].map((v) => vniId(v)),
@@ -103,8 +129,10 @@ export class Reconciler {
     const rarp = this.rarp.update(s.dirtyMacs, (id) => {
       const ip = s.desiredRarp(id);
       const k = s.key(id);
-      return ip && k ? [k, ip] : undefined;
+      return ip && k && s.hasL2(k.vni) ? [k, ip] : undefined;
     });
+    // A VN served or gone changes its routed_vnis row (the flood list changes with it).
+    const routedVnis = s.dirtyVnis.size > 0 ? this.syncRoutedVnis() : undefined;
     s.clearDirty();
     return {
       mode: 'apply',
@@ -113,6 +141,8 @@ export class Reconciler {
       flood,
       peers,
       rarp,
+      ...(routedVnis ? { routedVnis } : {}),
+      ...(hostRoutes ? { hostRoutes } : {}),
       ms: performance.now() - t0,
       vnis: [...vnis],
     };
@@ -124,11 +154,18 @@ export class Reconciler {
     const s = this.state;
     // About one FDB, neighbour and RARP row per directory entry: sizes the shadows once.
     const hint = s.directory.size + s.locals.size;
-    const fdb = this.fdb.resync(s.allFdb(), hint);
-    const neigh = this.neigh.resync(s.allNeigh(), hint);
+    // Entries of route-only VNs (routed VNs of our VRFs not served here) get no L2 rows.
+    const filter = s.routeOnly;
+    const l2 = <K extends { vni: number }, V>(
+      rows: Iterable<readonly [K, V, string]>,
+    ): Iterable<readonly [K, V, string]> => (filter ? onlyL2(rows, (v) => s.hasL2(v)) : rows);
+    const hostRoutes = this.hostRoutes?.resync(s.l3.hostRoutes(s));
+    const routedVnis = this.syncRoutedVnis();
+    const fdb = this.fdb.resync(l2(s.allFdb()), hint);
+    const neigh = this.neigh.resync(l2(s.allNeigh()), hint);
     const flood = this.flood.resync(s.allFlood());
     const peers = this.peers.resync(s.allPeers());
-    const rarp = this.rarp.resync(s.allRarp(), hint);
+    const rarp = this.rarp.resync(l2(s.allRarp()), hint);
     s.clearDirty();
     const vnis = this.fdb.installedVnis((k) => k.vni);
     for (const v of s.vnis()) vnis.add(v);
@@ -139,8 +176,17 @@ export class Reconciler {
       flood,
       peers,
       rarp,
+      ...(routedVnis ? { routedVnis } : {}),
+      ...(hostRoutes ? { hostRoutes } : {}),
       ms: performance.now() - t0,
       vnis: [...vnis].sort((a, b) => a - b),
     };
   }
+}
+
+function* onlyL2<K extends { vni: number }, V>(
+  rows: Iterable<readonly [K, V, string]>,
+  hasL2: (vni: number) => boolean,
+): IterableIterator<readonly [K, V, string]> {
+  for (const r of rows) if (hasL2(r[0].vni)) yield r;
 }

@@ -3,6 +3,8 @@
 // dataplane-adapter.ts; the unit tests use memoryTables(), the in-memory twin. Keeping this view
 // narrow lets the whole control loop run without root.
 import { MemoryTable } from '../dataplane/memory-table.ts';
+import type { RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
+import { memoryL3Tables } from '../dataplane/routes.ts';
 import type { AgentTable } from './raw-table.ts';
 
 /** Identity of a VM in a VN: (VNI, MAC). */
@@ -57,6 +59,13 @@ export interface AgentTables {
   peers: AgentTable<PeerKey, true>;
   /** (VNI, MAC) -> its IPv4 address, for RARP answers. */
   rarp: AgentTable<MacKey, string>;
+  /** The L3 overlay (docs/l3.md): routed VNIs and host routes of this NVE's VRFs. */
+  l3?: AgentL3Tables;
+}
+
+export interface AgentL3Tables {
+  routedVnis: AgentTable<number, RoutedVni>;
+  hostRoutes: AgentTable<RouteKey, RouteEntry>;
 }
 
 export const macId = (k: MacKey): string => `${k.vni}/${k.mac}`;
@@ -105,8 +114,11 @@ export function memoryTables(): {
   flood: MemoryTable<number, FloodEntry>;
   peers: MemoryTable<PeerKey, true>;
   rarp: MemoryTable<MacKey, string>;
+  l3: AgentL3Tables;
 } {
+  const l3 = memoryL3Tables();
   return {
+    l3: { routedVnis: l3.routedVnis, hostRoutes: l3.hostRoutes },
     fdb: new MemoryTable('fdb', macId),
     neigh: new MemoryTable('neigh', ipId),
     flood: new MemoryTable('flood', vniId),

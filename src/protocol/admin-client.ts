@@ -65,6 +65,21 @@ export interface WireVnConfig {
   name?: string;
   routed?: boolean;
   learning: 'provisioned' | 'open';
+  /** Routed VNs: their VRF, anycast gateway ("10.1.0.1/24", "fd01::1/64") and MAC. */
+  vrf?: number;
+  gatewayIp4?: string;
+  gatewayIp6?: string;
+  gatewayMac?: string;
+  unreachable?: boolean;
+  /** Replies: set when this VNI is a VRF's L3 VNI. */
+  l3Vni?: number;
+}
+
+export interface WireVrfConfig {
+  vrf: number;
+  l3Vni: number;
+  routerMac?: string;
+  name?: string;
 }
 
 export interface WireStatus {
@@ -126,6 +141,12 @@ export class AdminClient {
   }
   listVns(): Promise<{ vns: WireVnConfig[] }> {
     return this.call('ListVns', {});
+  }
+  configureVrf(cfg: WireVrfConfig): Promise<Required<WireVrfConfig>> {
+    return this.call('ConfigureVrf', cfg);
+  }
+  listVrfs(): Promise<{ vrfs: Required<WireVrfConfig>[] }> {
+    return this.call('ListVrfs', {});
   }
   listProvisions(vni = 0): Promise<{
     provisions: { vni: number; mac: string; ips: string[]; nveId: string; tsi: string }[];

@@ -1,7 +1,7 @@
 // Validation of Admin service requests (orchestrator, CLI). Same rule as the stream: proto3 lets
 // anything through, so every request is checked here before the NVA acts on it.
 import { z } from 'zod';
-import { ip, LIMITS, mac, nveId, vni } from './schema.ts';
+import { ip, ipPrefixOrNone, LIMITS, mac, nveId, vni } from './schema.ts';
 
 const optionalNveId = z
   .union([z.literal(''), nveId])
@@ -33,11 +33,29 @@ export const moveRequest = z.object({
     .optional()
     .default(0),
 });
+const vrfOrNone = z.number().int().min(0).max(0xffffffff).optional().default(0);
+const macOrNone = z
+  .union([z.literal(''), mac])
+  .optional()
+  .default('');
+
 export const vnConfigRequest = z.object({
   vni,
   name: z.string().max(64).optional().default(''),
   routed: z.boolean().optional().default(false),
   learning: z.enum(['provisioned', 'open']),
+  // routed VNs (docs/l3.md): VRF, anycast gateway addresses with their subnet, gateway MAC
+  vrf: vrfOrNone,
+  gatewayIp4: ipPrefixOrNone.optional().default(''),
+  gatewayIp6: ipPrefixOrNone.optional().default(''),
+  gatewayMac: macOrNone,
+  unreachable: z.boolean().optional().default(false),
+});
+export const vrfConfigRequest = z.object({
+  vrf: z.number().int().min(1).max(0xffffffff),
+  l3Vni: vni,
+  routerMac: macOrNone,
+  name: z.string().max(64).optional().default(''),
 });
 
 export const removeMemberRequest = z.object({ vni, nveId });
@@ -45,6 +63,7 @@ export const removeMemberRequest = z.object({ vni, nveId });
 export type ProvisionRequest = z.infer<typeof provisionRequest>;
 export type MoveRequest = z.infer<typeof moveRequest>;
 export type VnConfigRequest = z.infer<typeof vnConfigRequest>;
+export type VrfConfigRequest = z.infer<typeof vrfConfigRequest>;
 
 /** Validate, or return one readable sentence naming the bad field. */
 export function parseAdmin<T>(

@@ -4,7 +4,7 @@
 // test holds them to that on a table of cases) and return the same values; anything they do not
 // accept goes through zod, which gives the readable reason.
 import { isIP } from 'node:net';
-import { canonicalIp } from './ip-text.ts';
+import { canonicalIp, canonicalIpPrefix } from './ip-text.ts';
 import { LIMITS } from './limits.ts';
 import type {
   Ack,
@@ -15,6 +15,7 @@ import type {
   WireEntry,
   WireEntryKey,
   WireMember,
+  WireRoutedVn,
 } from './schema.ts';
 
 const VNI_MAX = 0xffffff;
@@ -122,13 +123,39 @@ export function fastChange(v: unknown): ChangeMsg | null {
   return { revision: v.revision, vni: v.vni, upserts, deletes, membersUpserted, membersRemoved };
 }
 
+/** "ip/len" in canonical text or '' as zod's ipPrefixOrNone gives it; null if neither. */
+function prefixOrNone(v: unknown): string | null {
+  if (typeof v !== 'string' || v.length > 49) return null;
+  return v === '' ? '' : canonicalIpPrefix(v);
+}
+
+function fastRoutedVn(v: unknown): WireRoutedVn | null {
+  if (!isObj(v) || !isVni(v.vni) || !isInt(v.vrf, 1, 0xffffffff)) return null;
+  if (typeof v.l3 !== 'boolean' || typeof v.unreachable !== 'boolean') return null;
+  const gatewayMac = mac(v.gatewayMac);
+  const gatewayIp4 = prefixOrNone(v.gatewayIp4);
+  const gatewayIp6 = prefixOrNone(v.gatewayIp6);
+  if (gatewayMac === null || gatewayIp4 === null || gatewayIp6 === null) return null;
+  return {
+    vni: v.vni,
+    vrf: v.vrf,
+    l3: v.l3,
+    gatewayMac,
+    gatewayIp4,
+    gatewayIp6,
+    unreachable: v.unreachable,
+  };
+}
+
 export function fastSnapshot(v: unknown): SnapshotMsg | null {
   if (!isObj(v) || !isCount(v.revision)) return null;
   const vnis = fastList(v.vnis, (x) => (isVni(x) ? x : null));
   const entries = fastList(v.entries, fastEntry);
   const members = fastList(v.members, fastMember);
-  if (!vnis || !entries || !members) return null;
-  return { revision: v.revision, vnis, entries, members };
+  const routedVns = v.routedVns === undefined ? [] : fastList(v.routedVns, fastRoutedVn);
+  if (!vnis || !entries || !members || !routedVns) return null;
+  if (routedVns.length > LIMITS.routedVnsPerSnapshot) return null;
+  return { revision: v.revision, vnis, entries, members, routedVns };
 }
 
 /** Acks arrive at the NVA once per Change per NVE: the NVA's most frequent message. */

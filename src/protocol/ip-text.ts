@@ -8,3 +8,20 @@ export function canonicalIp(ip: string): string {
   if (isIP(ip) === 6) return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
   return ip;
 }
+
+/**
+ * An interface address or prefix "ip/len" in canonical text ("FD01:0::1/64" -> "fd01::1/64"),
+ * or null when it is not one. Host bits may be set (a gateway's own address with its subnet).
+ */
+export function canonicalIpPrefix(text: string): string | null {
+  if (typeof text !== 'string' || text.length > 49) return null;
+  const slash = text.indexOf('/');
+  if (slash < 0) return null;
+  const ip = text.slice(0, slash);
+  const len = text.slice(slash + 1);
+  const family = isIP(ip);
+  if (family === 0 || !/^\d{1,3}$/.test(len)) return null;
+  const n = Number(len);
+  if (n > (family === 4 ? 32 : 128)) return null;
+  return `${canonicalIp(ip)}/${n}`;
+}

@@ -7,6 +7,8 @@ export const LIMITS = {
   vnisPerHello: 4096,
   digestChars: 128,
   reasonChars: 512,
+  /** Routed VNs and L3 VNIs of an NVE's VRFs, in one snapshot. */
+  routedVnsPerSnapshot: 65536,
   /** Largest message an NVA accepts from an NVE (they are all small). */
   nveMessageBytes: 64 * 1024,
   /** Largest message an NVE accepts from the NVA (snapshots of big VNs). */

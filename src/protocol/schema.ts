@@ -3,7 +3,7 @@
 // that make sense for roam before any code uses it. The TS message types are inferred from these
 // schemas, so the types cannot drift from what is checked.
 import { isIP } from 'node:net';
-import { canonicalIp } from './ip-text.ts';
+import { canonicalIp, canonicalIpPrefix } from './ip-text.ts';
 import { z } from 'zod';
 
 import { LIMITS } from './limits.ts';
@@ -109,11 +109,29 @@ export const nveMessage = z.union([
 
 // --- NVA -> NVE -----------------------------------------------------------------------------
 
+/** VRF ids: 32 bits, 0 is proto3's "missing". */
+export const vrf = z.number().int().min(1).max(0xffffffff);
+/** "ip/len" in canonical text, or '' (none). */
+export const ipPrefixOrNone = z
+  .string()
+  .max(49)
+  .refine((s) => s === '' || canonicalIpPrefix(s) !== null, 'not an address/len (10.1.0.1/24)')
+  .transform((s) => (s === '' ? '' : (canonicalIpPrefix(s) as string)));
+export const routedVn = z.object({
+  vni,
+  vrf,
+  l3: z.boolean(),
+  gatewayMac: mac,
+  gatewayIp4: ipPrefixOrNone,
+  gatewayIp6: ipPrefixOrNone,
+  unreachable: z.boolean(),
+});
 export const snapshot = z.object({
   revision,
   vnis: z.array(vni),
   entries: z.array(entry),
   members: z.array(member),
+  routedVns: z.array(routedVn).max(LIMITS.routedVnsPerSnapshot).optional().default([]),
 });
 export const change = z.object({
   revision,
@@ -161,6 +179,7 @@ export const nvaMessage = z.union([
 export type WireEntry = z.infer<typeof entry>;
 export type WireEntryKey = z.infer<typeof entryKey>;
 export type WireMember = z.infer<typeof member>;
+export type WireRoutedVn = z.infer<typeof routedVn>;
 export type EntryStateName = (typeof entryStates)[number];
 export type AnnouncementKind = (typeof announcementKinds)[number];
 export type Hello = z.infer<typeof hello>;

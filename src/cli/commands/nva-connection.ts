@@ -90,3 +90,11 @@ export function parseVni(s: string): number {
     throw new UserError(`VNI must be 1..16777215, not "${s}"`);
   return n;
 }
+
+/** Parse a VRF id argument or throw a UserError. */
+export function parseVrf(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
+    throw new UserError(`VRF id must be 1..4294967295, not "${s}"`);
+  return n;
+}

@@ -16,6 +16,7 @@ import { StoreSchemaError } from '../../nva/store-sqlite.ts';
 import { UserError } from '../user-error.ts';
 import {
   parseVni,
+  parseVrf,
   printJson,
   printTable,
   withAdmin,
@@ -214,28 +215,81 @@ export function registerNva(program: Command): void {
   withConnection(nva.command('vn').description('create or change a VN on a running NVA'))
     .argument('<vni>')
     .option('--learning <mode>', 'provisioned (only provisioned MAC/IPs) or open', 'provisioned')
-    .option('--routed', 'NVEs route between subnets of this VN')
+    .option('--vrf <id>', 'routed VN of this VRF: NVEs are its anycast gateway (docs/l3.md)')
+    .option(
+      '--gateway <ip/len>',
+      'anycast gateway address with its subnet, IPv4 and/or IPv6 (repeat), e.g. 10.1.0.1/24',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--gateway-mac <mac>', "anycast gateway MAC (default: the VRF's router MAC)")
+    .option('--unreachable', 'no route: answer ICMP destination unreachable instead of dropping')
     .option('--name <name>', 'a name for humans')
     .action(
       async (
         vniS: string,
-        o: ConnectionOpts & { learning: string; routed?: boolean; name?: string },
+        o: ConnectionOpts & {
+          learning: string;
+          vrf?: string;
+          gateway?: string[];
+          gatewayMac?: string;
+          unreachable?: boolean;
+          name?: string;
+        },
       ) => {
         if (o.learning !== 'provisioned' && o.learning !== 'open') {
           throw new UserError(`--learning must be "provisioned" or "open", not "${o.learning}"`);
         }
+        const vrf = o.vrf === undefined ? 0 : parseVrf(o.vrf);
+        if (!vrf && (o.gateway || o.gatewayMac || o.unreachable))
+          throw new UserError('--gateway, --gateway-mac and --unreachable need --vrf');
+        const gws = o.gateway ?? [];
         const cfg = {
           vni: parseVni(vniS),
           learning: o.learning,
-          routed: o.routed ?? false,
+          routed: vrf > 0,
           name: o.name ?? '',
+          vrf,
+          gatewayIp4: gws.find((g) => !g.includes(':')) ?? '',
+          gatewayIp6: gws.find((g) => g.includes(':')) ?? '',
+          gatewayMac: o.gatewayMac ?? '',
+          unreachable: o.unreachable ?? false,
         } as const;
+        if (gws.length > 2 || (gws.length === 2 && (!cfg.gatewayIp4 || !cfg.gatewayIp6)))
+          throw new UserError('--gateway: at most one IPv4 and one IPv6 address');
         const r = await withAdmin(o, (c) => c.configureVn(cfg));
         if (o.json) printJson(r);
         else
           process.stdout.write(
-            `VNI ${r.vni}: learning ${r.learning}${r.routed ? ', routed' : ''}\n`,
+            `VNI ${r.vni}: learning ${r.learning}` +
+              (r.routed
+                ? `, routed in VRF ${r.vrf}, gateway ${[r.gatewayIp4, r.gatewayIp6].filter(Boolean).join(' ')} (${r.gatewayMac})${r.unreachable ? ', unreachable replies' : ''}`
+                : '') +
+              '\n',
           );
+      },
+    );
+
+  withConnection(
+    nva.command('vrf').description('create a VRF (tenant routing domain) with its L3 VNI'),
+  )
+    .argument('<vrf>', 'VRF id (1..4294967295)')
+    .requiredOption('--l3-vni <vni>', 'the VNI routed frames travel in between NVEs (one per VRF)')
+    .option('--router-mac <mac>', 'inner MAC of routed frames (default 02:00:5e:00:01:01)')
+    .option('--name <name>', 'a name for humans')
+    .action(
+      async (
+        vrfS: string,
+        o: ConnectionOpts & { l3Vni: string; routerMac?: string; name?: string },
+      ) => {
+        const cfg = {
+          vrf: parseVrf(vrfS),
+          l3Vni: parseVni(o.l3Vni),
+          routerMac: o.routerMac ?? '',
+          name: o.name ?? '',
+        };
+        const r = await withAdmin(o, (c) => c.configureVrf(cfg));
+        if (o.json) printJson(r);
+        else process.stdout.write(`VRF ${r.vrf}: L3 VNI ${r.l3Vni}, router MAC ${r.routerMac}\n`);
       },
     );
 

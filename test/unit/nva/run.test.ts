@@ -30,7 +30,19 @@ describe('runNva', () => {
     const token = ensureAdminToken(cfg.adminTokenFile);
     const admin = new AdminClient({ address: first.grpcAddress, token });
     expect((await admin.listVns()).vns).toEqual([
-      { vni: 300, name: '', routed: false, learning: 'open' },
+      {
+        vni: 300,
+        name: '',
+        routed: false,
+        learning: 'open',
+        // not routed: the L3 fields (docs/l3.md) are empty
+        vrf: 0,
+        gatewayIp4: '',
+        gatewayIp6: '',
+        gatewayMac: '',
+        unreachable: false,
+        l3Vni: 0,
+      },
     ]);
     await admin.provision({ vni: 300, mac: '02:00:00:00:00:01', ips: ['10.3.0.1'] });
     admin.close();

@@ -125,6 +125,28 @@ export function storeContract(
       expect((err as RevisionTooOldError).oldest).toBe(revs[2]);
     });
 
+    it('announceVn: a VN config reaches NVEs through the change log (L3 overlay)', async () => {
+      const s = await fresh();
+      const cfg = {
+        vni: 5001,
+        routed: false,
+        learning: 'provisioned' as const,
+        l3: { kind: 'vrf' as const, vrf: 1, routerMac: '02:00:5e:00:01:01' },
+      };
+      const heard: Change[] = [];
+      const off = s.subscribe((c) => heard.push(c));
+      // (from a revision > 0: the etcd store replays its log from an etcd revision)
+      const before = await s.putMembership({ vni: 100, nveId: 'a', nveAddr: '192.0.2.1' });
+      heard.length = 0;
+      const rev = await s.announceVn(cfg);
+      expect(rev).toBeGreaterThan(before);
+      expect(await s.getVn(5001)).toEqual(cfg);
+      const [c] = await s.changesSince(before);
+      expect(c).toMatchObject({ revision: rev, vni: 5001, upserts: [], vnConfig: cfg });
+      expect(heard.map((h) => h.vnConfig)).toEqual([cfg]);
+      off();
+    });
+
     it('memberships, VNs, provisions, hints, acks, convergence', async () => {
       const s = await fresh();
       await s.putVn({ vni: VNI, routed: false, learning: 'open' });

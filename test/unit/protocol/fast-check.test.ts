@@ -103,6 +103,61 @@ describe('fast checks agree with zod', () => {
     expect(fastSnapshot({ ...raw, vnis: [0] })).toBeNull();
   });
 
+  // Snapshots carry the L3 overlay of the NVE's VRFs (issue 6): routed VNs and L3 VNIs.
+  const goodRoutedVn = {
+    vni: 100,
+    vrf: 1,
+    l3: false,
+    gatewayMac: '02:00:5E:00:01:01',
+    gatewayIp4: '10.1.0.1/24',
+    gatewayIp6: 'FD01:0::1/64',
+    unreachable: false,
+  };
+  const routedVns: [string, Record<string, unknown>][] = [
+    ['valid', {}],
+    ['L3 VNI (no gateway addresses)', { l3: true, gatewayIp4: '', gatewayIp6: '' }],
+    ['VRF 0', { vrf: 0 }],
+    ['VRF 2^32', { vrf: 2 ** 32 }],
+    ['VRF 2^32 - 1', { vrf: 2 ** 32 - 1 }],
+    ['gateway without length', { gatewayIp4: '10.1.0.1' }],
+    ['gateway /33', { gatewayIp4: '10.1.0.1/33' }],
+    ['gateway /129', { gatewayIp6: 'fd01::1/129' }],
+    ['gateway length with sign', { gatewayIp4: '10.1.0.1/+4' }],
+    ['gateway not an IP', { gatewayIp4: 'gw/24' }],
+    ['gateway MAC bad', { gatewayMac: '02:00' }],
+    ['l3 not boolean', { l3: 'yes' }],
+    ['unreachable missing', { unreachable: undefined }],
+    ['VNI 0', { vni: 0 }],
+  ];
+  for (const [name, over] of routedVns) {
+    it(`snapshot with routed VN: ${name}`, () => {
+      const raw = {
+        revision: 9,
+        vnis: [100],
+        entries: [good],
+        members: [],
+        routedVns: [{ ...goodRoutedVn, ...over }],
+      };
+      const z = snapshot.safeParse(raw);
+      const f = fastSnapshot(raw);
+      if (f !== null) expect(z).toMatchObject({ success: true, data: f });
+      if (!z.success) expect(f).toBeNull();
+      if (name === 'valid' || name.startsWith('L3') || name === 'VRF 2^32 - 1')
+        expect(f).not.toBeNull();
+    });
+  }
+
+  it('snapshot: gateway addresses in canonical text, routedVns defaults to []', () => {
+    const raw = { revision: 9, vnis: [100], entries: [], members: [] };
+    expect(fastSnapshot(raw)?.routedVns).toEqual([]);
+    expect(snapshot.parse(raw).routedVns).toEqual([]);
+    const f = fastSnapshot({ ...raw, routedVns: [goodRoutedVn] });
+    expect(f?.routedVns[0]).toMatchObject({
+      gatewayMac: '02:00:5e:00:01:01',
+      gatewayIp6: 'fd01::1/64',
+    });
+  });
+
   const acks: [string, Record<string, unknown>][] = [
     ['valid', {}],
     ['no digests', { digests: [] }],

@@ -1,0 +1,161 @@
+// What the agent knows of the L3 overlay (docs/l3.md) and the routing tables it derives from it:
+// the routed VNs and L3 VNIs of its VRFs (from the NVA's snapshot), and from the directory and the
+// VMs here, one host route per VM address of the VRF: local VM -> its TSI, elsewhere -> its NVE
+// over the L3 VNI. A VM that moved away is routed where its FDB entry points (the move machinery
+// of nve-state.ts and moves.ts decides), so every NVE it lived on follows it in one hop.
+import type { RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
+import type { RoutedVnConfig } from './nva-port.ts';
+import type { NveState } from './nve-state.ts';
+
+/** A VRF as the agent installs it. */
+interface Vrf {
+  l3Vni: number;
+  routerMac: string;
+}
+
+export const routeId = (k: RouteKey): string => `${k.vrf}/${k.ip}`;
+
+export function parseRouteId(id: string): RouteKey {
+  const slash = id.indexOf('/');
+  return { vrf: Number(id.slice(0, slash)), ip: id.slice(slash + 1) };
+}
+
+export function routeEqual(a: RouteEntry, b: RouteEntry): boolean {
+  if (a.kind === 'local')
+    return b.kind === 'local' && a.vni === b.vni && a.ifindex === b.ifindex && a.mac === b.mac;
+  return b.kind === 'remote' && a.l3Vni === b.l3Vni && a.nve === b.nve;
+}
+
+export function routedVniEqual(a: RoutedVni, b: RoutedVni): boolean {
+  if (a.kind === 'l3') return b.kind === 'l3' && a.vrf === b.vrf && a.routerMac === b.routerMac;
+  return (
+    b.kind === 'tenant' &&
+    a.vrf === b.vrf &&
+    a.gatewayMac === b.gatewayMac &&
+    a.gatewayIp4 === b.gatewayIp4 &&
+    a.gatewayIp6 === b.gatewayIp6 &&
+    a.unreachable === b.unreachable
+  );
+}
+
+/** "10.1.0.1/24" -> "10.1.0.1"; '' -> undefined. */
+const addressOf = (prefix: string): string | undefined =>
+  prefix ? prefix.slice(0, prefix.indexOf('/')) : undefined;
+
+export class L3State {
+  /** Routed tenant VNs of this NVE's VRFs, by VNI. */
+  private gateways = new Map<number, RoutedVnConfig>();
+  /** VRF id -> its L3 VNI. */
+  private vrfs = new Map<number, Vrf>();
+  /** VNI -> VRF, for tenant VNs and L3 VNIs. */
+  private vrfOfVni = new Map<number, number>();
+  /** VRF -> its routed tenant VNIs. */
+  private vnisOfVrf = new Map<number, number[]>();
+
+  /** Replace the configuration (every snapshot carries all of it). */
+  load(routedVns: readonly RoutedVnConfig[]): void {
+    this.gateways = new Map();
+    this.vrfs = new Map();
+    this.vrfOfVni = new Map();
+    this.vnisOfVrf = new Map();
+    for (const r of routedVns) {
+      this.vrfOfVni.set(r.vni, r.vrf);
+      if (r.l3) {
+        this.vrfs.set(r.vrf, { l3Vni: r.vni, routerMac: r.gatewayMac });
+        continue;
+      }
+      this.gateways.set(r.vni, r);
+      this.vnisOfVrf.set(r.vrf, [...(this.vnisOfVrf.get(r.vrf) ?? []), r.vni]);
+    }
+  }
+
+  get empty(): boolean {
+    return this.vrfOfVni.size === 0;
+  }
+
+  /** The VRF of a routed tenant VN (undefined: not routed). */
+  vrfOfGateway(vni: number): number | undefined {
+    return this.gateways.has(vni) ? this.vrfOfVni.get(vni) : undefined;
+  }
+
+  isL3Vni(vni: number): boolean {
+    const vrf = this.vrfOfVni.get(vni);
+    return vrf !== undefined && this.vrfs.get(vrf)?.l3Vni === vni;
+  }
+
+  /**
+   * `routed_vnis` rows: each routed VN served here (`serves`) with its anycast gateway, and the
+   * L3 VNI of each of their VRFs (a VRF whose L3 VNI is unknown routes nothing).
+   */
+  *routedVnis(serves: (vni: number) => boolean): IterableIterator<readonly [number, RoutedVni]> {
+    const vrfs = new Set<number>();
+    for (const [vni, g] of this.gateways) {
+      if (!serves(vni) || !this.vrfs.has(g.vrf)) continue;
+      vrfs.add(g.vrf);
+      const gw4 = addressOf(g.gatewayIp4);
+      const gw6 = addressOf(g.gatewayIp6);
+      yield [
+        vni,
+        {
+          kind: 'tenant',
+          vrf: g.vrf,
+          gatewayMac: g.gatewayMac,
+          ...(gw4 !== undefined ? { gatewayIp4: gw4 } : {}),
+          ...(gw6 !== undefined ? { gatewayIp6: gw6 } : {}),
+          unreachable: g.unreachable,
+        },
+      ];
+    }
+    for (const vrf of vrfs) {
+      const v = this.vrfs.get(vrf)!;
+      yield [v.l3Vni, { kind: 'l3', vrf, routerMac: v.routerMac }];
+    }
+  }
+
+  /**
+   * The host route of one address of a VRF: the VM that answers for it in one of the VRF's
+   * routed VNs (a local one first), routed where its FDB entry points here.
+   */
+  hostRoute(s: NveState, k: RouteKey): RouteEntry | undefined {
+    const vrf = this.vrfs.get(k.vrf);
+    if (!vrf) return undefined;
+    let remote: RouteEntry | undefined;
+    for (const vni of this.vnisOfVrf.get(k.vrf) ?? []) {
+      const owner = s.desiredNeigh(`${vni}/${k.ip}`);
+      if (!owner) continue;
+      const fdb = s.desiredFdb(`${vni}/${owner.mac}`);
+      if (!fdb) continue;
+      if (fdb.kind === 'local' || fdb.kind === 'dual')
+        return { kind: 'local', vni, ifindex: fdb.ifindex, mac: owner.mac };
+      remote ??= { kind: 'remote', l3Vni: vrf.l3Vni, nve: fdb.vtep };
+    }
+    return remote;
+  }
+
+  /** Route ids ("vrf/ip") of the VN addresses `ipIds` ("vni/ip") that belong to routed VNs. */
+  routeIdsOf(ipIds: Iterable<string>): Set<string> {
+    const out = new Set<string>();
+    for (const id of ipIds) {
+      const slash = id.indexOf('/');
+      const vrf = this.vrfOfGateway(Number(id.slice(0, slash)));
+      if (vrf !== undefined) out.add(`${vrf}/${id.slice(slash + 1)}`);
+    }
+    return out;
+  }
+
+  /** Every host route: one per address of a VM of the VRFs' routed VNs. */
+  *hostRoutes(s: NveState): IterableIterator<readonly [RouteKey, RouteEntry, string]> {
+    if (this.gateways.size === 0) return;
+    const seen = new Set<string>();
+    for (const [k, , ipIdText] of s.allNeigh()) {
+      const vrf = this.vrfOfGateway(k.vni);
+      if (vrf === undefined) continue;
+      const id = `${vrf}/${ipIdText.slice(ipIdText.indexOf('/') + 1)}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const key = { vrf, ip: k.ip };
+      const v = this.hostRoute(s, key);
+      if (v) yield [key, v, id];
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// The directory's L3 rules (issue 6, docs/l3.md): which VRF and routed-VN configurations are
+// coherent, and what an NVE needs of the overlay from the VNs it serves. Table-driven.
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_ROUTER_MAC,
+  decideVn,
+  decideVrf,
+  nveL3View,
+  vrfsOf,
+} from '../../../src/nva/l3-rules.ts';
+import type { VnConfig } from '../../../src/nva/model.ts';
+
+const MAC = DEFAULT_ROUTER_MAC;
+const vrf1: VnConfig = {
+  vni: 5001,
+  routed: false,
+  learning: 'provisioned',
+  l3: { kind: 'vrf', vrf: 1, routerMac: MAC },
+};
+const vrf2: VnConfig = { ...vrf1, vni: 5002, l3: { kind: 'vrf', vrf: 2, routerMac: MAC } };
+const routed = (vni: number, vrf: number, gateway4?: string, gateway6?: string): VnConfig => ({
+  vni,
+  routed: true,
+  learning: 'provisioned',
+  l3: { kind: 'gateway', vrf, gatewayMac: MAC, gateway4, gateway6, unreachable: false },
+});
+const plain: VnConfig = { vni: 400, routed: false, learning: 'open' };
+const existing = [vrf1, vrf2, routed(100, 1, '10.1.0.1/24', 'fd01::1/64'), plain];
+
+describe('decideVrf', () => {
+  const cases: [string, Parameters<typeof decideVrf>[0], string | null][] = [
+    ['a new VRF', { vrf: 3, l3Vni: 5003, routerMac: MAC }, null],
+    ['the same VRF again (rename)', { vrf: 1, l3Vni: 5001, routerMac: MAC, name: 'red' }, null],
+    ['VRF 0', { vrf: 0, l3Vni: 5003, routerMac: MAC }, 'VRF id must be'],
+    ['a second L3 VNI for VRF 1', { vrf: 1, l3Vni: 5009, routerMac: MAC }, 'one L3 VNI per VRF'],
+    ["another VRF's L3 VNI", { vrf: 3, l3Vni: 5002, routerMac: MAC }, 'L3 VNI of VRF 2'],
+    ['a tenant VN as L3 VNI', { vrf: 3, l3Vni: 100, routerMac: MAC }, 'carries no VMs'],
+    ['a multicast router MAC', { vrf: 3, l3Vni: 5003, routerMac: '01:00:5e:00:00:01' }, 'unicast'],
+    ['VNI 0', { vrf: 3, l3Vni: 0, routerMac: MAC }, 'L3 VNI must be'],
+  ];
+  it.each(cases)('%s', (_name, cfg, refused) => {
+    const d = decideVrf(cfg, existing);
+    if (refused === null) {
+      expect(d).toMatchObject({ ok: true, vn: { vni: cfg.l3Vni, l3: { kind: 'vrf' } } });
+    } else {
+      expect(d.ok).toBe(false);
+      if (!d.ok) expect(d.reason).toContain(refused);
+    }
+  });
+});
+
+describe('decideVn', () => {
+  const cases: [string, VnConfig, string | null][] = [
+    ['a second subnet in VRF 1', routed(200, 1, '10.2.0.1/24', 'fd02::1/64'), null],
+    ['IPv4 only', routed(200, 1, '10.2.0.1/24'), null],
+    ['the same VN, new gateway', routed(100, 1, '10.1.0.254/24'), null],
+    ['the same subnet in another VRF', routed(300, 2, '10.1.0.1/24'), null],
+    ['an unknown VRF', routed(200, 9, '10.2.0.1/24'), 'VRF 9 does not exist'],
+    ['no gateway', routed(200, 1), 'needs a gateway'],
+    ['IPv6 where IPv4 goes', routed(200, 1, 'fd02::1/64'), 'not an IPv4'],
+    ['no prefix length', routed(200, 1, '10.2.0.1'), 'not an IPv4'],
+    ['a /32 gateway', routed(200, 1, '10.2.0.1/32'), 'needs a subnet length'],
+    ['overlapping subnet', routed(200, 1, '10.1.0.129/25'), "overlaps VN 100's 10.1.0.1/24"],
+    ['overlapping IPv6', routed(200, 1, undefined, 'fd01::9/48'), 'overlaps'],
+    ['an L3 VNI as tenant VN', routed(5001, 1, '10.2.0.1/24'), 'is the L3 VNI of VRF 1'],
+    ['an L3 VNI made plain', { vni: 5001, routed: false, learning: 'open' }, 'L3 VNI of VRF 1'],
+    ['a plain VN', plain, null],
+  ];
+  it.each(cases)('%s', (_name, cfg, refused) => {
+    const d = decideVn(cfg, existing);
+    if (refused === null) expect(d.ok).toBe(true);
+    else {
+      expect(d.ok).toBe(false);
+      if (!d.ok) expect(d.reason).toContain(refused);
+    }
+  });
+
+  it('stores gateways in canonical text and marks the VN routed', () => {
+    const d = decideVn(routed(200, 1, '10.2.0.1/24', 'FD02:0::1/64'), existing);
+    expect(d).toMatchObject({
+      ok: true,
+      vn: { routed: true, l3: { gateway4: '10.2.0.1/24', gateway6: 'fd02::1/64' } },
+    });
+  });
+});
+
+describe('nveL3View', () => {
+  const vns = [
+    ...existing,
+    routed(200, 1, '10.2.0.1/24'),
+    routed(300, 2, '10.3.0.1/24'),
+    routed(301, 2, '10.4.0.1/24'),
+  ];
+  it('an NVE of one routed VN gets its whole VRF: L3 VNI to join, other VNs route-only', () => {
+    const v = nveL3View(vns, [100, 400]);
+    expect(v.l3Vnis).toEqual([5001]);
+    expect(v.routeVnis).toEqual([200]);
+    expect(v.configs.map((c) => c.vni).sort()).toEqual([100, 200, 5001]);
+  });
+  it('two VRFs; a VN served is not route-only', () => {
+    const v = nveL3View(vns, [100, 200, 300]);
+    expect(v.l3Vnis.sort()).toEqual([5001, 5002]);
+    expect(v.routeVnis).toEqual([301]);
+  });
+  it('an NVE of plain VNs only takes part in no VRF', () => {
+    expect(nveL3View(vns, [400])).toEqual({ configs: [], l3Vnis: [], routeVnis: [] });
+  });
+  it('VRFs are listed from their L3 VNIs', () => {
+    expect(vrfsOf(vns).map((v) => [v.vrf, v.l3Vni])).toEqual([
+      [1, 5001],
+      [2, 5002],
+    ]);
+  });
+});
