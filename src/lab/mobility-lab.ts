@@ -35,6 +35,7 @@ import { newToken } from '../nva/auth.ts';
 import { canonicalIp } from '../nve/config.ts';
 import { AdminClient, type WireEntryDetail } from '../protocol/admin-client.ts';
 import { announce, type AnnounceKind } from './announce.ts';
+import { runPrefix } from './netns.ts';
 import { buildTopology, type Topology, type VmNode, type VmSpec } from './topology.ts';
 
 /** The repository root (bin/roam.js lives there). */
@@ -400,7 +401,8 @@ export class MobilityLab {
   agentConfig(i: number): string {
     const id = this.nveId(i);
     if (this.instances[i] === undefined)
-      this.instances[i] = `lab-${randomBytes(4).toString('hex')}-${id}`;
+      // The run's prefix in the name: a run can tell its own pins from a parallel run's.
+      this.instances[i] = `lab-${runPrefix()}${randomBytes(4).toString('hex')}-${id}`;
     const tokenFile = join(this.dir, `${id}.token`);
     writeFileSync(tokenFile, `${this.nveTokens.get(id)}\n`, { mode: 0o600 });
     const cfg = {

@@ -19,6 +19,11 @@ function leftovers(pid: number): { netns: string[] } {
   return { netns };
 }
 
+/** Pin instances of the demo run with this pid (parallel runs' labs have other prefixes). */
+function demoPins(pid: number): string[] {
+  return [...pinsNow()].filter((p) => p.startsWith(`lab-roamd-${pid.toString(36)}-`));
+}
+
 function pinsNow(): Set<string> {
   try {
     return new Set(readdirSync('/sys/fs/bpf/roam'));
@@ -49,7 +54,6 @@ describe('roam demo', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('moves a VM under traffic, reports, writes the JSON and removes everything', async () => {
-    const pinsBefore = pinsNow();
     const json = join(dir, 'report.json');
     const t0 = Date.now();
     const r = await runDemo(['--json', json, '--rate', '2000']);
@@ -65,16 +69,13 @@ describe('roam demo', () => {
     expect(Object.keys(conv).sort()).toEqual(['nve1', 'nve2', 'nve3']);
     for (const v of Object.values(conv)) expect(v).toBeGreaterThanOrEqual(0);
     expect(leftovers(r.pid).netns).toEqual([]);
-    const newPins = [...pinsNow()].filter((p) => !pinsBefore.has(p) && p.startsWith('lab-'));
-    expect(newPins).toEqual([]);
+    expect(demoPins(r.pid)).toEqual([]);
   });
 
   it('removes everything when interrupted with Ctrl-C half-way', async () => {
-    const pinsBefore = pinsNow();
     const r = await runDemo(['--rate', '1000'], /UDP stream/);
     expect(r.code).toBe(130);
     expect(leftovers(r.pid).netns).toEqual([]);
-    const newPins = [...pinsNow()].filter((p) => !pinsBefore.has(p) && p.startsWith('lab-'));
-    expect(newPins).toEqual([]);
+    expect(demoPins(r.pid)).toEqual([]);
   });
 });
