@@ -29,6 +29,7 @@ export default defineConfig({
           name: 'netns',
           include: ['test/netns/**/*.test.ts'],
           globalSetup: ['test/helpers/netns-global-setup.ts'],
+          setupFiles: ['test/helpers/netns-per-file.ts'],
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,
