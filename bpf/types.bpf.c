@@ -26,6 +26,10 @@ struct stats_value anchor_stats_value;
 struct stats_slot anchor_stats_slot;
 struct flood_shim anchor_flood_shim;
 struct trace_rec anchor_trace_rec;
+struct routed_vni anchor_routed_vni;
+struct route_key anchor_route_key;
+struct route_lpm_key anchor_route_lpm_key;
+struct route_entry anchor_route_entry;
 enum roam_verdict anchor_roam_verdict;
 
 char LICENSE[] SEC("license") = "GPL";

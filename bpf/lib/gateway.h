@@ -8,7 +8,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/in.h>
-#include "roam-l3.h"
+#include "roam.h"
 #include "lib/eth.h"
 #include "lib/csum.h"
 #include "lib/arp.h"

@@ -6,7 +6,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include "roam-l3.h"
+#include "roam.h"
 
 /* vni -> its VRF and anycast gateway (tenant VN) or its VRF (L3 VNI). */
 struct {

@@ -9,7 +9,7 @@
 
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include "roam-l3.h"
+#include "roam.h"
 #include "lib/route-maps.h"
 #include "lib/gateway.h"
 #include "lib/forward.h"

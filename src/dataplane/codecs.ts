@@ -91,7 +91,7 @@ export const VERDICT_NAMES = [
   'drop-redirect',
   'drop-retunnel-loop',
   'drop-ecn',
-  // L3 overlay (bpf/roam-l3.h, bpf/lib/route.h)
+  // L3 overlay (bpf/lib/route.h, bpf/lib/gateway.h)
   'routed-local',
   'routed-remote',
   'unreach-reply',

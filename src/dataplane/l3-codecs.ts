@@ -1,11 +1,11 @@
-// Codecs for the L3 overlay's structs (bpf/roam-l3.h): routed VNIs, host and prefix route keys,
+// Codecs for the L3 overlay's structs (the L3 part of bpf/roam.h): routed VNIs, host and prefix route keys,
 // route entries. Pure encode/decode pairs with the C layout they mirror; test/kernel/l3 checks
 // the layouts against the objects' BTF and the constants against the header.
 import type { StructCodec } from './codecs.ts';
 import { checkVni, nveAddr, readMac, structCodec, writeMac } from './codecs.ts';
 import { FAMILY_V4, FAMILY_V6, ipFamily, readIp, writeIp } from './ip-address.ts';
 
-// ---- constants of bpf/roam-l3.h -------------------------------------------------------------
+// ---- L3 constants of bpf/roam.h -------------------------------------------------------------
 
 export const F_RVNI_ROUTED = 1 << 0;
 export const F_RVNI_L3 = 1 << 1;

@@ -8,7 +8,7 @@ import type { TypedMap } from '../bpf/typed-map.ts';
 import type { Table } from './table.ts';
 import type { RoutedVni } from './l3-codecs.ts';
 
-/** Mirrors ROUTED_MASK_BITS_PER_WORD and VNI_MAX of bpf/roam-l3.h / roam.h. */
+/** Mirrors ROUTED_MASK_BITS_PER_WORD and VNI_MAX of bpf/roam.h. */
 const BITS_PER_WORD = 64;
 const VNI_MASK = 0xffffff;
 const WORD_BYTES = 8;
