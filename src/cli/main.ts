@@ -10,6 +10,7 @@ import { registerNve } from './commands/nve.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerMapDump } from './commands/map-dump.ts';
+import { registerRoute } from './commands/route.ts';
 
 export function buildProgram(): Command {
   const program = new Command('roam')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerCheck(program);
   registerNva(program);
   registerVm(program);
+  registerRoute(program);
   registerNve(program);
   registerStatus(program);
   registerMapDump(program);

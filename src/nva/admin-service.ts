@@ -11,7 +11,11 @@ import {
   removeMemberRequest,
   vnConfigRequest,
   vrfConfigRequest,
+  addRouteRequest,
+  deleteRouteRequest,
+  listRoutesRequest,
 } from '../protocol/admin-schema.ts';
+import { routeView } from './route-view.ts';
 import { DEFAULT_ROUTER_MAC } from './l3-rules.ts';
 import type { Authenticator } from './auth.ts';
 import { AdminError, type Directory } from './directory.ts';
@@ -178,6 +182,20 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
         name: r.name || undefined,
       });
       return { ...cfg, name: cfg.name ?? '' };
+    }),
+    AddRoute: unary(host, addRouteRequest, async (r) => ({
+      revision: await directory.setRoute(r.vrf, r.prefix, r.via),
+    })),
+    DeleteRoute: unary(host, deleteRouteRequest, async (r) => ({
+      revision: await directory.setRoute(r.vrf, r.prefix, undefined),
+    })),
+    ListRoutes: unary(host, listRoutesRequest, async (r) => {
+      const vns = await store.listVns();
+      const routed = vns.filter(
+        (v) => v.l3?.kind === 'gateway' && (r.vrf === 0 || v.l3.vrf === r.vrf),
+      );
+      const entries = (await Promise.all(routed.map((v) => store.listEntries(v.vni)))).flat();
+      return { routes: routeView(vns, entries, r.vrf || undefined) };
     }),
     ListVrfs: unary(host, null, async () => ({
       vrfs: (await directory.listVrfs()).map((v) => ({ ...v, name: v.name ?? '' })),

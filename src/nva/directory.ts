@@ -2,7 +2,7 @@
 // implements the orchestrator's operations (provision, move hint, clear duplicate, configure VN).
 // The gRPC server and any other front end call this; it knows nothing of the wire.
 import type { Entry, Mac, MoveHint, Provision, VnConfig, VrfConfig, Vni } from './model.ts';
-import { decideVn, decideVrf, vrfsOf } from './l3-rules.ts';
+import { decideRoute, decideVn, decideVrf, vrfsOf } from './l3-rules.ts';
 import {
   DEFAULT_RULES,
   decideClearDuplicate,
@@ -136,6 +136,16 @@ export class Directory {
     if (!d.ok) throw new AdminError('INVALID', d.reason);
     await this.store.announceVn(d.vn);
     return cfg;
+  }
+
+  /**
+   * Add (replace) a static route of a VRF, or delete it (`via` undefined). The VRF's config
+   * carries its routes: the change reaches its NVEs like any routing change. Returns the revision.
+   */
+  async setRoute(vrf: number, prefix: string, via: string | undefined): Promise<number> {
+    const d = decideRoute(await this.store.listVns(), vrf, prefix, via);
+    if (!d.ok) throw new AdminError('INVALID', d.reason);
+    return this.store.announceVn(d.vn);
   }
 
   /** Every VRF. */

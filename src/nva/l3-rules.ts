@@ -1,9 +1,19 @@
 // The directory's rules for the L3 overlay (issue 6, docs/l3.md): which VRF and routed-VN
 // configurations are coherent, and which routing state an NVE needs from the VNs it serves.
 // Pure functions over VN configs, table-tested like rules.ts.
-import { canonicalIpPrefix } from '../protocol/ip-text.ts';
+import { isIP } from 'node:net';
+import { canonicalIp, canonicalIpPrefix } from '../protocol/ip-text.ts';
 import { ipBytes } from './address.ts';
-import { isVni, VRF_MAX, type Mac, type VnConfig, type VrfConfig, type Vni } from './model.ts';
+import {
+  isVni,
+  ROUTES_PER_VRF_MAX,
+  VRF_MAX,
+  type Mac,
+  type PrefixRoute,
+  type VnConfig,
+  type VrfConfig,
+  type Vni,
+} from './model.ts';
 
 /** Router MAC of a VRF that is given none: locally administered, unicast. */
 export const DEFAULT_ROUTER_MAC = '02:00:5e:00:01:01';
@@ -50,6 +60,7 @@ export function decideVrf(cfg: VrfConfig, vns: readonly VnConfig[]): L3Decision 
           ? `VNI ${cfg.l3Vni} is already the L3 VNI of VRF ${other.l3.vrf}`
           : `VNI ${cfg.l3Vni} is a tenant VN: an L3 VNI carries no VMs`,
     };
+  const routes = existing?.l3?.kind === 'vrf' ? existing.l3.routes : undefined;
   return {
     ok: true,
     vn: {
@@ -57,9 +68,53 @@ export function decideVrf(cfg: VrfConfig, vns: readonly VnConfig[]): L3Decision 
       ...(cfg.name ? { name: cfg.name } : {}),
       routed: false,
       learning: 'provisioned',
-      l3: { kind: 'vrf', vrf: cfg.vrf, routerMac: cfg.routerMac },
+      l3: { kind: 'vrf', vrf: cfg.vrf, routerMac: cfg.routerMac, ...(routes ? { routes } : {}) },
     },
   };
+}
+
+/**
+ * Add (or replace) a static route of a VRF, or delete one (`via` undefined): the prefix is a
+ * network address with its length, `via` an address of the same family. Returns the VRF's new
+ * config; deleting a route that is not there is refused (the caller says so).
+ */
+export function decideRoute(
+  vns: readonly VnConfig[],
+  vrf: number,
+  prefix: string,
+  via: string | undefined,
+): L3Decision {
+  const vn = vrfVn(vns, vrf);
+  if (vn?.l3?.kind !== 'vrf') return { ok: false, reason: `VRF ${vrf} does not exist` };
+  const p = parsePrefix(prefix);
+  if (!p) return { ok: false, reason: `"${prefix}" is not an address/len` };
+  const hostBits = p.bytes.some((b, i) => {
+    const keep = Math.max(0, Math.min(8, p.len - i * 8));
+    return (b & (0xff >> keep)) !== 0;
+  });
+  if (hostBits)
+    return { ok: false, reason: `${prefix}: host bits set (a prefix is a network address)` };
+  const routes = (vn.l3.routes ?? []).filter((r) => r.prefix !== p.text);
+  if (via === undefined) {
+    if (routes.length === (vn.l3.routes ?? []).length)
+      return { ok: false, reason: `VRF ${vrf} has no route ${p.text}` };
+  } else {
+    const fam = isIP(via);
+    if (fam === 0 || (fam === 4) !== (p.bytes.length === 4))
+      return { ok: false, reason: `via ${via}: not an address of the prefix's family` };
+    if (routes.length >= ROUTES_PER_VRF_MAX)
+      return { ok: false, reason: `VRF ${vrf} has ${ROUTES_PER_VRF_MAX} routes already` };
+    routes.push({ prefix: p.text, via: canonicalIp(via) });
+  }
+  routes.sort((a, b) => a.prefix.localeCompare(b.prefix));
+  const l3 = { ...vn.l3, routes };
+  return { ok: true, vn: { ...vn, l3 } };
+}
+
+/** The static routes of a VRF. */
+export function routesOf(vns: readonly VnConfig[], vrf: number): PrefixRoute[] {
+  const vn = vrfVn(vns, vrf);
+  return vn?.l3?.kind === 'vrf' ? (vn.l3.routes ?? []) : [];
 }
 
 /**

@@ -98,7 +98,20 @@ export type VnL3 =
       /** No route: answer ICMP destination unreachable instead of dropping. */
       unreachable: boolean;
     }
-  | { kind: 'vrf'; vrf: number; routerMac: Mac };
+  | { kind: 'vrf'; vrf: number; routerMac: Mac; routes?: PrefixRoute[] };
+
+/**
+ * A static route of a VRF: `prefix` (network address, "0.0.0.0/0", "fd00:10::/48") is routed
+ * like the host route of `via`, an address of a VM of the VRF (a router or appliance VM): every
+ * NVE sends it to that VM's TSI or NVE, and the route follows the VM when it moves.
+ */
+export interface PrefixRoute {
+  prefix: string;
+  via: string;
+}
+
+/** Most static routes one VRF holds (the dataplane's trie holds 16384 for all VRFs). */
+export const ROUTES_PER_VRF_MAX = 4096;
 
 /** A VRF: its id and L3 VNI (stored as the VnConfig of the L3 VNI, `l3.kind === 'vrf'`). */
 export interface VrfConfig {

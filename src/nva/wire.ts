@@ -48,6 +48,7 @@ export interface WireRoutedVnOut {
   gatewayIp4: string;
   gatewayIp6: string;
   unreachable: boolean;
+  routes: { prefix: string; via: string }[];
 }
 
 /** The routing of a VN (routed VN or L3 VNI) as NVEs install it. */
@@ -62,6 +63,7 @@ export function routedVnToWire(v: VnConfig): WireRoutedVnOut {
       gatewayIp4: '',
       gatewayIp6: '',
       unreachable: false,
+      routes: (l3.routes ?? []).map((r) => ({ prefix: r.prefix, via: r.via })),
     };
   }
   if (l3?.kind !== 'gateway') throw new Error(`VN ${v.vni} is not routed`);
@@ -73,6 +75,7 @@ export function routedVnToWire(v: VnConfig): WireRoutedVnOut {
     gatewayIp4: l3.gateway4 ?? '',
     gatewayIp6: l3.gateway6 ?? '',
     unreachable: l3.unreachable,
+    routes: [],
   };
 }
 

@@ -30,7 +30,11 @@ export class BpfDataplane implements AgentDataplane {
   ) {
     this.tables = {
       ...agentTablesOver(dp.tables),
-      l3: { routedVnis: dp.l3.routedVnis, hostRoutes: dp.l3.hostRoutes },
+      l3: {
+        routedVnis: dp.l3.routedVnis,
+        hostRoutes: dp.l3.hostRoutes,
+        prefixRoutes: dp.l3.prefixRoutes,
+      },
     };
   }
 

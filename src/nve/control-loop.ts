@@ -391,10 +391,16 @@ export class ControlLoop {
   /** Write what changed; returns the pass report. */
   apply(): ReconcileReport {
     const r = this.reconciler.apply();
-    const written = [r.fdb, r.neigh, r.flood, r.peers, r.rarp, r.routedVnis, r.hostRoutes].reduce(
-      (n, c) => n + (c ? c.set + c.deleted : 0),
-      0,
-    );
+    const written = [
+      r.fdb,
+      r.neigh,
+      r.flood,
+      r.peers,
+      r.rarp,
+      r.routedVnis,
+      r.hostRoutes,
+      r.prefixRoutes,
+    ].reduce((n, c) => n + (c ? c.set + c.deleted : 0), 0);
     if (written > 0) {
       this.obs.reconciled?.(r);
     }

@@ -3,7 +3,7 @@
 // VMs here, one host route per VM address of the VRF: local VM -> its TSI, elsewhere -> its NVE
 // over the L3 VNI. A VM that moved away is routed where its FDB entry points (the move machinery
 // of nve-state.ts and moves.ts decides), so every NVE it lived on follows it in one hop.
-import type { RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
+import type { PrefixKey, RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
 import type { RoutedVnConfig } from './nva-port.ts';
 import type { NveState } from './nve-state.ts';
 
@@ -14,6 +14,12 @@ interface Vrf {
 }
 
 export const routeId = (k: RouteKey): string => `${k.vrf}/${k.ip}`;
+export const prefixId = (k: PrefixKey): string => `${k.vrf}/${k.prefix}`;
+
+export function parsePrefixId(id: string): PrefixKey {
+  const slash = id.indexOf('/');
+  return { vrf: Number(id.slice(0, slash)), prefix: id.slice(slash + 1) };
+}
 
 export function parseRouteId(id: string): RouteKey {
   const slash = id.indexOf('/');
@@ -51,6 +57,10 @@ export class L3State {
   private vrfOfVni = new Map<number, number>();
   /** VRF -> its routed tenant VNIs. */
   private vnisOfVrf = new Map<number, number[]>();
+  /** Static routes: prefix id ("vrf/prefix") -> the route id of its next hop ("vrf/via"). */
+  private statics = new Map<string, string>();
+  /** Route id of a next hop -> the prefix ids routed through it. */
+  private staticsByVia = new Map<string, string[]>();
 
   /** Replace the configuration (every snapshot carries all of it). */
   load(routedVns: readonly RoutedVnConfig[]): void {
@@ -58,10 +68,18 @@ export class L3State {
     this.vrfs = new Map();
     this.vrfOfVni = new Map();
     this.vnisOfVrf = new Map();
+    this.statics = new Map();
+    this.staticsByVia = new Map();
     for (const r of routedVns) {
       this.vrfOfVni.set(r.vni, r.vrf);
       if (r.l3) {
         this.vrfs.set(r.vrf, { l3Vni: r.vni, routerMac: r.gatewayMac });
+        for (const rt of r.routes ?? []) {
+          const id = prefixId({ vrf: r.vrf, prefix: rt.prefix });
+          const via = routeId({ vrf: r.vrf, ip: rt.via });
+          this.statics.set(id, via);
+          this.staticsByVia.set(via, [...(this.staticsByVia.get(via) ?? []), id]);
+        }
         continue;
       }
       this.gateways.set(r.vni, r);
@@ -141,6 +159,28 @@ export class L3State {
       if (vrf !== undefined) out.add(`${vrf}/${id.slice(slash + 1)}`);
     }
     return out;
+  }
+
+  /** A static route goes where the host route of its next hop goes (undefined: nowhere yet). */
+  prefixRoute(s: NveState, id: string): RouteEntry | undefined {
+    const via = this.statics.get(id);
+    return via === undefined ? undefined : this.hostRoute(s, parseRouteId(via));
+  }
+
+  /** Prefix ids of the static routes whose next hop is among `routeIds`. */
+  prefixIdsVia(routeIds: Iterable<string>): string[] {
+    if (this.staticsByVia.size === 0) return [];
+    const out: string[] = [];
+    for (const r of routeIds) out.push(...(this.staticsByVia.get(r) ?? []));
+    return out;
+  }
+
+  /** Every static route that resolves. */
+  *prefixRoutes(s: NveState): IterableIterator<readonly [PrefixKey, RouteEntry, string]> {
+    for (const id of this.statics.keys()) {
+      const v = this.prefixRoute(s, id);
+      if (v) yield [parsePrefixId(id), v, id];
+    }
   }
 
   /** Every host route: one per address of a VM of the VRFs' routed VNs. */

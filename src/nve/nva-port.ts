@@ -36,6 +36,8 @@ export interface RoutedVnConfig {
   gatewayIp4: string;
   gatewayIp6: string;
   unreachable: boolean;
+  /** L3 VNI: the VRF's static routes (prefix routed like the host route of `via`). */
+  routes?: Array<{ prefix: string; via: string }>;
 }
 
 /**

@@ -6,8 +6,15 @@
 import { performance } from 'node:perf_hooks';
 import type { NveState } from './nve-state.ts';
 import { parseIpId } from './nve-state.ts';
-import { parseRouteId, routedVniEqual, routeEqual, routeId } from './l3-state.ts';
-import type { RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
+import {
+  parsePrefixId,
+  parseRouteId,
+  prefixId,
+  routedVniEqual,
+  routeEqual,
+  routeId,
+} from './l3-state.ts';
+import type { PrefixKey, RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
 import { TableSync, type SyncCounts } from './table-sync.ts';
 import {
   fdbEqual,
@@ -37,6 +44,7 @@ export interface ReconcileReport {
   /** The L3 overlay's tables (absent when the dataplane has none, e.g. some unit tests). */
   routedVnis?: SyncCounts;
   hostRoutes?: SyncCounts;
+  prefixRoutes?: SyncCounts;
   /** Wall time of the pass in milliseconds. */
   ms: number;
   /** VNIs whose installed content may have changed (their digests need recomputing). */
@@ -51,6 +59,7 @@ export class Reconciler {
   readonly rarp: TableSync<MacKey, string>;
   readonly routedVnis?: TableSync<number, RoutedVni>;
   readonly hostRoutes?: TableSync<RouteKey, RouteEntry>;
+  readonly prefixRoutes?: TableSync<PrefixKey, RouteEntry>;
 
   constructor(
     tables: AgentTables,
@@ -65,6 +74,7 @@ export class Reconciler {
     if (tables.l3) {
       this.routedVnis = new TableSync(tables.l3.routedVnis, vniId, routedVniEqual);
       this.hostRoutes = new TableSync(tables.l3.hostRoutes, routeId, routeEqual);
+      this.prefixRoutes = new TableSync(tables.l3.prefixRoutes, prefixId, routeEqual);
     }
   }
 
@@ -82,6 +92,7 @@ export class Reconciler {
     this.rarp.adopt();
     this.routedVnis?.adopt();
     this.hostRoutes?.adopt();
+    this.prefixRoutes?.adopt();
   }
 
   /** Write what changed since the last pass (the dirty keys), in one batch per table. */
@@ -93,10 +104,16 @@ export class Reconciler {
     for (const id of s.dirtyIps) vnis.add(Number(id.slice(0, id.indexOf('/'))));
     // Routes first: a VM's host routes change with its FDB entry (moves), and before the L2
     // tables forget a route-only VM.
-    const hostRoutes = this.hostRoutes?.update(s.l3.routeIdsOf(s.dirtyIps), (id) => {
+    const routeIds = s.l3.routeIdsOf(s.dirtyIps);
+    const hostRoutes = this.hostRoutes?.update(routeIds, (id) => {
       const k = parseRouteId(id);
       const v = s.l3.hostRoute(s, k);
       return v ? [k, v] : undefined;
+    });
+    // static routes go where their next hop's host route goes: they follow it
+    const prefixRoutes = this.prefixRoutes?.update(s.l3.prefixIdsVia(routeIds), (id) => {
+      const v = s.l3.prefixRoute(s, id);
+      return v ? [parsePrefixId(id), v] : undefined;
     });
     const fdb = this.fdb.update(s.dirtyMacs, (id) => {
       const v = s.desiredFdb(id);
@@ -143,6 +160,7 @@ export class Reconciler {
       rarp,
       ...(routedVnis ? { routedVnis } : {}),
       ...(hostRoutes ? { hostRoutes } : {}),
+      ...(prefixRoutes ? { prefixRoutes } : {}),
       ms: performance.now() - t0,
       vnis: [...vnis],
     };
@@ -160,6 +178,7 @@ export class Reconciler {
       rows: Iterable<readonly [K, V, string]>,
     ): Iterable<readonly [K, V, string]> => (filter ? onlyL2(rows, (v) => s.hasL2(v)) : rows);
     const hostRoutes = this.hostRoutes?.resync(s.l3.hostRoutes(s));
+    const prefixRoutes = this.prefixRoutes?.resync(s.l3.prefixRoutes(s));
     const routedVnis = this.syncRoutedVnis();
     const fdb = this.fdb.resync(l2(s.allFdb()), hint);
     const neigh = this.neigh.resync(l2(s.allNeigh()), hint);
@@ -178,6 +197,7 @@ export class Reconciler {
       rarp,
       ...(routedVnis ? { routedVnis } : {}),
       ...(hostRoutes ? { hostRoutes } : {}),
+      ...(prefixRoutes ? { prefixRoutes } : {}),
       ms: performance.now() - t0,
       vnis: [...vnis].sort((a, b) => a - b),
     };

@@ -3,7 +3,7 @@
 // dataplane-adapter.ts; the unit tests use memoryTables(), the in-memory twin. Keeping this view
 // narrow lets the whole control loop run without root.
 import { MemoryTable } from '../dataplane/memory-table.ts';
-import type { RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
+import type { PrefixKey, RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
 import { memoryL3Tables } from '../dataplane/routes.ts';
 import type { AgentTable } from './raw-table.ts';
 
@@ -66,6 +66,7 @@ export interface AgentTables {
 export interface AgentL3Tables {
   routedVnis: AgentTable<number, RoutedVni>;
   hostRoutes: AgentTable<RouteKey, RouteEntry>;
+  prefixRoutes: AgentTable<PrefixKey, RouteEntry>;
 }
 
 export const macId = (k: MacKey): string => `${k.vni}/${k.mac}`;
@@ -118,7 +119,7 @@ export function memoryTables(): {
 } {
   const l3 = memoryL3Tables();
   return {
-    l3: { routedVnis: l3.routedVnis, hostRoutes: l3.hostRoutes },
+    l3: { routedVnis: l3.routedVnis, hostRoutes: l3.hostRoutes, prefixRoutes: l3.prefixRoutes },
     fdb: new MemoryTable('fdb', macId),
     neigh: new MemoryTable('neigh', ipId),
     flood: new MemoryTable('flood', vniId),

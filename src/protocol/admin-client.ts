@@ -75,6 +75,18 @@ export interface WireVnConfig {
   l3Vni?: number;
 }
 
+/** One route of a VRF as the directory has it (Admin ListRoutes). */
+export interface WireRouteRecord {
+  vrf: number;
+  prefix: string;
+  kind: 'host' | 'static' | 'anchor';
+  vni: number;
+  mac: string;
+  nveId: string;
+  via: string;
+  state: string;
+}
+
 export interface WireVrfConfig {
   vrf: number;
   l3Vni: number;
@@ -147,6 +159,15 @@ export class AdminClient {
   }
   listVrfs(): Promise<{ vrfs: Required<WireVrfConfig>[] }> {
     return this.call('ListVrfs', {});
+  }
+  addRoute(vrf: number, prefix: string, via: string): Promise<{ revision: number }> {
+    return this.call('AddRoute', { vrf, prefix, via });
+  }
+  deleteRoute(vrf: number, prefix: string): Promise<{ revision: number }> {
+    return this.call('DeleteRoute', { vrf, prefix });
+  }
+  listRoutes(vrf = 0): Promise<{ routes: WireRouteRecord[] }> {
+    return this.call('ListRoutes', { vrf });
   }
   listProvisions(vni = 0): Promise<{
     provisions: { vni: number; mac: string; ips: string[]; nveId: string; tsi: string }[];

@@ -1,7 +1,7 @@
 // Validation of Admin service requests (orchestrator, CLI). Same rule as the stream: proto3 lets
 // anything through, so every request is checked here before the NVA acts on it.
 import { z } from 'zod';
-import { ip, ipPrefixOrNone, LIMITS, mac, nveId, vni } from './schema.ts';
+import { ip, ipPrefix, ipPrefixOrNone, LIMITS, mac, nveId, vni } from './schema.ts';
 
 const optionalNveId = z
   .union([z.literal(''), nveId])
@@ -57,6 +57,11 @@ export const vrfConfigRequest = z.object({
   routerMac: macOrNone,
   name: z.string().max(64).optional().default(''),
 });
+
+const vrfId = z.number().int().min(1).max(0xffffffff);
+export const addRouteRequest = z.object({ vrf: vrfId, prefix: ipPrefix, via: ip });
+export const deleteRouteRequest = z.object({ vrf: vrfId, prefix: ipPrefix });
+export const listRoutesRequest = z.object({ vrf: vrfOrNone });
 
 export const removeMemberRequest = z.object({ vni, nveId });
 

@@ -136,6 +136,16 @@ function fastRoutedVn(v: unknown): WireRoutedVn | null {
   const gatewayIp4 = prefixOrNone(v.gatewayIp4);
   const gatewayIp6 = prefixOrNone(v.gatewayIp6);
   if (gatewayMac === null || gatewayIp4 === null || gatewayIp6 === null) return null;
+  const routes =
+    v.routes === undefined
+      ? []
+      : fastList(v.routes, (r) => {
+          if (!isObj(r)) return null;
+          const prefix = typeof r.prefix === 'string' ? prefixOrNone(r.prefix) : null;
+          const via = ipText(r.via);
+          return prefix && via !== null ? { prefix, via } : null;
+        });
+  if (routes === null || routes.length > LIMITS.routesPerVrf) return null;
   return {
     vni: v.vni,
     vrf: v.vrf,
@@ -144,6 +154,7 @@ function fastRoutedVn(v: unknown): WireRoutedVn | null {
     gatewayIp4,
     gatewayIp6,
     unreachable: v.unreachable,
+    routes,
   };
 }
 

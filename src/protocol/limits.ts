@@ -9,6 +9,8 @@ export const LIMITS = {
   reasonChars: 512,
   /** Routed VNs and L3 VNIs of an NVE's VRFs, in one snapshot. */
   routedVnsPerSnapshot: 65536,
+  /** Static routes of one VRF (the NVA's own limit is lower: ROUTES_PER_VRF_MAX). */
+  routesPerVrf: 16384,
   /** Largest message an NVA accepts from an NVE (they are all small). */
   nveMessageBytes: 64 * 1024,
   /** Largest message an NVE accepts from the NVA (snapshots of big VNs). */

@@ -117,6 +117,12 @@ export const ipPrefixOrNone = z
   .max(49)
   .refine((s) => s === '' || canonicalIpPrefix(s) !== null, 'not an address/len (10.1.0.1/24)')
   .transform((s) => (s === '' ? '' : (canonicalIpPrefix(s) as string)));
+/** "ip/len" in canonical text. */
+export const ipPrefix = z
+  .string()
+  .max(49)
+  .refine((s) => canonicalIpPrefix(s) !== null, 'not an address/len (10.1.0.0/16)')
+  .transform((s) => canonicalIpPrefix(s) as string);
 export const routedVn = z.object({
   vni,
   vrf,
@@ -125,6 +131,11 @@ export const routedVn = z.object({
   gatewayIp4: ipPrefixOrNone,
   gatewayIp6: ipPrefixOrNone,
   unreachable: z.boolean(),
+  routes: z
+    .array(z.object({ prefix: ipPrefix, via: ip }))
+    .max(LIMITS.routesPerVrf)
+    .optional()
+    .default([]),
 });
 export const snapshot = z.object({
   revision,

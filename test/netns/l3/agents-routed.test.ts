@@ -30,6 +30,8 @@ describe('e2e L3: routed VNs of two VRFs, driven by the NVA', () => {
         { name: 'b', nve: 1, vni: 200, ipv4: '10.72.0.20', ipv6: 'fd72::20' },
         { name: 'c', nve: 2, vni: 100, ipv4: '10.71.0.30', ipv6: 'fd71::30' },
         { name: 'x', nve: 1, vni: 300, ipv4: '10.73.0.40', ipv6: 'fd73::40' },
+        // a router VM: the next hop of VRF 1's static routes
+        { name: 'r', nve: 2, vni: 100, ipv4: '10.71.0.50', ipv6: 'fd71::50' },
       ],
       l3: {
         vrfs: [
@@ -107,6 +109,40 @@ describe('e2e L3: routed VNs of two VRFs, driven by the NVA', () => {
     } finally {
       s.close();
     }
+  });
+
+  it('a static route (roam route add) is pushed and installed, via a router VM, then deleted', async () => {
+    const b = lab.topo.vm('b');
+    const r = lab.topo.vm('r');
+    // "outside" networks behind the router VM (its own addresses: it answers pings itself)
+    r.ns.ip('addr', 'add', '192.168.50.1/32', 'dev', 'lo');
+    r.ns.ip('-6', 'addr', 'add', 'fd50::1/128', 'dev', 'lo');
+    expect(ping(b, '192.168.50.1', 2)).toBe(0);
+    await lab.admin.addRoute(1, '192.168.50.0/24', r.ipv4);
+    await lab.admin.addRoute(1, 'fd50::/64', r.ipv6);
+    await lab.waitConverged();
+    for (let i = 0; i < 3; i++) {
+      const want =
+        i === 2
+          ? { kind: 'local', vni: 100, ifindex: r.tsiIfindex, mac: r.mac }
+          : { kind: 'remote', l3Vni: L3VNI[1], nve: lab.nveAddr(2) };
+      expect(lab.l3Tables(i).prefixRoutes.get({ vrf: 1, prefix: '192.168.50.0/24' })).toEqual(want);
+      expect(lab.l3Tables(i).prefixRoutes.get({ vrf: 1, prefix: 'fd50::/64' })).toEqual(want);
+    }
+    expect(ping(b, '192.168.50.1', 3)).toBe(3);
+    expect(ping(b, 'fd50::1', 3)).toBe(3);
+    const listed = (await lab.admin.listRoutes(1)).routes.filter((x) => x.kind === 'static');
+    expect(listed.map((x) => [x.prefix, x.via, x.nveId])).toEqual([
+      ['192.168.50.0/24', r.ipv4, lab.nveId(2)],
+      ['fd50::/64', r.ipv6, lab.nveId(2)],
+    ]);
+    await lab.admin.deleteRoute(1, '192.168.50.0/24');
+    await lab.waitConverged();
+    for (let i = 0; i < 3; i++)
+      expect(
+        lab.l3Tables(i).prefixRoutes.get({ vrf: 1, prefix: '192.168.50.0/24' }),
+      ).toBeUndefined();
+    expect(ping(b, '192.168.50.1', 2)).toBe(0);
   });
 
   it('no packet from VRF 1 reaches VRF 2', async () => {

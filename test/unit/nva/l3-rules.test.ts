@@ -3,9 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_ROUTER_MAC,
+  decideRoute,
   decideVn,
   decideVrf,
   nveL3View,
+  routesOf,
   vrfsOf,
 } from '../../../src/nva/l3-rules.ts';
 import type { VnConfig } from '../../../src/nva/model.ts';
@@ -110,5 +112,44 @@ describe('nveL3View', () => {
       [1, 5001],
       [2, 5002],
     ]);
+  });
+});
+
+describe('decideRoute (static routes of a VRF)', () => {
+  const cases: [string, number, string, string | undefined, string | null][] = [
+    ['a default route', 1, '0.0.0.0/0', '10.1.0.50', null],
+    ['an IPv6 prefix', 1, 'FD50:0::/48', 'fd01::50', null],
+    ['host bits set', 1, '10.9.0.1/16', '10.1.0.50', 'host bits set'],
+    ['not a prefix', 1, '10.9.0.0', '10.1.0.50', 'not an address/len'],
+    ['next hop of the other family', 1, '10.9.0.0/16', 'fd01::50', "prefix's family"],
+    ['unknown VRF', 9, '10.9.0.0/16', '10.1.0.50', 'VRF 9 does not exist'],
+    ['delete what is not there', 1, '10.9.0.0/16', undefined, 'has no route'],
+  ];
+  it.each(cases)('%s', (_name, vrf, prefix, via, refused) => {
+    const d = decideRoute(existing, vrf, prefix, via);
+    if (refused === null) expect(d.ok).toBe(true);
+    else {
+      expect(d.ok).toBe(false);
+      if (!d.ok) expect(d.reason).toContain(refused);
+    }
+  });
+
+  it('add replaces the same prefix, delete removes it, renaming the VRF keeps them', () => {
+    let vns = existing;
+    const apply = (d: ReturnType<typeof decideRoute>) => {
+      if (!d.ok) throw new Error(d.reason);
+      vns = vns.map((v) => (v.vni === d.vn.vni ? d.vn : v));
+    };
+    apply(decideRoute(vns, 1, '0.0.0.0/0', '10.1.0.50'));
+    apply(decideRoute(vns, 1, 'fd50::/48', 'FD01::50'));
+    apply(decideRoute(vns, 1, '0.0.0.0/0', '10.1.0.51'));
+    expect(routesOf(vns, 1)).toEqual([
+      { prefix: '0.0.0.0/0', via: '10.1.0.51' },
+      { prefix: 'fd50::/48', via: 'fd01::50' },
+    ]);
+    apply(decideVrf({ vrf: 1, l3Vni: 5001, routerMac: MAC, name: 'red' }, vns));
+    expect(routesOf(vns, 1)).toHaveLength(2);
+    apply(decideRoute(vns, 1, '0.0.0.0/0', undefined));
+    expect(routesOf(vns, 1)).toEqual([{ prefix: 'fd50::/48', via: 'fd01::50' }]);
   });
 });

@@ -37,6 +37,11 @@ const routedVns: RoutedVnConfig[] = [
     vni: L3VNI,
     vrf: 1,
     l3: true,
+    routes: [
+      { prefix: '0.0.0.0/0', via: '10.1.0.30' },
+      { prefix: '192.168.0.0/16', via: '10.1.0.10' },
+      { prefix: '172.16.0.0/12', via: '10.9.9.9' },
+    ],
     gatewayMac: GW_MAC,
     gatewayIp4: '',
     gatewayIp6: '',
@@ -164,5 +169,22 @@ describe('L3 tables from the directory', () => {
     const r = rec.resync();
     expect(r.hostRoutes).toMatchObject({ set: 0, deleted: 0 });
     expect(r.routedVnis).toMatchObject({ set: 0, deleted: 0 });
+  });
+
+  it('static routes go where their next hop goes, and follow it', () => {
+    const { state, rec, tables } = setup();
+    const prefix = (p: string) => tables.l3.prefixRoutes.get({ vrf: 1, prefix: p });
+    expect(prefix('0.0.0.0/0')).toEqual({ kind: 'remote', l3Vni: L3VNI, nve: NVE3.addr });
+    expect(prefix('192.168.0.0/16')).toEqual({ kind: 'local', vni: 100, ifindex: 7, mac: A });
+    expect(prefix('172.16.0.0/12')).toBeUndefined(); // next hop unknown: no route
+    state.upsertEntry(entry(100, C, NVE2, ['10.1.0.30'], 2));
+    rec.apply();
+    expect(prefix('0.0.0.0/0')).toEqual({ kind: 'remote', l3Vni: L3VNI, nve: NVE2.addr });
+    state.deleteEntry({ vni: 100, mac: C });
+    rec.apply();
+    // withdrawn: lingers to its last NVE (the move machinery's 5 s), then goes with the host route
+    state.setLinger(`100/${C}`, false);
+    rec.apply();
+    expect(prefix('0.0.0.0/0')).toBeUndefined();
   });
 });

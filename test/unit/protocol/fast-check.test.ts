@@ -128,6 +128,20 @@ describe('fast checks agree with zod', () => {
     ['l3 not boolean', { l3: 'yes' }],
     ['unreachable missing', { unreachable: undefined }],
     ['VNI 0', { vni: 0 }],
+    [
+      'static routes',
+      {
+        l3: true,
+        routes: [
+          { prefix: '0.0.0.0/0', via: '10.1.0.5' },
+          { prefix: 'FD50:0::/48', via: 'FD01::5' },
+        ],
+      },
+    ],
+    ['static route without length', { routes: [{ prefix: '10.9.0.0', via: '10.1.0.5' }] }],
+    ['static route empty prefix', { routes: [{ prefix: '', via: '10.1.0.5' }] }],
+    ['static route bad via', { routes: [{ prefix: '10.9.0.0/16', via: 'router' }] }],
+    ['static routes not an array', { routes: {} }],
   ];
   for (const [name, over] of routedVns) {
     it(`snapshot with routed VN: ${name}`, () => {
@@ -142,7 +156,7 @@ describe('fast checks agree with zod', () => {
       const f = fastSnapshot(raw);
       if (f !== null) expect(z).toMatchObject({ success: true, data: f });
       if (!z.success) expect(f).toBeNull();
-      if (name === 'valid' || name.startsWith('L3') || name === 'VRF 2^32 - 1')
+      if (['valid', 'VRF 2^32 - 1', 'static routes'].includes(name) || name.startsWith('L3'))
         expect(f).not.toBeNull();
     });
   }

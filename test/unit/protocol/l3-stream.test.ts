@@ -124,4 +124,28 @@ describe('L3 overlay on the stream', () => {
       { vrf: 1, l3Vni: 5001, routerMac: '02:00:5e:00:01:01', name: '' },
     ]);
   });
+
+  it('static routes reach NVEs with the VRF; ListRoutes shows host and static routes', async () => {
+    await setup();
+    const a = nve('a', [100]);
+    await until('a synced', () => a.snapshots.length > 0);
+    await a.client.register({ vni: 100, mac: mac(5), ips: ['10.1.0.5', 'fd01::5'] });
+    await nva!.admin.addRoute(1, '0.0.0.0/0', '10.1.0.5');
+    await until(
+      'a got the route',
+      () => (a.snapshots.at(-1)?.routedVns.find((r) => r.l3)?.routes ?? []).length === 1,
+    );
+    expect(a.snapshots.at(-1)!.routedVns.find((r) => r.l3)!.routes).toEqual([
+      { prefix: '0.0.0.0/0', via: '10.1.0.5' },
+    ]);
+    const routes = (await nva!.admin.listRoutes(1)).routes;
+    expect(routes.map((r) => [r.kind, r.prefix, r.nveId, r.via])).toEqual([
+      ['host', '10.1.0.5/32', 'a', ''],
+      ['host', 'fd01::5/128', 'a', ''],
+      ['static', '0.0.0.0/0', 'a', '10.1.0.5'],
+    ]);
+    await expect(nva!.admin.addRoute(1, '10.0.0.1/8', '10.1.0.5')).rejects.toThrow(/host bits/);
+    await nva!.admin.deleteRoute(1, '0.0.0.0/0');
+    expect((await nva!.admin.listRoutes(1)).routes.filter((r) => r.kind === 'static')).toEqual([]);
+  });
 });
