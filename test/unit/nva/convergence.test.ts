@@ -64,4 +64,26 @@ describe('ConvergenceTracker', () => {
     expect(t.pendingCount()).toBe(0);
     expect(t.expired()).toBe(1);
   });
+
+  it('an NVE counts only for changes made while it served; after a reconnect it counts again', () => {
+    const { t, done } = tracker();
+    t.track(5, 100, 'm1', 1000, ['a']);
+    t.track(6, 100, 'm2', 1000, ['a', 'b']); // b joined between the two changes
+    t.track(7, 200, 'm3', 1000, ['c']); // another VNI, its own NVEs
+    t.ack('b', 6);
+    expect(done).toEqual([]);
+    t.ack('a', 6);
+    expect(done.map((r) => [r.revision, r.nves])).toEqual([
+      [5, 1],
+      [6, 2],
+    ]);
+    t.forget('c');
+    expect(done.map((r) => r.revision)).toEqual([5, 6, 7]);
+    // c is back: the next change of its VNI waits for it, its old ack does not cover it.
+    t.track(8, 200, 'm4', 1000, ['c']);
+    t.ack('c', 7);
+    expect(done.map((r) => r.revision)).toEqual([5, 6, 7]);
+    t.ack('c', 8);
+    expect(done.map((r) => r.revision)).toEqual([5, 6, 7, 8]);
+  });
 });
