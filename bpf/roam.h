@@ -317,7 +317,7 @@ struct route_lpm_key {
 /* Where a routed packet goes: a VM on a local TSI, or an NVE over the VRF's L3 VNI. */
 struct route_entry {
 	__u8 kind;  /* ROUTE_* */
-	__u8 flags; /* reserved, 0 */
+	__u8 flags; /* F_ROUTE_* */
 	__u16 _pad0;
 	__u32 vni;     /* ROUTE_LOCAL: the VM's tenant VNI; ROUTE_REMOTE: the VRF's L3 VNI */
 	__u32 ifindex; /* ROUTE_LOCAL: the VM's TSI */
@@ -327,6 +327,11 @@ struct route_entry {
 };
 #define ROUTE_LOCAL 1
 #define ROUTE_REMOTE 2
+/* An anchored address (a VM that changed subnet keeps its old one while in use): the agent
+ * sets F_ROUTE_ANCHOR on the VM's local host route for it; a lookup that finds it sets
+ * F_ROUTE_USED, which the agent reads and clears to judge the address idle (docs/l3.md). */
+#define F_ROUTE_ANCHOR (1U << 0)
+#define F_ROUTE_USED (1U << 1)
 
 /* ---- verdict / counter slots ------------------------------------------------------------- */
 /* Every frame any roam program sees ends in exactly one of these, counted per VNI. */

@@ -33,6 +33,9 @@ static __always_inline int route_lookup(__u32 vrf, const struct route_dst *dst,
 
 	__builtin_memcpy(hk.ip, dst->ip, IP_ADDR_LEN);
 	e = bpf_map_lookup_elem(&host_routes, &hk);
+	/* an anchored address in use: say so once per agent check, not a write per packet */
+	if (e && (e->flags & (F_ROUTE_ANCHOR | F_ROUTE_USED)) == F_ROUTE_ANCHOR)
+		e->flags |= F_ROUTE_USED;
 	if (!e) {
 		lk.prefixlen = ROUTE_LPM_FIXED_BITS + (dst->family == FAMILY_V4 ? 32 : 128);
 		__builtin_memcpy(lk.ip, dst->ip, IP_ADDR_LEN);

@@ -14,6 +14,8 @@ export const F_RVNI_GW4 = 1 << 3;
 export const F_RVNI_GW6 = 1 << 4;
 export const ROUTE_LOCAL = 1;
 export const ROUTE_REMOTE = 2;
+export const F_ROUTE_ANCHOR = 1 << 0;
+export const F_ROUTE_USED = 1 << 1;
 /** Bits of an LPM key in front of the address (vrf, family, _pad): always matched whole. */
 export const ROUTE_LPM_FIXED_BITS = 64;
 /** VRF ids are u32. */
@@ -173,7 +175,16 @@ export const routeLpmKey: StructCodec<PrefixKey> = structCodec(
 /** Where a routed packet goes: a VM (its tenant VNI, TSI and MAC) or an NVE over the VRF's L3
  * VNI. A moved VM's host route names the NVE it lives on NOW on every NVE, old ones too. */
 export type RouteEntry =
-  | { kind: 'local'; vni: number; ifindex: number; mac: string }
+  | {
+      kind: 'local';
+      vni: number;
+      ifindex: number;
+      mac: string;
+      /** An anchored (old) address of the VM: the dataplane flags its use (F_ROUTE_ANCHOR). */
+      anchor?: boolean;
+      /** Set by the dataplane when an anchored address was looked up (F_ROUTE_USED). */
+      used?: boolean;
+    }
   | { kind: 'remote'; l3Vni: number; nve: string };
 
 export const routeEntry: StructCodec<RouteEntry> = structCodec(
@@ -186,6 +197,7 @@ export const routeEntry: StructCodec<RouteEntry> = structCodec(
     if (v.kind === 'local') {
       checkVni(v.vni);
       b[o] = ROUTE_LOCAL;
+      b[o + 1] = (v.anchor ? F_ROUTE_ANCHOR : 0) | (v.used ? F_ROUTE_USED : 0);
       b.writeUInt32LE(v.vni, o + 4);
       b.writeUInt32LE(v.ifindex, o + 8);
       writeMac(v.mac, b, o + 12);
@@ -199,11 +211,14 @@ export const routeEntry: StructCodec<RouteEntry> = structCodec(
   (b, o) => {
     const kind = b[o];
     if (kind === ROUTE_LOCAL) {
+      const flags = b[o + 1] ?? 0;
       return {
         kind: 'local',
         vni: b.readUInt32LE(o + 4),
         ifindex: b.readUInt32LE(o + 8),
         mac: readMac(b, o + 12),
+        ...(flags & F_ROUTE_ANCHOR ? { anchor: true } : {}),
+        ...(flags & F_ROUTE_USED ? { used: true } : {}),
       };
     }
     if (kind === ROUTE_REMOTE) {

@@ -71,12 +71,14 @@ describe('L3 constants against bpf/roam.h', () => {
     ['ROUTE_LOCAL', C.ROUTE_LOCAL],
     ['ROUTE_REMOTE', C.ROUTE_REMOTE],
     ['ROUTE_LPM_FIXED_BITS', C.ROUTE_LPM_FIXED_BITS],
+    ['F_ROUTE_ANCHOR', C.F_ROUTE_ANCHOR],
+    ['F_ROUTE_USED', C.F_ROUTE_USED],
   ];
   it.each(mirrored)('%s', (name, value) => {
     expect(defines.get(name), `${name} in roam.h`).toBe(value);
   });
   it('every F_ / ROUTE_ define is mirrored', () => {
-    const names = [...defines.keys()].filter((n) => /^(F_RVNI_|ROUTE_[A-Z_]+$)/.test(n));
+    const names = [...defines.keys()].filter((n) => /^(F_RVNI_|F_ROUTE_|ROUTE_[A-Z_]+$)/.test(n));
     expect(names.sort()).toEqual(mirrored.map(([n]) => n).sort());
   });
 });

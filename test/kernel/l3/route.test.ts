@@ -33,6 +33,7 @@ import {
   type L3Dataplane,
 } from './l3-fixture.ts';
 import { parseIp } from './l3-frames.ts';
+import type { RouteEntry } from '../../../src/dataplane/l3-codecs.ts';
 
 let dp: TestDataplane;
 let l3: L3Dataplane;
@@ -242,6 +243,29 @@ function l3Frame(from: { mac: string; ip4: string }, vni: number, dst: string, t
   };
   return vxlan(o, inner);
 }
+
+describe('anchored addresses (issue 6 item 4): the lookup flags their use', () => {
+  const key = { vrf: VRF_1, ip: VMR_LOCAL.ip4 };
+  it('an anchored local route is marked used by the first packet, and routed as before', () => {
+    const plain = l3.tables.hostRoutes.get(key);
+    expect(plain).toMatchObject({ kind: 'local' });
+    l3.tables.hostRoutes.setMany([[key, { ...plain!, anchor: true } as RouteEntry]]);
+    const r = dp.run(dp.underlay, l3Frame(NVE_B, L3VNI_1, VMR_LOCAL.ip4));
+    expect(r.retval).toBe(XDP.REDIRECT);
+    expect(parseIp(r.data)).toMatchObject({ dstMac: VMR_LOCAL.mac, dst: VMR_LOCAL.ip4 });
+    expect(l3.tables.hostRoutes.get(key)).toEqual({ ...plain, anchor: true, used: true });
+    // the agent clears the bit; the next packet sets it again
+    l3.tables.hostRoutes.setMany([[key, { ...plain!, anchor: true } as RouteEntry]]);
+    dp.run(dp.tsi, routed(VMR_LOCAL.ip4));
+    expect(l3.tables.hostRoutes.get(key)).toEqual({ ...plain, anchor: true, used: true });
+  });
+  it('a route that is no anchor is never written by the dataplane', () => {
+    const plain = l3.tables.hostRoutes.get(key);
+    dp.run(dp.underlay, l3Frame(NVE_B, L3VNI_1, VMR_LOCAL.ip4));
+    expect(l3.tables.hostRoutes.get(key)).toEqual(plain);
+    expect(plain).not.toHaveProperty('used');
+  });
+});
 
 describe('underlay: L3 VNI arrivals', () => {
   it.each([
