@@ -20,6 +20,9 @@ const WIRE_I32 = 5;
 /** NvaMessage field numbers (nva.proto). */
 const NVA_CHANGE = 2;
 
+/** Node's Buffer has this method (toString's latin1 case calls it); @types/node does not list it. */
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
 /** Thrown inside the decoder: the caller falls back to proto-loader. */
 class Unexpected extends Error {}
 
@@ -28,12 +31,21 @@ class Reader {
   constructor(
     readonly buf: Buffer,
     start: number,
-    readonly end: number,
+    /** End of the message being read; narrowed while a sub-message is read in place. */
+    public end: number,
   ) {
     this.pos = start;
   }
 
   varint(): number {
+    // One byte (field tags, small numbers): most varints of a Change.
+    if (this.pos < this.end) {
+      const b = this.buf[this.pos] as number;
+      if (b < 0x80) {
+        this.pos += 1;
+        return b;
+      }
+    }
     let result = 0;
     let mul = 1;
     for (let i = 0; i < 10; i++) {
@@ -65,7 +77,8 @@ class Reader {
     for (let i = start; i < this.pos; i++) {
       if ((this.buf[i] as number) >= 0x80) throw new Unexpected('non-ASCII text');
     }
-    return this.buf.toString('latin1', start, this.pos);
+    // latin1Slice: toString('latin1', ...) without its argument checks (a third of the cost).
+    return (this.buf as Latin1Buffer).latin1Slice(start, this.pos);
   }
 
   /** A sub-message: a reader over its bytes, and this one moved past them. */
@@ -75,6 +88,28 @@ class Reader {
     this.pos += len;
     if (this.pos > this.end) throw new Unexpected('truncated message');
     return new Reader(this.buf, start, this.pos);
+  }
+
+  /**
+   * Read the sub-message starting here in place: `end` is narrowed to it while `read` runs (no
+   * Reader per entry and IP binding: a million of each per bench:nva run at 1,000 NVEs).
+   */
+  inSub<T>(read: (r: Reader) => T): T {
+    const len = this.varint();
+    const outer = this.end;
+    const end = this.pos + len;
+    if (end > outer) throw new Unexpected('truncated message');
+    this.end = end;
+    const out = read(this);
+    this.end = outer;
+    return out;
+  }
+
+  /** A field tag: (field number << 3) | wire type. */
+  tag(): number {
+    const tag = this.varint();
+    if (tag > 0xffffffff) throw new Unexpected('field number out of range');
+    return tag;
   }
 
   skip(wire: number): void {
@@ -90,8 +125,8 @@ class Reader {
 function ipBinding(r: Reader): { ip: string; seq: number } {
   const out = { ip: '', seq: 0 };
   while (r.pos < r.end) {
-    const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const tag = r.tag();
+    const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === WIRE_LEN) out.ip = r.string();
     else if (field === 2 && wire === WIRE_VARINT) out.seq = r.varint();
@@ -113,12 +148,12 @@ function entry(r: Reader): object {
     tsi: '',
   };
   while (r.pos < r.end) {
-    const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const tag = r.tag();
+    const field = tag >>> 3;
     const wire = tag & 7;
     if (wire === WIRE_LEN) {
       if (field === 2) out.mac = r.string();
-      else if (field === 3) out.ips.push(ipBinding(r.sub()));
+      else if (field === 3) out.ips.push(r.inSub(ipBinding));
       else if (field === 4) out.nveId = r.string();
       else if (field === 5) out.nveAddr = r.string();
       else if (field === 9) out.tsi = r.string();
@@ -142,8 +177,8 @@ function keyed(r: Reader, third: boolean): object {
   const key = { vni: 0, mac: '' };
   const member = { vni: 0, nveId: '', nveAddr: '' };
   while (r.pos < r.end) {
-    const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const tag = r.tag();
+    const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === WIRE_VARINT) key.vni = member.vni = r.uint32();
     else if (field === 2 && wire === WIRE_LEN) key.mac = member.nveId = r.string();
@@ -163,12 +198,12 @@ function change(r: Reader): object {
     membersRemoved: [] as string[],
   };
   while (r.pos < r.end) {
-    const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const tag = r.tag();
+    const field = tag >>> 3;
     const wire = tag & 7;
     if (wire === WIRE_VARINT && field === 1) out.revision = r.varint();
     else if (wire === WIRE_VARINT && field === 2) out.vni = r.uint32();
-    else if (wire === WIRE_LEN && field === 3) out.upserts.push(entry(r.sub()));
+    else if (wire === WIRE_LEN && field === 3) out.upserts.push(r.inSub(entry));
     else if (wire === WIRE_LEN && field === 4) out.deletes.push(keyed(r.sub(), false));
     else if (wire === WIRE_LEN && field === 5) out.membersUpserted.push(keyed(r.sub(), true));
     else if (wire === WIRE_LEN && field === 6) out.membersRemoved.push(r.string());

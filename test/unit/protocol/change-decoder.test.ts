@@ -82,4 +82,16 @@ describe('Change decoder agrees with proto-loader', () => {
     const patched = Buffer.concat([Buffer.from([0x12, inner.length]), inner]);
     expect(decodeChangeMessage(patched)).toStrictEqual(reference(patched));
   });
+  it('hands back a sub-message whose field runs past its own end (entries are read in place)', () => {
+    // IpBinding{ip: "10.0.0.1"} declared 5 bytes long inside an Entry that has the bytes.
+    const ip = Buffer.from([0x0a, 0x08, ...Buffer.from('10.0.0.1')]);
+    const entry = Buffer.concat([Buffer.from([0x1a, 5]), ip]);
+    const change = Buffer.concat([Buffer.from([0x1a, entry.length]), entry]);
+    const msg = Buffer.concat([Buffer.from([0x12, change.length]), change]);
+    expect(decodeChangeMessage(msg)).toBeNull();
+    // The same bytes with the right length decode as proto-loader does.
+    const good = Buffer.from(msg);
+    good[good.indexOf(0x1a, 2 + 1) + 1] = ip.length;
+    expect(decodeChangeMessage(good)).toStrictEqual(reference(good));
+  });
 });
