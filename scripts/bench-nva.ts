@@ -59,6 +59,8 @@ interface Row {
   nva_cpu_ms_per_reg: number;
   /** The same for all the simulated NVEs' processes together (decode, validate, ack). */
   nves_cpu_ms_per_reg: number;
+  /** Change messages the NVA wrote (to all NVEs) per accepted move: how well fan-out batches. */
+  change_msgs_per_reg: number;
   goal_met: boolean;
 }
 
@@ -193,6 +195,7 @@ async function runRow(
     const cpu = () => Promise.all(children.map((c) => c.ask({ cmd: 'cpu' })));
     await cpu();
     const nvaCpu = process.cpuUsage();
+    const changesBefore = await changeMessagesSent(server);
 
     // Move every VM once, to the next NVE; the destination registers it.
     const answers = await place((i) => (i + 1) % nves, window);
@@ -210,6 +213,7 @@ async function runRow(
     const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
     while (records.length < accepted && Date.now() < deadline) await sleep(20);
     const nvaCpuUsed = process.cpuUsage(nvaCpu);
+    const changeMsgs = (await changeMessagesSent(server)) - changesBefore;
     let nvesCpuMs = 0;
     for (const a of await cpu()) if ('cpuMs' in a) nvesCpuMs += a.cpuMs;
 
@@ -227,6 +231,7 @@ async function runRow(
       registrations_per_s: Math.round(accepted / ((last - first) / 1000)),
       nva_cpu_ms_per_reg: round((nvaCpuUsed.user + nvaCpuUsed.system) / 1000 / accepted, 3),
       nves_cpu_ms_per_reg: round(nvesCpuMs / accepted, 3),
+      change_msgs_per_reg: round(changeMsgs / accepted, 1),
       goal_met: false,
     };
     const slack = kind === 'etcd' ? ETCD_SLACK : 1;
@@ -241,6 +246,10 @@ async function runRow(
     await server.close();
     await store.close();
   }
+}
+
+async function changeMessagesSent(server: NvaServer): Promise<number> {
+  return (await server.metrics.changesSent.get()).values.reduce((n, v) => n + v.value, 0);
 }
 
 /** Wait until the NVA has no change waiting for acks (the placement has converged). */
@@ -267,6 +276,7 @@ function printTable(rows: Row[]): void {
     'regs/s',
     'nva_cpu/reg',
     'nves_cpu/reg',
+    'changes/reg',
     'goal',
   ];
   const lines = rows.map((r) => [
@@ -281,6 +291,7 @@ function printTable(rows: Row[]): void {
     String(r.registrations_per_s),
     `${r.nva_cpu_ms_per_reg.toFixed(3)} ms`,
     `${r.nves_cpu_ms_per_reg.toFixed(3)} ms`,
+    r.change_msgs_per_reg.toFixed(1),
     r.goal_met ? 'met' : 'MISSED',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
