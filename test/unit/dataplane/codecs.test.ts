@@ -208,10 +208,13 @@ describe('constants mirror bpf/roam.h', () => {
     expect(defines.get(name), `${name} in roam.h`).toBe(value);
   });
 
-  // (the L3 part's F_RVNI_* are checked by test/kernel/l3/l3-layout.test.ts)
+  // (the L3 part's F_RVNI_* and F_ROUTE_* are checked by test/kernel/l3/l3-layout.test.ts)
   it('every F_/FDB_/EVENT_ define of the header is mirrored', () => {
     const names = [...defines.keys()].filter(
-      (n) => /^(F_|FDB_[A-Z]+$|EVENT_[A-Z_]+$)/.test(n) && !n.startsWith('F_RVNI_'),
+      (n) =>
+        /^(F_|FDB_[A-Z]+$|EVENT_[A-Z_]+$)/.test(n) &&
+        !n.startsWith('F_RVNI_') &&
+        !n.startsWith('F_ROUTE_'),
     );
     const known = new Set(mirrored.map(([n]) => n));
     expect(names.filter((n) => !known.has(n) && !n.endsWith('MAX_ENTRIES'))).toEqual([]);
