@@ -69,6 +69,10 @@ export interface MobilityLabOptions {
    * the gateway addresses.
    */
   l3?: LabL3;
+  /** More TSIs in every agent's config (e.g. the TSI a VM will have in another subnet). */
+  extraTsis?: Array<{ interface: string; vni: number; mac: string; ips: string[] }>;
+  /** The agents' anchorIdleTime (default: the agent's, 5 minutes). */
+  anchorIdleTime?: string;
 }
 
 export interface LabL3 {
@@ -179,6 +183,8 @@ export class MobilityLab {
   private readonly l3Cache = new Map<number, PinnedL3Tables>();
   /** The lab's L3 overlay, if it has one. */
   l3?: LabL3;
+  private extraTsis: NonNullable<MobilityLabOptions['extraTsis']> = [];
+  private anchorIdleTime: string | undefined;
   private destroyed = false;
   /** VMs never provisioned at the NVA (and not named in the agents' configs). */
   readonly unprovisioned = new Set<string>();
@@ -232,6 +238,8 @@ export class MobilityLab {
     );
     for (const v of o.vms) if (v.provisioned === false) lab.unprovisioned.add(v.name);
     lab.l3 = o.l3;
+    lab.extraTsis = o.extraTsis ?? [];
+    lab.anchorIdleTime = o.anchorIdleTime;
     try {
       writeFileSync(join(dir, 'admin.token'), `${adminToken}\n`, { mode: 0o600 });
       writeFileSync(join(dir, 'nve-tokens.yaml'), toYaml(Object.fromEntries(nveTokens)), {
@@ -411,6 +419,7 @@ export class MobilityLab {
       nva: { endpoint: this.nvaAddress, tokenFile },
       pin: { root: LAB_PIN_ROOT, instance: this.instances[i] },
       holdTime: this.holdTime,
+      ...(this.anchorIdleTime ? { anchorIdleTime: this.anchorIdleTime } : {}),
       // Every provisioned VM's TSI by name with its MAC, on every NVE (any VM may move to any
       // NVE), as an orchestrator knows them: with a migration hint, the destination then
       // delivers to the VM's TSI as soon as it appears. Any other tsi-* is open to learning.
@@ -425,6 +434,7 @@ export class MobilityLab {
             // the IPv4) registers all (host routes for both families)
             ...(this.l3 ? { ips: [v.ipv4, canonicalIp(v.ipv6)] } : {}),
           })),
+        ...this.extraTsis.map((t) => ({ ...t, ips: t.ips.map(canonicalIp) })),
         // one pattern (a name matches one TSI entry): unprovisioned VMs learn in the first VN
         ...this.topo
           .vnis()
@@ -608,6 +618,22 @@ export class MobilityLab {
       if (kind !== 'none') quiet(vm, false);
     }
     return { vm: name, from, to, announcedAtMs, detachedAtMs, seqBefore };
+  }
+
+  /**
+   * Move a VM into another routed VN at NVE `to` (topology.moveVmToSubnet: new TSI, new
+   * addresses, the old ones kept on the VM), default routes via the new gateway, then a GARP.
+   */
+  async moveToSubnet(
+    name: string,
+    to: number,
+    next: { tsi: string; vni: number; ipv4: string; ipv6: string },
+  ): Promise<VmNode> {
+    const vm = this.topo.moveVmToSubnet(name, to, next);
+    this.useGateway(vm);
+    await this.waitTsiAttached(vm);
+    await announce(vm, 'garp');
+    return vm;
   }
 
   /** Wait until the directory has the VM at NVE `to` and every live NVE acked it. */

@@ -187,6 +187,29 @@ export class Topology {
     return vm;
   }
 
+  /**
+   * Move a VM into another subnet (another VN) at NVE `toNve`: its TSI goes at the old NVE, a new
+   * one (`next.tsi`) appears at the new NVE, the VM takes the new addresses and keeps its old ones
+   * as /32 and /128 (its open connections still use them; new ones pick the new subnet's).
+   */
+  moveVmToSubnet(
+    name: string,
+    toNve: number,
+    next: { tsi: string; vni: number; ipv4: string; ipv6: string },
+  ): VmNode {
+    const vm = this.vm(name);
+    const from = this.nve(vm.nve);
+    vm.rx?.detach();
+    vm.rx = undefined;
+    if (existsSync(from.ns.path)) from.ns.ip('link', 'del', vm.tsi);
+    const old = { ipv4: vm.ipv4, ipv6: vm.ipv6 };
+    Object.assign(vm, next, { nve: toNve });
+    this.plug(vm, this.nve(toNve));
+    vm.ns.ip('addr', 'add', `${old.ipv4}/32`, 'dev', vm.ifname);
+    vm.ns.ip('-6', 'addr', 'add', `${old.ipv6}/128`, 'dev', vm.ifname, 'nodad');
+    return vm;
+  }
+
   /** Delete every namespace of the topology (idempotent). */
   destroy(): void {
     for (const v of this.vms) {

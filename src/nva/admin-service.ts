@@ -14,6 +14,7 @@ import {
   addRouteRequest,
   deleteRouteRequest,
   listRoutesRequest,
+  releaseAnchorRequest,
 } from '../protocol/admin-schema.ts';
 import { routeView } from './route-view.ts';
 import { DEFAULT_ROUTER_MAC } from './l3-rules.ts';
@@ -197,6 +198,9 @@ export function adminHandlers(host: AdminHost): grpc.UntypedServiceImplementatio
       const entries = (await Promise.all(routed.map((v) => store.listEntries(v.vni)))).flat();
       return { routes: routeView(vns, entries, r.vrf || undefined) };
     }),
+    ReleaseAnchor: unary(host, releaseAnchorRequest, async (r) => ({
+      revision: (await directory.releaseAnchor(r.vni, r.mac, r.ip || undefined)) ?? 0,
+    })),
     ListVrfs: unary(host, null, async () => ({
       vrfs: (await directory.listVrfs()).map((v) => ({ ...v, name: v.name ?? '' })),
     })),

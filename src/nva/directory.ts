@@ -2,7 +2,15 @@
 // implements the orchestrator's operations (provision, move hint, clear duplicate, configure VN).
 // The gRPC server and any other front end call this; it knows nothing of the wire.
 import type { Entry, Mac, MoveHint, Provision, VnConfig, VrfConfig, Vni } from './model.ts';
-import { decideRoute, decideVn, decideVrf, vrfsOf } from './l3-rules.ts';
+import {
+  decideAnchors,
+  decideRoute,
+  decideVn,
+  decideVrf,
+  sameAnchors,
+  siblingVns,
+  vrfsOf,
+} from './l3-rules.ts';
 import {
   DEFAULT_RULES,
   decideClearDuplicate,
@@ -76,6 +84,8 @@ export class Directory {
       const reason = `VNI ${reg.vni} is the L3 VNI of VRF ${vn.l3.vrf}: no VM registers there`;
       return { ok: false, code: 'UNKNOWN_VNI', reason };
     }
+    // A routed VN: where else in its VRF this MAC was (its old addresses get anchored).
+    const others = vn?.l3?.kind === 'gateway' ? await this.entriesElsewhereInVrf(reg) : [];
     const { result: d, revision } = await this.store.update(reg.vni, reg.mac, reg.ips, (input) => {
       const decision = decideRegistration(
         { ...input, vn, provision, hint, isMember },
@@ -83,7 +93,12 @@ export class Directory {
         this.now(),
         this.rules,
       );
-      const upserts = decision.verdict === 'reject' ? [] : decision.upserts;
+      let upserts = decision.verdict === 'reject' ? [] : decision.upserts;
+      if (decision.verdict === 'accept' && vn?.l3?.kind === 'gateway') {
+        upserts = this.anchored(decision.entry, input.current, others, upserts);
+        decision.entry =
+          upserts.find((e) => e.mac === reg.mac && e.vni === reg.vni) ?? decision.entry;
+      }
       return { upserts, result: decision, cause: { nveId: reg.nveId, mac: reg.mac, registeredAt } };
     });
     // The announced migration happened: the hint has done its job.
@@ -91,6 +106,57 @@ export class Directory {
       await this.store.deleteHint(reg.vni, reg.mac);
     }
     return toResult(d, revision);
+  }
+
+  /** This MAC's entries in the other routed VNs of reg.vni's VRF. */
+  private async entriesElsewhereInVrf(reg: Registration): Promise<Entry[]> {
+    const vnis = siblingVns(await this.store.listVns(), reg.vni);
+    const found = await Promise.all(vnis.map((v) => this.store.getEntry(v, reg.mac)));
+    return found.filter((e): e is Entry => e !== undefined);
+  }
+
+  /** The upserts with the registering entry's anchors decided (l3-rules decideAnchors). */
+  private anchored(
+    entry: Entry,
+    current: Entry | undefined,
+    others: readonly Entry[],
+    upserts: Entry[],
+  ): Entry[] {
+    const anchors = decideAnchors(
+      current?.anchors ?? [],
+      others,
+      entry.ips.map((b) => b.ip),
+      this.now(),
+    );
+    const changed = !sameAnchors(anchors, current?.anchors);
+    const next: Entry = { ...entry, anchors: anchors.length > 0 ? anchors : undefined };
+    const i = upserts.findIndex((e) => e.vni === entry.vni && e.mac === entry.mac);
+    if (i >= 0) return upserts.map((e, j) => (j === i ? next : e));
+    return changed ? [next, ...upserts] : upserts;
+  }
+
+  /**
+   * Release anchored addresses of a VM (`ip` undefined: all): by the orchestrator, or by the VM's
+   * NVE (`byNve`) when it judged them idle. Returns the revision, or undefined if none was held.
+   */
+  async releaseAnchor(
+    vni: Vni,
+    mac: Mac,
+    ip: string | undefined,
+    byNve?: string,
+  ): Promise<number | undefined> {
+    const r = await this.store.update(vni, mac, [], ({ current }) => {
+      if (!current?.anchors?.length) return { upserts: [], result: 'none' as const };
+      if (byNve !== undefined && current.nveId !== byNve)
+        return { upserts: [], result: 'not-owner' as const };
+      const kept = current.anchors.filter((a) => ip !== undefined && a.ip !== ip);
+      if (kept.length === current.anchors.length) return { upserts: [], result: 'none' as const };
+      const next: Entry = { ...current, anchors: kept.length > 0 ? kept : undefined };
+      return { upserts: [next], result: 'released' as const };
+    });
+    if (r.result === 'not-owner')
+      throw new AdminError('NOT_OWNER', `MAC ${mac} in VNI ${vni} is not at NVE ${byNve}`);
+    return r.revision;
   }
 
   /** An NVE withdraws a MAC (VM gone from its TSI). */

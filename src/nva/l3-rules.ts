@@ -5,9 +5,12 @@ import { isIP } from 'node:net';
 import { canonicalIp, canonicalIpPrefix } from '../protocol/ip-text.ts';
 import { ipBytes } from './address.ts';
 import {
+  ANCHOR_WINDOW_MS,
   isVni,
   ROUTES_PER_VRF_MAX,
   VRF_MAX,
+  type Anchor,
+  type Entry,
   type Mac,
   type PrefixRoute,
   type VnConfig,
@@ -163,6 +166,48 @@ export function decideVn(cfg: VnConfig, vns: readonly VnConfig[]): L3Decision {
     ok: true,
     vn: { ...cfg, routed: true, l3: { ...l3, gateway4: gw.gateway4, gateway6: gw.gateway6 } },
   };
+}
+
+/**
+ * The anchors of a VM registering `ips` in a routed VN: those it had (minus addresses it holds
+ * again), plus the addresses of its entries in the VRF's other routed VNs (live, or withdrawn
+ * less than ANCHOR_WINDOW_MS ago) that it does not keep: a VM that moved into another subnet and
+ * took a new address there keeps its old one reachable through the NVE it had it at.
+ */
+export function decideAnchors(
+  kept: readonly Anchor[],
+  others: readonly Entry[],
+  ips: readonly string[],
+  now: number,
+): Anchor[] {
+  const mine = new Set(ips);
+  const out = kept.filter((a) => !mine.has(a.ip));
+  for (const o of others) {
+    if (o.state === 'withdrawn' && o.changedAt < now - ANCHOR_WINDOW_MS) continue;
+    for (const b of o.ips) {
+      if (mine.has(b.ip) || out.some((a) => a.ip === b.ip)) continue;
+      out.push({ ip: b.ip, fromVni: o.vni, nveId: o.nveId, nveAddr: o.nveAddr, since: now });
+    }
+  }
+  return out;
+}
+
+/** Same anchors (ip, origin and anchor NVE), ignoring their age. */
+export function sameAnchors(a: readonly Anchor[] = [], b: readonly Anchor[] = []): boolean {
+  const key = (x: Anchor) => `${x.ip}|${x.fromVni}|${x.nveId}|${x.nveAddr}`;
+  const ka = a.map(key).sort();
+  const kb = b.map(key).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
+}
+
+/** The other routed VNs of the VRF of routed VN `vni` (where the same VM may have been). */
+export function siblingVns(vns: readonly VnConfig[], vni: Vni): Vni[] {
+  const vn = vns.find((v) => v.vni === vni);
+  if (vn?.l3?.kind !== 'gateway') return [];
+  const vrf = vn.l3.vrf;
+  return vns
+    .filter((v) => v.vni !== vni && v.l3?.kind === 'gateway' && v.l3.vrf === vrf)
+    .map((v) => v.vni);
 }
 
 /** What an NVE that serves `served` must know of the L3 overlay. */

@@ -57,7 +57,26 @@ export interface Entry {
   conflictIps?: string[];
   /** Most recent last; at most HISTORY_MAX records. */
   history: MoveRecord[];
+  /** Old addresses of this VM kept reachable after it changed subnet (docs/l3.md). */
+  anchors?: Anchor[];
 }
+
+/**
+ * An address a VM had in another routed VN of its VRF before it moved into this one: still
+ * routed to it through the NVE it had the address at (`nveId`, the anchor), until released by
+ * the orchestrator or reported idle by the VM's NVE.
+ */
+export interface Anchor {
+  ip: string;
+  /** The routed VN the address belongs to. */
+  fromVni: Vni;
+  nveId: string;
+  nveAddr: string;
+  since: number; // ms since epoch
+}
+
+/** An old entry of the VM in another routed VN anchors its addresses if it left this recently. */
+export const ANCHOR_WINDOW_MS = 60_000;
 
 /** Identity of an entry. */
 export interface EntryKey {

@@ -66,7 +66,24 @@ export function routeView(
       });
     }
   }
+  const anchors: RouteRecord[] = [];
+  for (const e of entries) {
+    const r = vrfOf.get(e.vni);
+    if (r === undefined || (vrf !== undefined && r !== vrf) || e.state === 'withdrawn') continue;
+    for (const a of e.anchors ?? []) {
+      anchors.push({
+        vrf: r,
+        prefix: hostPrefix(a.ip),
+        kind: 'anchor',
+        vni: e.vni,
+        mac: e.mac,
+        nveId: e.nveId,
+        via: a.nveId,
+        state: `from VN ${a.fromVni} since ${new Date(a.since).toISOString()}`,
+      });
+    }
+  }
   const order = (a: RouteRecord, b: RouteRecord) =>
     a.vrf - b.vrf || a.prefix.localeCompare(b.prefix);
-  return [...hosts.sort(order), ...statics.sort(order)];
+  return [...hosts.sort(order), ...statics.sort(order), ...anchors.sort(order)];
 }

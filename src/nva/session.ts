@@ -9,6 +9,7 @@ import {
   type Ack,
   type Hello,
   type Register,
+  type ReleaseAnchor,
   type Withdraw,
 } from '../protocol/schema.ts';
 import type { Authenticator } from './auth.ts';
@@ -293,6 +294,10 @@ export class NveSession {
     else if ('withdraw' in m)
       this.perMac(m.withdraw.vni, m.withdraw.mac, () => this.onWithdraw(m.withdraw));
     else if ('ack' in m) await this.onAck(m.ack);
+    else if ('releaseAnchor' in m)
+      this.perMac(m.releaseAnchor.vni, m.releaseAnchor.mac, () =>
+        this.onReleaseAnchor(m.releaseAnchor),
+      );
   }
 
   /**
@@ -428,6 +433,21 @@ export class NveSession {
       .withdraw(w.vni, w.mac, this.nveId)
       .catch((err: unknown) => this.storeFailed(w.requestId, 'withdraw', err));
     if (res) this.answer(w.requestId, 'withdraw', res);
+  }
+
+  /** The VM's NVE judged an anchored address idle: release it (only that NVE may). */
+  private async onReleaseAnchor(r: ReleaseAnchor): Promise<void> {
+    try {
+      const revision = await this.host.directory.releaseAnchor(r.vni, r.mac, r.ip, this.nveId);
+      this.host.metrics.registrations.inc({ kind: 'release_anchor', outcome: 'released' });
+      this.write({
+        accepted: { requestId: r.requestId, revision: revision ?? 0, seq: 0, outcome: 'released' },
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code === 'NOT_OWNER' ? 'NOT_OWNER' : 'INTERNAL';
+      this.host.metrics.registrations.inc({ kind: 'release_anchor', outcome: code });
+      this.reject(r.requestId, code, (err as Error).message);
+    }
   }
 
   private answer(requestId: number, kind: string, res: DirectoryResult): void {

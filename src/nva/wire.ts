@@ -14,6 +14,7 @@ export interface WireEntryOut {
   state: string;
   changedAtMs: number;
   tsi: string;
+  anchors: { ip: string; fromVni: number; nveId: string; nveAddr: string; sinceMs: number }[];
 }
 
 export interface WireChangeOut {
@@ -37,6 +38,13 @@ export function entryToWire(e: Entry): WireEntryOut {
     state: `ENTRY_STATE_${e.state.toUpperCase()}`,
     changedAtMs: Math.floor(e.changedAt),
     tsi: e.tsi ?? '',
+    anchors: (e.anchors ?? []).map((a) => ({
+      ip: a.ip,
+      fromVni: a.fromVni,
+      nveId: a.nveId,
+      nveAddr: a.nveAddr,
+      sinceMs: Math.floor(a.since),
+    })),
   };
 }
 

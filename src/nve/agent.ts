@@ -90,6 +90,7 @@ export class NveAgent {
       log: o.log,
       observer: this.metrics.observer(),
       servedVnis: servedVnis(c),
+      anchorIdleMs: c.anchorIdleMs,
     });
     this.watcher = new TsiWatcher({
       tsis: c.tsis,

@@ -1,6 +1,7 @@
 // The NVE agent's configuration: one YAML file, validated with zod. A mistake is reported as one
 // sentence naming the field's path and its line in the file ("tsis[1].vni: expected a number
 // from 1 to 16777215 (nve.yaml line 14)"), never as a stack trace.
+import { DEFAULT_ANCHOR_IDLE_MS } from './anchor-idle.ts';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isIP } from 'node:net';
@@ -115,6 +116,8 @@ const schema = z.strictObject({
     })
     .default({ root: DEFAULT_PIN_ROOT }),
   holdTime: durationMs.default(DEFAULT_HOLD_TIME_MS),
+  /** An anchored (old) address of a VM here unused this long is released (docs/l3.md). */
+  anchorIdleTime: durationMs.default(DEFAULT_ANCHOR_IDLE_MS),
   metrics: z.strictObject({ listen: hostPort }).optional(),
   tsis: z.array(tsiSchema, { error: 'expected a list of TSIs' }).default([]),
 });
@@ -136,6 +139,7 @@ export interface NveConfig {
   nva: { endpoint: string; tokenFile: string; caFile?: string | undefined };
   pin: { root: string; instance: string };
   holdTimeMs: number;
+  anchorIdleMs: number;
   metrics?: { listen: string } | undefined;
   tsis: TsiConfig[];
 }
@@ -167,6 +171,7 @@ export function parseConfig(text: string, fileName = 'config.yaml'): NveConfig {
     nva: c.nva,
     pin: { root: c.pin.root, instance: c.pin.instance ?? c.id },
     holdTimeMs: c.holdTime,
+    anchorIdleMs: c.anchorIdleTime,
     metrics: c.metrics,
     tsis: c.tsis,
   };

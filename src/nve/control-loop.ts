@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import { installedDigest, installedDigests } from './digest.ts';
 import { Learner, nextSeq, type LearnEvent, type LearnOutcome, type TsiInfo } from './learner.ts';
 import { MoveTracker, type MoveEvent } from './moves.ts';
+import { AnchorIdleMonitor, DEFAULT_ANCHOR_IDLE_MS } from './anchor-idle.ts';
 import type {
   AnnouncementKind,
   Change,
@@ -64,6 +65,8 @@ export interface ControlLoopOptions {
    * VRFs) only feed host routes. Undefined: every VNI the NVA sends is served.
    */
   servedVnis?: readonly number[];
+  /** Anchored addresses of VMs here unused this long are released (default 5 min). */
+  anchorIdleMs?: number;
 }
 
 export class ControlLoop {
@@ -71,6 +74,7 @@ export class ControlLoop {
   readonly reconciler: Reconciler;
   readonly moves: MoveTracker;
   readonly learner: Learner;
+  private readonly anchorIdle: AnchorIdleMonitor | undefined;
   private connected = false;
   private started = false;
   private stopping = false;
@@ -100,6 +104,23 @@ export class ControlLoop {
       changed: () => this.apply(),
       onMove: (ev) => this.obs.move?.(ev),
     });
+    const hostRoutes = this.reconciler.hostRoutes;
+    const l3 = o.tables.l3;
+    this.anchorIdle =
+      hostRoutes && l3
+        ? new AnchorIdleMonitor({
+            installed: () => hostRoutes.installed(),
+            table: l3.hostRoutes,
+            idleMs: o.anchorIdleMs ?? DEFAULT_ANCHOR_IDLE_MS,
+            now: o.now,
+            release: async (k) => {
+              if (!this.connected || !o.nva.releaseAnchor) return false;
+              const r = await o.nva.releaseAnchor(k);
+              this.log.info({ ...k, ok: r.ok }, 'anchored address idle: released');
+              return r.ok;
+            },
+          })
+        : undefined;
     this.learner = new Learner({
       state: this.state,
       moves: this.moves,
@@ -122,6 +143,7 @@ export class ControlLoop {
     if (this.started) return;
     this.started = true;
     this.adoptInstalled();
+    this.anchorIdle?.start();
     const h: NvaHandlers = {
       connected: () => this.onConnected(),
       disconnected: (reason) => this.onDisconnected(reason),
@@ -136,6 +158,7 @@ export class ControlLoop {
   stop(): void {
     this.stopping = true;
     clearTimeout(this.digestTimer);
+    this.anchorIdle?.stop();
     this.moves.stop();
     this.o.nva.stop();
   }

@@ -27,8 +27,15 @@ export function parseRouteId(id: string): RouteKey {
 }
 
 export function routeEqual(a: RouteEntry, b: RouteEntry): boolean {
+  // `used` is the dataplane's (an anchored address was looked up): not a difference
   if (a.kind === 'local')
-    return b.kind === 'local' && a.vni === b.vni && a.ifindex === b.ifindex && a.mac === b.mac;
+    return (
+      b.kind === 'local' &&
+      a.vni === b.vni &&
+      a.ifindex === b.ifindex &&
+      a.mac === b.mac &&
+      !a.anchor === !b.anchor
+    );
   return b.kind === 'remote' && a.l3Vni === b.l3Vni && a.nve === b.nve;
 }
 
@@ -138,16 +145,52 @@ export class L3State {
     const vrf = this.vrfs.get(k.vrf);
     if (!vrf) return undefined;
     let remote: RouteEntry | undefined;
-    for (const vni of this.vnisOfVrf.get(k.vrf) ?? []) {
+    let live = false;
+    const vnis = this.vnisOfVrf.get(k.vrf) ?? [];
+    for (const vni of vnis) {
       const owner = s.desiredNeigh(`${vni}/${k.ip}`);
       if (!owner) continue;
-      const fdb = s.desiredFdb(`${vni}/${owner.mac}`);
+      const id = `${vni}/${owner.mac}`;
+      const fdb = s.desiredFdb(id);
       if (!fdb) continue;
       if (fdb.kind === 'local' || fdb.kind === 'dual')
         return { kind: 'local', vni, ifindex: fdb.ifindex, mac: owner.mac };
-      remote ??= { kind: 'remote', l3Vni: vrf.l3Vni, nve: fdb.vtep };
+      if (!remote || (!live && s.liveEntry(id))) {
+        remote = { kind: 'remote', l3Vni: vrf.l3Vni, nve: fdb.vtep };
+        live = s.liveEntry(id) !== undefined;
+      }
     }
-    return remote;
+    // A VM registered with the address wins; else an anchor (over a withdrawn VM lingering).
+    if (live) return remote;
+    return this.anchorRoute(s, k, vnis, vrf.l3Vni) ?? remote;
+  }
+
+  /**
+   * An anchored address: to the VM where it is local; from the anchor NVE to the VM's NVE (one
+   * re-tunnel); from anywhere else to the anchor NVE, as the old subnet's traffic went.
+   */
+  private anchorRoute(
+    s: NveState,
+    k: RouteKey,
+    vnis: readonly number[],
+    l3Vni: number,
+  ): RouteEntry | undefined {
+    for (const vni of vnis) {
+      const a = s.anchors.get(`${vni}/${k.ip}`);
+      const e = a && s.liveEntry(a.id);
+      if (!a || !e) continue;
+      const fdb = s.desiredFdb(a.id);
+      if (fdb?.kind === 'local' || fdb?.kind === 'dual')
+        return { kind: 'local', vni: e.vni, ifindex: fdb.ifindex, mac: e.mac, anchor: true };
+      if (a.nveId === s.nveId)
+        return {
+          kind: 'remote',
+          l3Vni,
+          nve: fdb?.kind === 'remote' || fdb?.kind === 'moved' ? fdb.vtep : e.nveAddr,
+        };
+      return { kind: 'remote', l3Vni, nve: a.nveAddr };
+    }
+    return undefined;
   }
 
   /** Route ids ("vrf/ip") of the VN addresses `ipIds` ("vni/ip") that belong to routed VNs. */
@@ -187,13 +230,20 @@ export class L3State {
   *hostRoutes(s: NveState): IterableIterator<readonly [RouteKey, RouteEntry, string]> {
     if (this.gateways.size === 0) return;
     const seen = new Set<string>();
-    for (const [k, , ipIdText] of s.allNeigh()) {
-      const vrf = this.vrfOfGateway(k.vni);
+    const candidates = function* (): IterableIterator<readonly [number, string]> {
+      for (const [k] of s.allNeigh()) yield [k.vni, k.ip];
+      for (const ipIdText of s.anchors.keys()) {
+        const slash = ipIdText.indexOf('/');
+        yield [Number(ipIdText.slice(0, slash)), ipIdText.slice(slash + 1)];
+      }
+    };
+    for (const [vni, ip] of candidates()) {
+      const vrf = this.vrfOfGateway(vni);
       if (vrf === undefined) continue;
-      const id = `${vrf}/${ipIdText.slice(ipIdText.indexOf('/') + 1)}`;
+      const id = `${vrf}/${ip}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      const key = { vrf, ip: k.ip };
+      const key = { vrf, ip };
       const v = this.hostRoute(s, key);
       if (v) yield [key, v, id];
     }

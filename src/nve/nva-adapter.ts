@@ -40,6 +40,10 @@ export class NvaClientPort implements NvaPort {
     return this.answer(this.need().withdraw(k.vni, k.mac));
   }
 
+  releaseAnchor(k: { vni: number; mac: string; ip: string }): Promise<NvaResult> {
+    return this.answer(this.need().releaseAnchor(k.vni, k.mac, k.ip));
+  }
+
   ack(revision: number, digests: Array<{ vni: number; digest: string }>): void {
     this.client?.ack(revision, digests);
   }

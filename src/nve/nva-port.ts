@@ -17,6 +17,16 @@ export interface DirEntry {
   tsi?: string | undefined;
   /** When the NVA last changed it (wall-clock ms): the start of a move's convergence. */
   changedAtMs?: number | undefined;
+  /** Old addresses of the VM from another routed VN of its VRF, anchored at an NVE. */
+  anchors?: ReadonlyArray<DirAnchor> | undefined;
+}
+
+/** An anchored address (docs/l3.md): routed via the NVE `nveId`, which tunnels to the VM. */
+export interface DirAnchor {
+  ip: string;
+  fromVni: number;
+  nveId: string;
+  nveAddr: string;
 }
 
 export interface Member {
@@ -111,6 +121,8 @@ export interface NvaPort {
   register(r: Registration): Promise<NvaResult>;
   /** Withdraw a VM that left this NVE. */
   withdraw(k: { vni: number; mac: string }): Promise<NvaResult>;
+  /** An anchored address of a VM here was idle for the anchor idle time: release it. */
+  releaseAnchor?(k: { vni: number; mac: string; ip: string }): Promise<NvaResult>;
   /** Acknowledge the installed revision with a digest per VNI of what is installed. */
   ack(revision: number, digests: Array<{ vni: number; digest: string }>): void;
   stop(): void;

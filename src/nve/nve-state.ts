@@ -66,6 +66,11 @@ export class NveState {
   readonly tsisByVni = new Map<number, Set<number>>();
   /** The L3 overlay of this NVE's VRFs (routed VNs, L3 VNIs) and the routes derived from it. */
   readonly l3 = new L3State();
+  /**
+   * Anchored addresses (docs/l3.md), by the id of the old address ("fromVni/ip"): the MAC id of
+   * the entry that anchors it now and the anchor NVE.
+   */
+  readonly anchors = new Map<string, { id: string; nveId: string; nveAddr: string }>();
   revision = 0;
 
   readonly dirtyMacs = new Set<string>();
@@ -155,12 +160,32 @@ export class NveState {
     }
     for (const m of members) this.upsertMember(m);
     this.revision = revision;
+    // anchors from scratch (a resync of the routes follows every snapshot)
+    this.anchors.clear();
+    for (const [id, e] of this.directory) this.indexAnchors(id, undefined, e);
     return before;
+  }
+
+  /** Re-index the anchors of entry `id` (old version `prev`, new `next`); dirties their IPs. */
+  private indexAnchors(id: string, prev: DirEntry | undefined, next: DirEntry | undefined): void {
+    for (const a of prev?.anchors ?? []) {
+      const k = `${a.fromVni}/${a.ip}`;
+      if (this.anchors.get(k)?.id === id) this.anchors.delete(k);
+      if (!this.resyncPending) this.dirtyIps.add(k);
+    }
+    if (next?.state === 'withdrawn') return;
+    for (const a of next?.anchors ?? []) {
+      const k = `${a.fromVni}/${a.ip}`;
+      this.anchors.set(k, { id, nveId: a.nveId, nveAddr: a.nveAddr });
+      if (!this.resyncPending) this.dirtyIps.add(k);
+    }
   }
 
   upsertEntry(e: DirEntry, id = macId(e)): void {
     // The key of an id never changes: kept once (a snapshot of a million entries re-upserts all).
     if (!this.keys.has(id)) this.keys.set(id, { vni: e.vni, mac: e.mac });
+    const prev = this.directory.get(id);
+    if (prev?.anchors?.length || e.anchors?.length) this.indexAnchors(id, prev, e);
     this.directory.set(id, e);
     if (this.tombstones.size > 0) this.tombstones.delete(id);
     if (this.lingering.size > 0) this.lingering.delete(id);
@@ -172,6 +197,7 @@ export class NveState {
     const id = macId(k);
     const e = this.directory.get(id);
     if (!e) return undefined;
+    if (e.anchors?.length) this.indexAnchors(id, e, undefined);
     this.directory.delete(id);
     const tomb: DirEntry = { ...e, state: 'withdrawn' };
     this.tombstones.set(id, tomb);
@@ -500,9 +526,15 @@ function sameEntry(a: DirEntry, b: DirEntry): boolean {
     a.nveAddr !== b.nveAddr ||
     a.seq !== b.seq ||
     a.state !== b.state ||
-    a.ips.length !== b.ips.length
+    a.ips.length !== b.ips.length ||
+    (a.anchors?.length ?? 0) !== (b.anchors?.length ?? 0)
   )
     return false;
+  for (let i = 0; i < (a.anchors?.length ?? 0); i++) {
+    const x = a.anchors![i]!;
+    const y = b.anchors![i]!;
+    if (x.ip !== y.ip || x.fromVni !== y.fromVni || x.nveAddr !== y.nveAddr) return false;
+  }
   for (let i = 0; i < a.ips.length; i++)
     if (a.ips[i]!.ip !== b.ips[i]!.ip || a.ips[i]!.seq !== b.ips[i]!.seq) return false;
   return true;

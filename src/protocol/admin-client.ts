@@ -42,6 +42,8 @@ export interface WireEntryDetail {
     state: string;
     changedAtMs: number;
     tsi: string;
+    /** Old addresses anchored after a move into another subnet (routed VNs, docs/l3.md). */
+    anchors?: { ip: string; fromVni: number; nveId: string; nveAddr: string; sinceMs: number }[];
   };
   history: { atMs: number; fromNve: string; toNve: string; seq: number; hinted: boolean }[];
   duplicateSinceMs: number;
@@ -165,6 +167,9 @@ export class AdminClient {
   }
   deleteRoute(vrf: number, prefix: string): Promise<{ revision: number }> {
     return this.call('DeleteRoute', { vrf, prefix });
+  }
+  releaseAnchor(vni: number, mac: string, ip = ''): Promise<{ revision: number }> {
+    return this.call('ReleaseAnchor', { vni, mac, ip });
   }
   listRoutes(vrf = 0): Promise<{ routes: WireRouteRecord[] }> {
     return this.call('ListRoutes', { vrf });

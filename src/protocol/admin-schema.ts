@@ -63,6 +63,15 @@ export const addRouteRequest = z.object({ vrf: vrfId, prefix: ipPrefix, via: ip 
 export const deleteRouteRequest = z.object({ vrf: vrfId, prefix: ipPrefix });
 export const listRoutesRequest = z.object({ vrf: vrfOrNone });
 
+export const releaseAnchorRequest = z.object({
+  vni,
+  mac,
+  ip: z
+    .union([z.literal(''), ip])
+    .optional()
+    .default(''),
+});
+
 export const removeMemberRequest = z.object({ vni, nveId });
 
 export type ProvisionRequest = z.infer<typeof provisionRequest>;

@@ -135,6 +135,30 @@ function ipBinding(r: Reader): { ip: string; seq: number } {
   return out;
 }
 
+interface Anchor {
+  ip: string;
+  fromVni: number;
+  nveId: string;
+  nveAddr: string;
+  sinceMs: number;
+}
+
+function anchor(r: Reader): Anchor {
+  const out = { ip: '', fromVni: 0, nveId: '', nveAddr: '', sinceMs: 0 };
+  while (r.pos < r.end) {
+    const tag = r.tag();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === WIRE_LEN) out.ip = r.string();
+    else if (field === 2 && wire === WIRE_VARINT) out.fromVni = r.uint32();
+    else if (field === 3 && wire === WIRE_LEN) out.nveId = r.string();
+    else if (field === 4 && wire === WIRE_LEN) out.nveAddr = r.string();
+    else if (field === 5 && wire === WIRE_VARINT) out.sinceMs = r.varint();
+    else r.skip(wire);
+  }
+  return out;
+}
+
 function entry(r: Reader): object {
   const out = {
     vni: 0,
@@ -146,6 +170,7 @@ function entry(r: Reader): object {
     state: 'ENTRY_STATE_UNSPECIFIED',
     changedAtMs: 0,
     tsi: '',
+    anchors: [] as Anchor[],
   };
   while (r.pos < r.end) {
     const tag = r.tag();
@@ -153,6 +178,7 @@ function entry(r: Reader): object {
     const wire = tag & 7;
     if (wire === WIRE_LEN) {
       if (field === 2) out.mac = r.string();
+      else if (field === 10) out.anchors.push(r.inSub(anchor));
       else if (field === 3) out.ips.push(r.inSub(ipBinding));
       else if (field === 4) out.nveId = r.string();
       else if (field === 5) out.nveAddr = r.string();

@@ -152,6 +152,11 @@ export class NvaClient {
     return this.request((requestId) => ({ withdraw: { requestId, vni, mac } }));
   }
 
+  /** An anchored address of a VM here was idle: the NVA may release it (docs/l3.md). */
+  releaseAnchor(vni: number, mac: string, ip: string): Promise<Accepted> {
+    return this.request((requestId) => ({ releaseAnchor: { requestId, vni, mac, ip } }));
+  }
+
   /** Tell the NVA everything up to `revision` is installed (with optional per-VNI digests). */
   ack(revision: number, digests: { vni: number; digest: string }[] = []): void {
     if (revision > this.ackedRevision) this.ackedRevision = revision;

@@ -65,6 +65,13 @@ function protoEnum<T extends readonly string[]>(prefix: string, names: T) {
 }
 
 export const ipBinding = z.object({ ip, seq });
+export const anchor = z.object({
+  ip,
+  fromVni: vni,
+  nveId,
+  nveAddr: ip,
+  sinceMs: z.number().int().min(0),
+});
 export const entry = z.object({
   vni,
   mac,
@@ -75,6 +82,7 @@ export const entry = z.object({
   state: protoEnum('ENTRY_STATE_', entryStates),
   changedAtMs: z.number().int().min(0),
   tsi: tsi.optional().default(''),
+  anchors: z.array(anchor).max(LIMITS.ipsPerEntry).optional().default([]),
 });
 export const entryKey = z.object({ vni, mac });
 export const member = z.object({ vni, nveId, nveAddr: ip });
@@ -97,6 +105,7 @@ export const register = z.object({
   kind: protoEnum('ANNOUNCEMENT_KIND_', announcementKinds).optional().default('unspecified'),
 });
 export const withdraw = z.object({ requestId, vni, mac });
+export const releaseAnchor = z.object({ requestId, vni, mac, ip });
 export const vniDigest = z.object({ vni, digest: z.string().max(LIMITS.digestChars) });
 export const ack = z.object({ revision, digests: z.array(vniDigest).max(LIMITS.vnisPerHello) });
 
@@ -105,6 +114,7 @@ export const nveMessage = z.union([
   z.object({ register }),
   z.object({ withdraw }),
   z.object({ ack }),
+  z.object({ releaseAnchor }),
 ]);
 
 // --- NVA -> NVE -----------------------------------------------------------------------------
@@ -196,6 +206,7 @@ export type AnnouncementKind = (typeof announcementKinds)[number];
 export type Hello = z.infer<typeof hello>;
 export type Register = z.infer<typeof register>;
 export type Withdraw = z.infer<typeof withdraw>;
+export type ReleaseAnchor = z.infer<typeof releaseAnchor>;
 export type Ack = z.infer<typeof ack>;
 export type NveMessage = z.infer<typeof nveMessage>;
 export type SnapshotMsg = z.infer<typeof snapshot>;
@@ -213,7 +224,7 @@ export type NvaMessageInput = z.input<typeof nvaMessage>;
 /** A message that failed validation: `reason` is one readable sentence. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-const nveMembers = { hello, register, withdraw, ack } as const;
+const nveMembers = { hello, register, withdraw, ack, releaseAnchor } as const;
 const nvaMembers = { snapshot, change, accepted, reject, moveHint, digestMismatch } as const;
 
 /**

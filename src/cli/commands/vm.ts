@@ -38,6 +38,14 @@ function entryJson(d: WireEntryDetail) {
     duplicateSince: d.duplicateSinceMs ? new Date(d.duplicateSinceMs).toISOString() : undefined,
     conflictIps: d.conflictIps.length ? d.conflictIps : undefined,
     provisioned: d.provisioned,
+    anchors: e.anchors?.length
+      ? e.anchors.map((a) => ({
+          ip: a.ip,
+          fromVni: a.fromVni,
+          anchorNve: a.nveId,
+          since: new Date(a.sinceMs).toISOString(),
+        }))
+      : undefined,
     history: d.history.map((h) => ({ ...h, at: new Date(h.atMs).toISOString(), atMs: undefined })),
     convergence: d.convergence.map((c) => ({
       revision: c.revision,
@@ -124,6 +132,18 @@ export function registerVm(program: Command): void {
           ]),
         );
       }
+      if (j.anchors) {
+        process.stdout.write('\nanchored addresses (old subnet, still routed to the VM):\n');
+        printTable(
+          ['IP', 'FROM VNI', 'ANCHOR NVE', 'SINCE (UTC)'],
+          j.anchors.map((a) => [
+            a.ip,
+            String(a.fromVni),
+            a.anchorNve,
+            a.since.replace('T', ' ').slice(0, 19),
+          ]),
+        );
+      }
       if (j.convergence.length) {
         process.stdout.write('\nconvergence:\n');
         printTable(
@@ -131,6 +151,27 @@ export function registerVm(program: Command): void {
           j.convergence.map((c) => [String(c.revision), c.durationMs.toFixed(2), String(c.nves)]),
         );
       }
+    });
+
+  withConnection(
+    vm
+      .command('release-anchor')
+      .description(
+        'release the anchored old addresses of a VM that changed subnet (its old connections are done)',
+      ),
+  )
+    .argument('<vni>', "the VM's VN now")
+    .argument('<mac>')
+    .argument('[ip]', 'one anchored address (default: all)')
+    .action(async (vniS: string, macS: string, ip: string | undefined, o: ConnectionOpts) => {
+      const vni = parseVni(vniS);
+      const mac = parseMac(macS);
+      const r = await withAdmin(o, (c) => c.releaseAnchor(vni, mac, ip ?? ''));
+      if (o.json) printJson(r);
+      else
+        process.stdout.write(
+          r.revision ? `released at revision ${r.revision}\n` : 'nothing was anchored\n',
+        );
     });
 
   withConnection(

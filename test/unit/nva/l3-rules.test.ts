@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_ROUTER_MAC,
+  decideAnchors,
   decideRoute,
   decideVn,
   decideVrf,
@@ -10,7 +11,7 @@ import {
   routesOf,
   vrfsOf,
 } from '../../../src/nva/l3-rules.ts';
-import type { VnConfig } from '../../../src/nva/model.ts';
+import { ANCHOR_WINDOW_MS, type Entry, type VnConfig } from '../../../src/nva/model.ts';
 
 const MAC = DEFAULT_ROUTER_MAC;
 const vrf1: VnConfig = {
@@ -151,5 +152,67 @@ describe('decideRoute (static routes of a VRF)', () => {
     expect(routesOf(vns, 1)).toHaveLength(2);
     apply(decideRoute(vns, 1, '0.0.0.0/0', undefined));
     expect(routesOf(vns, 1)).toEqual([{ prefix: 'fd50::/48', via: 'fd01::50' }]);
+  });
+});
+
+describe('decideAnchors (a VM that changed subnet keeps its old addresses reachable)', () => {
+  const NOW = 1_000_000;
+  const old = (over: Partial<Entry> = {}): Entry => ({
+    vni: 100,
+    mac: '02:00:00:00:00:01',
+    ips: [
+      { ip: '10.1.0.5', seq: 1 },
+      { ip: 'fd01::5', seq: 1 },
+    ],
+    nveId: 'nveA',
+    nveAddr: '192.0.2.1',
+    seq: 3,
+    state: 'withdrawn',
+    changedAt: NOW - 1000,
+    history: [],
+    ...over,
+  });
+  const anchor = (ip: string, since = NOW) => ({
+    ip,
+    fromVni: 100,
+    nveId: 'nveA',
+    nveAddr: '192.0.2.1',
+    since,
+  });
+  const cases: [string, Parameters<typeof decideAnchors>, string[]][] = [
+    [
+      'just withdrawn from VN 100: both old addresses',
+      [[], [old()], ['10.2.0.7'], NOW],
+      ['10.1.0.5', 'fd01::5'],
+    ],
+    [
+      'still live in VN 100 (hot move)',
+      [[], [old({ state: 'active' })], ['10.2.0.7'], NOW],
+      ['10.1.0.5', 'fd01::5'],
+    ],
+    [
+      'withdrawn long ago: nothing',
+      [[], [old({ changedAt: NOW - ANCHOR_WINDOW_MS - 1 })], ['10.2.0.7'], NOW],
+      [],
+    ],
+    [
+      'keeps an old address itself: no anchor for it',
+      [[], [old()], ['10.2.0.7', 'fd01::5'], NOW],
+      ['10.1.0.5'],
+    ],
+    ['anchors it had are kept', [[anchor('10.1.0.9', 5)], [], ['10.2.0.7'], NOW], ['10.1.0.9']],
+    ['an anchor it takes back goes', [[anchor('10.1.0.9', 5)], [], ['10.1.0.9'], NOW], []],
+  ];
+  it.each(cases)('%s', (_name, args, ips) => {
+    expect(
+      decideAnchors(...args)
+        .map((a) => a.ip)
+        .sort(),
+    ).toEqual(ips.sort());
+  });
+  it('an anchor names the NVE the VM had the address at, and keeps its age', () => {
+    const [a] = decideAnchors([anchor('10.1.0.9', 5)], [old()], ['10.2.0.7'], NOW);
+    expect(a).toEqual(anchor('10.1.0.9', 5));
+    expect(decideAnchors([], [old()], [], NOW)[0]).toEqual(anchor('10.1.0.5'));
   });
 });

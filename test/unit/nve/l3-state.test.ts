@@ -187,4 +187,62 @@ describe('L3 tables from the directory', () => {
     rec.apply();
     expect(prefix('0.0.0.0/0')).toBeUndefined();
   });
+
+  it('an anchored address: local and flagged where the VM is, to the VM from the anchor NVE, to the anchor elsewhere', () => {
+    // D (VN 200) lives at NVE 2 and had 10.1.0.40 in VN 100 at NVE 3 (the anchor)
+    const D = '02:00:00:00:00:0d';
+    const withAnchor = (at: { id: string; addr: string }): DirEntry => ({
+      ...entry(200, D, at, ['10.2.0.40']),
+      anchors: [{ ip: '10.1.0.40', fromVni: 100, nveId: NVE3.id, nveAddr: NVE3.addr }],
+    });
+    // here (NVE 1) is neither: to the anchor NVE
+    const { state, rec, route } = setup();
+    state.upsertEntry(withAnchor(NVE2));
+    rec.apply();
+    expect(route('10.1.0.40')).toEqual({ kind: 'remote', l3Vni: L3VNI, nve: NVE3.addr });
+    expect(route('10.2.0.40')).toEqual({ kind: 'remote', l3Vni: L3VNI, nve: NVE2.addr });
+    // the VM comes here: local, flagged as an anchor (the dataplane reports its use)
+    state.upsertEntry(withAnchor(ME));
+    state.setLocal({
+      vni: 200,
+      mac: D,
+      ips: ['10.2.0.40'],
+      ifindex: 9,
+      tsi: 'tap-d',
+      seq: 2,
+      active: true,
+      confirmed: true,
+    });
+    rec.apply();
+    expect(route('10.1.0.40')).toEqual({
+      kind: 'local',
+      vni: 200,
+      ifindex: 9,
+      mac: D,
+      anchor: true,
+    });
+    // a VM that registers the old address for itself wins over the anchor
+    state.upsertEntry(entry(100, '02:00:00:00:00:0e', NVE2, ['10.1.0.40']));
+    rec.apply();
+    expect(route('10.1.0.40')).toEqual({ kind: 'remote', l3Vni: L3VNI, nve: NVE2.addr });
+    // released: only that VM's route remains; without it, none
+    state.deleteEntry({ vni: 100, mac: '02:00:00:00:00:0e' });
+    state.setLinger(`100/02:00:00:00:00:0e`, false);
+    state.upsertEntry({ ...withAnchor(ME), anchors: [] });
+    rec.apply();
+    expect(route('10.1.0.40')).toBeUndefined();
+  });
+
+  it("at the anchor NVE the old address goes straight to the VM's NVE", () => {
+    const D = '02:00:00:00:00:0d';
+    const { state, rec, route } = setup();
+    state.upsertEntry({
+      ...entry(200, D, NVE2, ['10.2.0.40']),
+      anchors: [{ ip: '10.1.0.40', fromVni: 100, nveId: ME.id, nveAddr: ME.addr }],
+    });
+    rec.apply();
+    expect(route('10.1.0.40')).toEqual({ kind: 'remote', l3Vni: L3VNI, nve: NVE2.addr });
+    // a snapshot rebuilds the anchors (resync): same route, nothing written
+    expect(rec.resync().hostRoutes).toMatchObject({ set: 0, deleted: 0 });
+  });
 });

@@ -39,6 +39,29 @@ const decoded: [string, object][] = [
   ['largest safe revision', { change: { revision: Number.MAX_SAFE_INTEGER, vni: 0xffffff } }],
   ['largest VNI field', { change: { vni: 0xffffffff } }],
   [
+    'entry with anchors (a VM that changed subnet, issue 6)',
+    {
+      change: {
+        upserts: [
+          {
+            ...entry,
+            anchors: [
+              {
+                ip: '10.1.0.5',
+                fromVni: 200,
+                nveId: 'nve-7',
+                nveAddr: '192.0.2.7',
+                sinceMs: 17e11,
+              },
+              { ip: 'fd01::5', fromVni: 200, nveId: 'nve-7', nveAddr: 'fd00::7', sinceMs: 0 },
+            ],
+          },
+          { ...entry, anchors: [{}] },
+        ],
+      },
+    },
+  ],
+  [
     'every entry state',
     {
       change: { upserts: [0, 1, 2, 3, 4].map((n) => ({ ...entry, state: n })) },

@@ -148,4 +148,44 @@ describe('L3 overlay on the stream', () => {
     await nva!.admin.deleteRoute(1, '0.0.0.0/0');
     expect((await nva!.admin.listRoutes(1)).routes.filter((r) => r.kind === 'static')).toEqual([]);
   });
+
+  it('a VM that changes subnet gets its old addresses anchored; only its NVE (or the admin) releases them', async () => {
+    await setup();
+    const a = nve('a', [100]);
+    const b = nve('b', [100, 200]);
+    const c = nve('c', [200]);
+    await until('all synced', () => [a, b, c].every((n) => n.snapshots.length > 0));
+    const m = mac(7);
+    await a.client.register({ vni: 100, mac: m, ips: ['10.1.0.7', 'fd01::7'] });
+    await a.client.withdraw(100, m);
+    await c.client.register({ vni: 200, mac: m, ips: ['10.2.0.8'] });
+    const anchors = [
+      { ip: '10.1.0.7', fromVni: 100, nveId: 'a', nveAddr: '192.0.2.1' },
+      { ip: 'fd01::7', fromVni: 100, nveId: 'a', nveAddr: '192.0.2.1' },
+    ];
+    // every NVE of the VRF hears of them (a Change through the hand-written decoder)
+    await until('b has the anchors', () =>
+      b.changes.some((ch) => ch.upserts.some((e) => e.anchors.length === 2)),
+    );
+    const got = b.changes.flatMap((ch) => ch.upserts).find((e) => e.anchors.length === 2)!;
+    expect(got.anchors.map(({ sinceMs: _s, ...x }) => x)).toEqual(anchors);
+    expect(
+      (await nva!.admin.listRoutes(1)).routes
+        .filter((r) => r.kind === 'anchor')
+        .map((r) => [r.prefix, r.nveId, r.via]),
+    ).toEqual([
+      ['10.1.0.7/32', 'c', 'a'],
+      ['fd01::7/128', 'c', 'a'],
+    ]);
+    // an NVE that does not hold the VM cannot release; the VM's NVE can
+    await expect(a.client.releaseAnchor(200, m, '10.1.0.7')).rejects.toThrow(/not at NVE a/);
+    await c.client.releaseAnchor(200, m, '10.1.0.7');
+    expect((await nva!.admin.showEntry(200, m)).detail.entry.anchors?.map((x) => x.ip)).toEqual([
+      'fd01::7',
+    ]);
+    // the orchestrator releases the rest
+    expect((await nva!.admin.releaseAnchor(200, m)).revision).toBeGreaterThan(0);
+    expect((await nva!.admin.showEntry(200, m)).detail.entry.anchors).toEqual([]);
+    expect((await nva!.admin.releaseAnchor(200, m)).revision).toBe(0);
+  });
 });
