@@ -84,7 +84,7 @@ static __always_inline void flood_send_remote(struct flood_ctx *fc, const struct
 	 * refuses misaligned stack access) */
 	__u8 buf[VXLAN_ENCAP_LEN_V6 + 2] __attribute__((aligned(8))) = {};
 	__u8 *hdr = buf + 2;
-	__u8 dmac[ETH_ALEN];
+	__u8 dmac[ETH_ALEN] __attribute__((aligned(2)));
 	__u32 need;
 	int err;
 

@@ -33,7 +33,7 @@ static __always_inline int tsi_source_needs_check(const struct tsi_info *tsi,
 
 	if (LEARN_SAMPLE_MASK == 0 || (tsi->flags & F_TSI_STRICT_SRC) || eth_is_group(eth->h_dest))
 		return 1;
-	if (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6))
+	if (eth_proto(eth) != bpf_htons(ETH_P_IP) && eth_proto(eth) != bpf_htons(ETH_P_IPV6))
 		return 1;
 	n = bpf_map_lookup_elem(&learn_sample, &zero);
 	if (!n)
@@ -50,7 +50,7 @@ static __always_inline int tsi_check_source(const struct roam_config *cfg,
 	struct fdb_key key = { .vni = tsi->vni };
 	struct fdb_entry *e;
 
-	eth_addr_copy(key.mac, eth->h_source);
+	eth_addr_copy_words(key.mac, eth->h_source);
 	e = bpf_map_lookup_elem(&fdb, &key);
 	/* a migrating VM (dual) still lives here until its move completes */
 	if (e && (e->kind == FDB_LOCAL || e->kind == FDB_DUAL) && e->ifindex == ifindex)
@@ -161,7 +161,7 @@ static __always_inline int tsi_forward(struct xdp_md *ctx, const struct roam_con
 		return DROP_TRUNCATED;
 	if (eth_is_group(eth->h_dest))
 		return fwd_flood_handoff(ctx, cfg, vni, 0, VERDICT_FLOOD);
-	eth_addr_copy(key.mac, eth->h_dest);
+	eth_addr_copy_words(key.mac, eth->h_dest);
 	e = bpf_map_lookup_elem(&fdb, &key);
 	if (!e) {
 		vi = bpf_map_lookup_elem(&vnis, &vni);
@@ -214,7 +214,7 @@ int roam_tsi(struct xdp_md *ctx)
 		verdict = DROP_TRUNCATED;
 		goto out;
 	}
-	if (eth_is_vlan(eth->h_proto)) {
+	if (eth_is_vlan(eth_proto(eth))) {
 		verdict = DROP_VLAN;
 		goto out;
 	}
@@ -233,13 +233,13 @@ int roam_tsi(struct xdp_md *ctx)
 	verdict = l3_tsi_stage(ctx, cfg, ifindex, vni);
 	if (verdict != GO_ON)
 		goto out;
-	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
+	if (eth_proto(eth) == bpf_htons(ETH_P_ARP)) {
 		verdict = tsi_handle_arp(cfg, ifindex, vni, eth, &c);
-	} else if (eth->h_proto == bpf_htons(ETH_P_RARP)) {
+	} else if (eth_proto(eth) == bpf_htons(ETH_P_RARP)) {
 		verdict = tsi_handle_rarp(cfg, ifindex, vni, eth, &c);
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+	} else if (eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
 		verdict = tsi_handle_ipv6(ctx, cfg, ifindex, vni, eth, &c);
-	} else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+	} else if (eth_proto(eth) == bpf_htons(ETH_P_IP)) {
 		verdict = cursor_pull(&c, sizeof(struct iphdr)) ? GO_ON : DROP_TRUNCATED;
 	}
 	if (verdict != GO_ON)

@@ -26,7 +26,7 @@ static __always_inline int underlay_check_peer(const struct vxlan_outer *outer, 
 {
 	struct peer_key key = { .vni = outer->vni };
 
-	__builtin_memcpy(&key.addr, &outer->src, sizeof(key.addr));
+	nve_addr_copy(&key.addr, &outer->src);
 	if (bpf_map_lookup_elem(&peers, &key)) {
 		*vni = outer->vni;
 		return GO_ON;
@@ -62,7 +62,7 @@ static __always_inline int underlay_forward(struct xdp_md *ctx, const struct roa
 		verdict = underlay_decap(ctx, outer_len);
 		return verdict != GO_ON ? verdict : fwd_flood_handoff(ctx, cfg, vni, 1, VERDICT_FLOOD);
 	}
-	eth_addr_copy(key.mac, inner->h_dest);
+	eth_addr_copy_words(key.mac, inner->h_dest);
 	e = bpf_map_lookup_elem(&fdb, &key);
 	if (!e) {
 		struct vni_info *vi = bpf_map_lookup_elem(&vnis, &vni);
@@ -140,7 +140,7 @@ int roam_underlay(struct xdp_md *ctx)
 		verdict = DROP_TRUNCATED;
 		goto out;
 	}
-	if (eth_is_vlan(inner->h_proto)) {
+	if (eth_is_vlan(eth_proto(inner))) {
 		verdict = DROP_VLAN;
 		goto out;
 	}

@@ -85,11 +85,11 @@ static __always_inline int fwd_deliver_local(const struct roam_config *cfg, __u3
 static __always_inline int fwd_send_remote(struct xdp_md *ctx, const struct roam_config *cfg,
 					   __u32 vni, const struct nve_addr *remote_in, int ok)
 {
-	struct nve_addr remote;
+	struct nve_addr remote __attribute__((aligned(4)));
 	int err;
 
 	/* a stack copy: the map value may change under us while the frame is rewritten */
-	__builtin_memcpy(&remote, remote_in, sizeof(remote));
+	nve_addr_copy(&remote, remote_in);
 	err = xdp_vxlan_encap(ctx, cfg, &remote, vni);
 	if (err)
 		return err;

@@ -231,7 +231,7 @@ static __always_inline int gw_answer_unreach4(struct xdp_md *ctx, const struct r
 
 	eth_addr_copy(eth->h_dest, peer_mac);
 	eth_addr_copy(eth->h_source, g->gw_mac);
-	eth->h_proto = bpf_htons(ETH_P_IP);
+	store_u16(&eth->h_proto, bpf_htons(ETH_P_IP));
 	*(__u16 *)ip = bpf_htons(0x4500); /* version 4, 20-byte header, TOS 0 */
 	ip->tot_len = bpf_htons(UNREACH4_HDRS_LEN + UNREACH4_QUOTE_LEN);
 	ip->id = 0;
@@ -288,7 +288,7 @@ static __always_inline int gw_answer_unreach6(struct xdp_md *ctx, const struct r
 
 	eth_addr_copy(eth->h_dest, peer_mac);
 	eth_addr_copy(eth->h_source, g->gw_mac);
-	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	store_u16(&eth->h_proto, bpf_htons(ETH_P_IPV6));
 	*(__be32 *)ip6 = bpf_htonl(0x60000000);
 	ip6->payload_len = bpf_htons(sizeof(*icmp) + UNREACH6_QUOTE_LEN);
 	ip6->nexthdr = IPPROTO_ICMPV6;

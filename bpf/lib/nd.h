@@ -120,7 +120,7 @@ static __always_inline int nd_prepare_na(struct xdp_md *ctx, const __u8 *asker_m
 
 	eth_addr_copy(eth->h_dest, amac);
 	eth_addr_copy(eth->h_source, mac);
-	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	store_u16(&eth->h_proto, bpf_htons(ETH_P_IPV6));
 	*(__be32 *)ip6 = bpf_htonl(0x60000000); /* version 6, class 0, flow 0 */
 	ip6->payload_len = bpf_htons(ND_NA_ICMP_LEN);
 	ip6->nexthdr = IPPROTO_ICMPV6;

@@ -64,7 +64,7 @@ static __always_inline struct routed_vni *routed_vni_get(__u32 vni)
 static __always_inline int route_parse_dst(const struct ethhdr *eth, void *data_end,
 					   struct route_dst *dst)
 {
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+	if (eth_proto(eth) == bpf_htons(ETH_P_IP)) {
 		const struct iphdr *ip = (const void *)(eth + 1);
 
 		if ((void *)(ip + 1) > data_end)
@@ -76,7 +76,7 @@ static __always_inline int route_parse_dst(const struct ethhdr *eth, void *data_
 		__builtin_memcpy(dst->ip, &ip->daddr, 4);
 		return GO_ON;
 	}
-	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+	if (eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
 		const struct ipv6hdr *ip6 = (const void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > data_end)
@@ -93,7 +93,7 @@ static __always_inline int route_parse_dst(const struct ethhdr *eth, void *data_
  * 1624, as the kernel's ip_decrease_ttl). The caller checked the header is in the frame. */
 static __always_inline void route_decrement_ttl(struct ethhdr *eth, void *data_end)
 {
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+	if (eth_proto(eth) == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 		__u32 check;
 
@@ -173,9 +173,9 @@ static __always_inline int l3_tsi_stage(struct xdp_md *ctx, const struct roam_co
 	if (!eth)
 		return DROP_TRUNCATED;
 
-	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+	if (eth_proto(eth) == bpf_htons(ETH_P_ARP))
 		return gw_answer_arp(cfg, ifindex, vni, &g, eth, &c);
-	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+	if (eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > data_end)
@@ -191,7 +191,7 @@ static __always_inline int l3_tsi_stage(struct xdp_md *ctx, const struct roam_co
 			return GO_ON;
 		if (ip6_is_gateway(&g, ip6->daddr.s6_addr))
 			return gw_answer_echo6(cfg, ifindex, vni, &g, eth, ip6, data_end);
-	} else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+	} else if (eth_proto(eth) == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
 		if (!eth_addr_equal(eth->h_dest, g.gw_mac))

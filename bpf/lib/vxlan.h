@@ -63,6 +63,15 @@ static __always_inline int nve_addr_equal(const struct nve_addr *a, const struct
 	return a->family == b->family && ipv6_addr_equal(a->ip, b->ip);
 }
 
+/* Copies an NVE address in five word moves (struct nve_addr is byte-aligned, so a plain
+ * copy is twenty byte moves). A stack destination must be 4-byte aligned. */
+static __always_inline void nve_addr_copy(struct nve_addr *dst, const struct nve_addr *src)
+{
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*dst) / 4); i++)
+		store_u32((__u8 *)dst + 4 * i, load_u32((const __u8 *)src + 4 * i));
+}
+
 static __always_inline __u32 hash_mix(__u32 h, __u32 v)
 {
 	h ^= v;
@@ -82,9 +91,9 @@ static __always_inline void tunnel_inner_flow(void *data, void *data_end, struct
 	f->ecn = ECN_NOT_ECT;
 	if (!eth)
 		return;
-	h = hash_mix(h, *(__u32 *)eth->h_dest ^ *(__u16 *)(eth->h_dest + 4));
-	h = hash_mix(h, *(__u32 *)eth->h_source ^ *(__u16 *)(eth->h_source + 4));
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+	h = hash_mix(h, load_u32(eth->h_dest) ^ load_u16(eth->h_dest + 4));
+	h = hash_mix(h, load_u32(eth->h_source) ^ load_u16(eth->h_source + 4));
+	if (eth_proto(eth) == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph = cursor_pull(&c, sizeof(*iph));
 
 		if (iph) {
@@ -100,7 +109,7 @@ static __always_inline void tunnel_inner_flow(void *data, void *data_end, struct
 					h = hash_mix(h, *ports);
 			}
 		}
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+	} else if (eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = cursor_pull(&c, sizeof(*ip6));
 
 		if (ip6) {
@@ -126,7 +135,7 @@ static __always_inline int ecn_decapsulate(__u8 outer_ecn, struct ethhdr *inner,
 {
 	if (outer_ecn != ECN_CE)
 		return 0;
-	if (inner->h_proto == bpf_htons(ETH_P_IP)) {
+	if (eth_proto(inner) == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph = (void *)(inner + 1);
 		__u16 old, new;
 		__u32 sum;
@@ -142,7 +151,7 @@ static __always_inline int ecn_decapsulate(__u8 outer_ecn, struct ethhdr *inner,
 		new = *(__u16 *)iph;
 		sum = (__u16)~iph->check + (__u16)~old + new;
 		iph->check = csum_fold(sum);
-	} else if (inner->h_proto == bpf_htons(ETH_P_IPV6)) {
+	} else if (eth_proto(inner) == bpf_htons(ETH_P_IPV6)) {
 		__be32 *w = (void *)(inner + 1);
 		__u32 first;
 
@@ -161,25 +170,14 @@ static __always_inline __u32 vxlan_encap_len(__u8 family)
 	return family == FAMILY_V6 ? VXLAN_ENCAP_LEN_V6 : VXLAN_ENCAP_LEN_V4;
 }
 
-/* The underlay MAC to send to `remote` through: nexthops entry, else the gateway, else a
- * FIB lookup when enabled. Returns 0 with mac filled, or DROP_NO_NEXTHOP. A miss is never
- * sent somewhere wrong. */
-static __always_inline int nexthop_resolve(void *ctx, const struct roam_config *cfg,
-					   const struct nve_addr *remote, __u8 *mac)
+/* The underlay MAC to `remote` from the kernel's FIB and neighbour table (F_CFG_FIB). Returns
+ * 0 with mac filled, or DROP_NO_NEXTHOP. Its own function so that zeroing the 64-byte
+ * request happens only here, not on every frame that has a nexthops entry. */
+static __always_inline int nexthop_fib_lookup(void *ctx, const struct roam_config *cfg,
+					      const struct nve_addr *remote, __u8 *mac)
 {
-	struct nexthop *nh = bpf_map_lookup_elem(&nexthops, remote);
 	struct bpf_fib_lookup fib = {};
 
-	if (nh) {
-		eth_addr_copy(mac, nh->mac);
-		return 0;
-	}
-	if (cfg->flags & F_CFG_GATEWAY) {
-		eth_addr_copy(mac, cfg->gateway_mac);
-		return 0;
-	}
-	if (!(cfg->flags & F_CFG_FIB))
-		return DROP_NO_NEXTHOP;
 	fib.ifindex = cfg->underlay_ifindex;
 	if (remote->family == FAMILY_V4) {
 		fib.family = AF_INET;
@@ -195,6 +193,27 @@ static __always_inline int nexthop_resolve(void *ctx, const struct roam_config *
 		return DROP_NO_NEXTHOP;
 	eth_addr_copy(mac, fib.dmac);
 	return 0;
+}
+
+/* The underlay MAC to send to `remote` through: nexthops entry, else the gateway, else a
+ * FIB lookup when enabled. Returns 0 with mac filled, or DROP_NO_NEXTHOP. A miss is never
+ * sent somewhere wrong. */
+static __always_inline int nexthop_resolve(void *ctx, const struct roam_config *cfg,
+					   const struct nve_addr *remote, __u8 *mac)
+{
+	struct nexthop *nh = bpf_map_lookup_elem(&nexthops, remote);
+
+	if (nh) {
+		eth_addr_copy_words(mac, nh->mac);
+		return 0;
+	}
+	if (cfg->flags & F_CFG_GATEWAY) {
+		eth_addr_copy_words(mac, cfg->gateway_mac);
+		return 0;
+	}
+	if (!(cfg->flags & F_CFG_FIB))
+		return DROP_NO_NEXTHOP;
+	return nexthop_fib_lookup(ctx, cfg, remote, mac);
 }
 
 /* UDP + VXLAN part of the outer headers. */
@@ -223,9 +242,9 @@ static __always_inline void vxlan_write_outer_v4(void *data, const struct roam_c
 	struct iphdr *iph = data + sizeof(*eth);
 	__u16 udp_len = sizeof(struct udphdr) + sizeof(struct vxlanhdr_roam) + inner_len;
 
-	eth_addr_copy(eth->h_dest, dmac);
-	eth_addr_copy(eth->h_source, cfg->local_mac);
-	eth->h_proto = bpf_htons(ETH_P_IP);
+	eth_addr_copy_words(eth->h_dest, dmac);
+	eth_addr_copy_words(eth->h_source, cfg->local_mac);
+	store_u16(&eth->h_proto, bpf_htons(ETH_P_IP));
 	iph->version = 4;
 	iph->ihl = 5;
 	/* ECN copied from the inner header (RFC 6040 normal mode); DSCP not inherited */
@@ -253,9 +272,9 @@ static __always_inline void vxlan_write_outer_v6(void *data, const struct roam_c
 	struct ipv6hdr *ip6 = data + sizeof(*eth);
 	__u16 udp_len = sizeof(struct udphdr) + sizeof(struct vxlanhdr_roam) + inner_len;
 
-	eth_addr_copy(eth->h_dest, dmac);
-	eth_addr_copy(eth->h_source, cfg->local_mac);
-	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	eth_addr_copy_words(eth->h_dest, dmac);
+	eth_addr_copy_words(eth->h_source, cfg->local_mac);
+	store_u16(&eth->h_proto, bpf_htons(ETH_P_IPV6));
 	*(__be32 *)ip6 = bpf_htonl(0x60000000 | ((__u32)flow->ecn << 20));
 	ip6->payload_len = bpf_htons(udp_len);
 	ip6->nexthdr = IPPROTO_UDP;
@@ -299,7 +318,7 @@ static __always_inline int xdp_vxlan_encap(struct xdp_md *ctx, const struct roam
 	__u32 inner_len = data_end - data;
 	__u32 len = vxlan_encap_len(remote->family);
 	struct inner_flow flow;
-	__u8 dmac[ETH_ALEN];
+	__u8 dmac[ETH_ALEN] __attribute__((aligned(2)));
 	int err;
 
 	err = vxlan_check_fits(cfg, remote, inner_len);
@@ -335,7 +354,7 @@ static __always_inline int vxlan_parse_outer(struct cursor *c, const struct ethh
 	struct vxlanhdr_roam *vx;
 	void *start = (void *)eth;
 
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+	if (eth_proto(eth) == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph = cursor_pull(c, sizeof(*iph));
 		__u32 opt_len;
 
@@ -360,7 +379,7 @@ static __always_inline int vxlan_parse_outer(struct cursor *c, const struct ethh
 		out->src.family = FAMILY_V4;
 		__builtin_memset(out->src.ip, 0, sizeof(out->src.ip));
 		*(__u32 *)out->src.ip = iph->saddr;
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+	} else if (eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = cursor_pull(c, sizeof(*ip6));
 
 		if (!ip6 || !(cfg->flags & F_CFG_HAS_IP6))
