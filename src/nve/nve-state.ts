@@ -184,8 +184,11 @@ export class NveState {
   upsertEntry(e: DirEntry, id = macId(e)): void {
     // The key of an id never changes: kept once (a snapshot of a million entries re-upserts all).
     if (!this.keys.has(id)) this.keys.set(id, { vni: e.vni, mac: e.mac });
-    const prev = this.directory.get(id);
-    if (prev?.anchors?.length || e.anchors?.length) this.indexAnchors(id, prev, e);
+    // (no extra lookup per entry unless anchors exist: a snapshot re-upserts a million)
+    if (e.anchors?.length || this.anchors.size > 0) {
+      const prev = this.directory.get(id);
+      if (prev?.anchors?.length || e.anchors?.length) this.indexAnchors(id, prev, e);
+    }
     this.directory.set(id, e);
     if (this.tombstones.size > 0) this.tombstones.delete(id);
     if (this.lingering.size > 0) this.lingering.delete(id);
