@@ -35,12 +35,12 @@ async function vm(...args: string[]): Promise<unknown> {
   return JSON.parse(r.stdout);
 }
 
-function nve(id: string, token: string, addr: string): NvaClient {
+function nve(id: string, token: string, addr: string, vnis = [100]): NvaClient {
   const c = new NvaClient({
     address,
     nveId: id,
     underlayAddr: addr,
-    vnis: [100],
+    vnis,
     token,
     autoAck: true,
   });
@@ -154,6 +154,88 @@ describe('roam nva serve + roam vm', () => {
     expect(await vm('show', '100', MAC)).toMatchObject({ state: 'active' });
     expect(await a.register({ vni: 100, mac: MAC })).toMatchObject({ outcome: 'moved' });
   }, 90_000);
+
+  it('L3 (issue 6): roam nva vrf / vn --vrf, roam route add/list, anchors in roam vm show, release-anchor', async () => {
+    const tokens = (globalThis as { tokens?: Record<string, string> }).tokens ?? {};
+    const cli = async (...args: string[]) => {
+      const r = await roam(...args, '--nva', address, '--json');
+      if (r.code !== 0) throw new Error(`roam ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+      return JSON.parse(r.stdout) as unknown;
+    };
+    expect(await cli('nva', 'vrf', '1', '--l3-vni', '5001')).toEqual({
+      vrf: 1,
+      l3Vni: 5001,
+      routerMac: '02:00:5e:00:01:01',
+      name: '',
+    });
+    expect(
+      await cli(
+        'nva',
+        'vn',
+        '100',
+        '--vrf',
+        '1',
+        '--gateway',
+        '10.1.0.254/24',
+        '--gateway',
+        'fd00::fe/64',
+      ),
+    ).toMatchObject({
+      vni: 100,
+      routed: true,
+      vrf: 1,
+      gatewayIp4: '10.1.0.254/24',
+      gatewayIp6: 'fd00::fe/64',
+    });
+    await cli('nva', 'vn', '200', '--learning', 'open', '--vrf', '1', '--gateway', '10.2.0.254/24');
+    // the VM (at NVE a in VN 100) moves to NVE b into VN 200 with a new address
+    const b = nve('b', tokens.b ?? '', '192.0.2.2', [100, 200]);
+    await b.ready();
+    await b.register({ vni: 200, mac: MAC, ips: ['10.2.0.9'] });
+    const shown = (await vm('show', '200', MAC)) as {
+      anchors: { ip: string; anchorNve: string }[];
+    };
+    expect(shown.anchors.map((x) => [x.ip, x.anchorNve]).sort()).toEqual([
+      ['10.1.0.1', 'a'],
+      ['fd00::1', 'a'],
+    ]);
+    const human = await roam('vm', 'show', '200', MAC, '--nva', address);
+    expect(human.stdout).toMatch(/anchored addresses[\s\S]*10\.1\.0\.1 +100 +a/);
+    await cli('route', 'add', '1', '0.0.0.0/0', '--via', '10.2.0.9');
+    const routes = (await cli('route', 'list', '--vrf', '1')) as {
+      kind: string;
+      prefix: string;
+      nveId: string;
+      via: string;
+    }[];
+    expect(routes.map((r) => [r.kind, r.prefix, r.nveId, r.via])).toEqual([
+      ['host', '10.1.0.1/32', 'a', ''],
+      ['host', '10.2.0.9/32', 'b', ''],
+      ['host', 'fd00::1/128', 'a', ''],
+      ['static', '0.0.0.0/0', 'b', '10.2.0.9'],
+      ['anchor', '10.1.0.1/32', 'b', 'a'],
+      ['anchor', 'fd00::1/128', 'b', 'a'],
+    ]);
+    expect((await roam('route', 'list', '--nva', address)).stdout).toMatch(
+      /VRF +PREFIX +KIND[\s\S]*0\.0\.0\.0\/0 +static/,
+    );
+    expect(await cli('vm', 'release-anchor', '200', MAC)).toMatchObject({
+      revision: expect.any(Number),
+    });
+    expect(((await vm('show', '200', MAC)) as { anchors?: unknown }).anchors).toBeUndefined();
+    const bad = await roam(
+      'route',
+      'add',
+      '1',
+      '10.9.0.1/16',
+      '--via',
+      '10.2.0.9',
+      '--nva',
+      address,
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/host bits set/);
+  }, 60_000);
 
   it('operator mistakes are one line on stderr, no stack trace', async () => {
     const cases: [string[], RegExp][] = [
