@@ -75,6 +75,10 @@ export class NveAgent {
           flood: r.flood.installedCount,
           peers: r.peers.installedCount,
           rarp: r.rarp.installedCount,
+          // the L3 overlay (docs/l3.md)
+          routed_vnis: r.routedVnis?.installedCount ?? 0,
+          host_routes: r.hostRoutes?.installedCount ?? 0,
+          prefix_routes: r.prefixRoutes?.installedCount ?? 0,
           moved: this.loop.state.moved.size,
           local: this.loop.state.locals.size,
         };
