@@ -35,6 +35,39 @@ export interface ProgStats {
   runTimeNs: bigint;
 }
 
+/** What the bare forwarder is built for (struct bare_config); the UDP port is always 4789. */
+export interface BareConfig {
+  outerDmac?: string;
+  outerSmac?: string;
+  outerSaddr?: string;
+  outerDaddr?: string;
+  vni?: number;
+  underlayIfindex?: number;
+  tsiIfindex?: number;
+}
+
+/** The bare forwarder's object, loaded with `cfg` as its read-only data and not attached. */
+export function loadBareForwarder(cfg: BareConfig): BpfObject {
+  const obj = BpfObject.open(BARE_FORWARDER_OBJECT);
+  try {
+    const buf = Buffer.alloc(CFG.size);
+    if (cfg.outerDmac) Buffer.from(macBytes(cfg.outerDmac)).copy(buf, CFG.outerDmac);
+    if (cfg.outerSmac) Buffer.from(macBytes(cfg.outerSmac)).copy(buf, CFG.outerSmac);
+    if (cfg.outerSaddr) Buffer.from(ipv4Bytes(cfg.outerSaddr)).copy(buf, CFG.outerSaddr);
+    if (cfg.outerDaddr) Buffer.from(ipv4Bytes(cfg.outerDaddr)).copy(buf, CFG.outerDaddr);
+    buf.writeUInt32LE(cfg.vni ?? 0, CFG.vni);
+    buf.writeUInt32LE(cfg.underlayIfindex ?? 0, CFG.underlayIfindex);
+    buf.writeUInt32LE(cfg.tsiIfindex ?? 0, CFG.tsiIfindex);
+    buf.writeUInt16LE(VXLAN_PORT, CFG.udpDport);
+    obj.setRodata(padTo(buf, obj.initialValue('.rodata').length));
+    obj.load();
+    return obj;
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+}
+
 /** One direction of the bare forwarder: encap on a TSI, or decap on an underlay interface. */
 export class BareForwarder {
   private constructor(
@@ -45,18 +78,15 @@ export class BareForwarder {
 
   /** Encapsulate everything from `vm`'s TSI at `local` towards `remote`, with `vni`. */
   static encap(local: NveNode, vm: VmNode, remote: NveNode, vni: number): BareForwarder {
-    const obj = BpfObject.open(BARE_FORWARDER_OBJECT);
+    const obj = loadBareForwarder({
+      outerDmac: remote.underlayMac,
+      outerSmac: local.underlayMac,
+      outerSaddr: local.ipv4,
+      outerDaddr: remote.ipv4,
+      vni,
+      underlayIfindex: local.underlayIfindex,
+    });
     try {
-      const cfg = Buffer.alloc(CFG.size);
-      Buffer.from(macBytes(remote.underlayMac)).copy(cfg, CFG.outerDmac);
-      Buffer.from(macBytes(local.underlayMac)).copy(cfg, CFG.outerSmac);
-      Buffer.from(ipv4Bytes(local.ipv4)).copy(cfg, CFG.outerSaddr);
-      Buffer.from(ipv4Bytes(remote.ipv4)).copy(cfg, CFG.outerDaddr);
-      cfg.writeUInt32LE(vni, CFG.vni);
-      cfg.writeUInt32LE(local.underlayIfindex, CFG.underlayIfindex);
-      cfg.writeUInt16LE(VXLAN_PORT, CFG.udpDport);
-      obj.setRodata(padTo(cfg, obj.initialValue('.rodata').length));
-      obj.load();
       return new BareForwarder(obj, attachIn(local.ns, vm.tsi, obj, 'bare_encap'), 'bare_encap');
     } catch (err) {
       obj.close();
@@ -66,13 +96,8 @@ export class BareForwarder {
 
   /** Decapsulate every VXLAN frame reaching `local`'s underlay and hand it to `vm`'s TSI. */
   static decap(local: NveNode, vm: VmNode): BareForwarder {
-    const obj = BpfObject.open(BARE_FORWARDER_OBJECT);
+    const obj = loadBareForwarder({ tsiIfindex: vm.tsiIfindex });
     try {
-      const cfg = Buffer.alloc(CFG.size);
-      cfg.writeUInt32LE(vm.tsiIfindex, CFG.tsiIfindex);
-      cfg.writeUInt16LE(VXLAN_PORT, CFG.udpDport);
-      obj.setRodata(padTo(cfg, obj.initialValue('.rodata').length));
-      obj.load();
       return new BareForwarder(
         obj,
         attachIn(local.ns, local.underlayIf, obj, 'bare_decap'),
