@@ -73,6 +73,8 @@ export interface MobilityLabOptions {
   extraTsis?: Array<{ interface: string; vni: number; mac: string; ips: string[] }>;
   /** The agents' anchorIdleTime (default: the agent's, 5 minutes). */
   anchorIdleTime?: string;
+  /** NVE index -> the only VNIs its agent serves (default: every VN of the lab on every NVE). */
+  serveOnly?: Record<number, number[]>;
 }
 
 export interface LabL3 {
@@ -185,6 +187,7 @@ export class MobilityLab {
   l3?: LabL3;
   private extraTsis: NonNullable<MobilityLabOptions['extraTsis']> = [];
   private anchorIdleTime: string | undefined;
+  private serveOnly: Record<number, number[]> | undefined;
   private destroyed = false;
   /** VMs never provisioned at the NVA (and not named in the agents' configs). */
   readonly unprovisioned = new Set<string>();
@@ -240,6 +243,7 @@ export class MobilityLab {
     lab.l3 = o.l3;
     lab.extraTsis = o.extraTsis ?? [];
     lab.anchorIdleTime = o.anchorIdleTime;
+    lab.serveOnly = o.serveOnly;
     try {
       writeFileSync(join(dir, 'admin.token'), `${adminToken}\n`, { mode: 0o600 });
       writeFileSync(join(dir, 'nve-tokens.yaml'), toYaml(Object.fromEntries(nveTokens)), {
@@ -440,7 +444,7 @@ export class MobilityLab {
           .vnis()
           .slice(0, 1)
           .map((vni) => ({ pattern: 'tsi-*', vni })),
-      ],
+      ].filter((t) => this.serveOnly?.[i]?.includes(t.vni) ?? true),
     };
     const file = join(this.dir, `${id}.yaml`);
     writeFileSync(file, toYaml(cfg));
