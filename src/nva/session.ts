@@ -364,6 +364,13 @@ export class NveSession {
     if (h.lastRevision > 0 && this.vnis.size > 0 && !joined) {
       try {
         const changes = await store.changesSince(h.lastRevision, this.subscribed());
+        if (changes.some((c) => c.vnConfig)) {
+          // the routing of its VRFs changed while it was away: the L3 config comes in snapshots
+          this.phase = 'live';
+          this.log.info({ from: h.lastRevision }, 'routing changed meanwhile: sending a snapshot');
+          await this.sendSnapshot('l3_config');
+          return;
+        }
         this.sentRevision = h.lastRevision;
         this.ackedRevision = h.lastRevision;
         // Resume: the log, then whatever arrived live meanwhile (deduplicated by revision).

@@ -188,4 +188,26 @@ describe('L3 overlay on the stream', () => {
     expect((await nva!.admin.showEntry(200, m)).detail.entry.anchors).toEqual([]);
     expect((await nva!.admin.releaseAnchor(200, m)).revision).toBe(0);
   });
+
+  it('an NVE resuming after a routing change gets a snapshot with the new config', async () => {
+    await setup();
+    const a = nve('a', [100]);
+    await until('a synced', () => a.snapshots.length > 0);
+    await until('a acked', () => a.client.ackedRevision > 0);
+    const lastRevision = a.client.ackedRevision;
+    a.close();
+    await nva!.admin.configureVn({
+      vni: 100,
+      learning: 'open',
+      routed: true,
+      vrf: 1,
+      gatewayIp4: '10.1.0.254/24',
+    });
+    const again = new TestNve(nva!, 'a', [100], { lastRevision });
+    nves.push(again);
+    await until('a resumed', () => again.snapshots.length > 0);
+    expect(again.snapshots[0]!.routedVns.find((r) => r.vni === 100)?.gatewayIp4).toBe(
+      '10.1.0.254/24',
+    );
+  });
 });
