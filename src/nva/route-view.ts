@@ -2,21 +2,11 @@
 // one host route per address of each live VM of a routed VN, the static routes resolved to the
 // NVE their next hop lives on, and address anchors. Pure: the NVEs derive the same from the
 // same directory (src/nve/l3-state.ts), this is the operator's view of it.
+import type { WireRouteRecord } from '../protocol/admin-client.ts';
 import type { Entry, VnConfig } from './model.ts';
 
-export interface RouteRecord {
-  vrf: number;
-  /** "ip/32" or "ip/128" for host routes and anchors. */
-  prefix: string;
-  kind: 'host' | 'static' | 'anchor';
-  vni: number;
-  mac: string;
-  /** Where the directory sends it; '' when a static route's next hop is not registered. */
-  nveId: string;
-  /** static: next hop; anchor: the NVE that anchors the address. */
-  via: string;
-  state: string;
-}
+/** One route of a VRF, as Admin ListRoutes carries it (`kind`: host, static or anchor). */
+export type RouteRecord = WireRouteRecord;
 
 const hostPrefix = (ip: string): string => `${ip}/${ip.includes(':') ? 128 : 32}`;
 

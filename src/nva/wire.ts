@@ -1,6 +1,7 @@
 // Directory data -> roam.v1 wire messages (the shapes proto-loader serializes). Changes of one VNI
 // that follow each other are coalesced into one Change message carrying the last revision: an NVE
 // that acks it has installed them all, and a thousand NVEs cost one message each, not one per move.
+import type { WireRoutedVn } from '../protocol/schema.ts';
 import type { Entry, Membership, MoveHint, VnConfig } from './model.ts';
 import type { Change, Snapshot } from './store.ts';
 
@@ -48,16 +49,8 @@ export function entryToWire(e: Entry): WireEntryOut {
   };
 }
 
-export interface WireRoutedVnOut {
-  vni: number;
-  vrf: number;
-  l3: boolean;
-  gatewayMac: string;
-  gatewayIp4: string;
-  gatewayIp6: string;
-  unreachable: boolean;
-  routes: { prefix: string; via: string }[];
-}
+/** A routed VN or L3 VNI as snapshots carry it (the schema's type: what NVEs validate). */
+export type WireRoutedVnOut = WireRoutedVn;
 
 /** The routing of a VN (routed VN or L3 VNI) as NVEs install it. */
 export function routedVnToWire(v: VnConfig): WireRoutedVnOut {

@@ -80,11 +80,15 @@ export interface WireVnConfig {
 /** One route of a VRF as the directory has it (Admin ListRoutes). */
 export interface WireRouteRecord {
   vrf: number;
+  /** "ip/32" or "ip/128" for host routes and anchors. */
   prefix: string;
   kind: 'host' | 'static' | 'anchor';
+  /** host, anchor: the VM's VN (now); static: its next hop's. */
   vni: number;
   mac: string;
+  /** Where the directory sends it; '' when a static route's next hop is not registered. */
   nveId: string;
+  /** static: next hop (a VM address); anchor: the NVE that anchors the address. */
   via: string;
   state: string;
 }
