@@ -95,7 +95,10 @@ export class Directory {
       );
       let upserts = decision.verdict === 'reject' ? [] : decision.upserts;
       if (decision.verdict === 'accept' && vn?.l3?.kind === 'gateway') {
-        upserts = this.anchored(decision.entry, input.current, others, upserts);
+        // new anchors only when the VM arrives in this VN; later registrations keep what is left
+        // (an anchor released by the orchestrator or for idleness does not come back)
+        const arriving = !input.current || input.current.state === 'withdrawn';
+        upserts = this.anchored(decision.entry, input.current, arriving ? others : [], upserts);
         decision.entry =
           upserts.find((e) => e.mac === reg.mac && e.vni === reg.vni) ?? decision.entry;
       }

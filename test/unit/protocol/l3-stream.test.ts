@@ -187,6 +187,9 @@ describe('L3 overlay on the stream', () => {
     expect((await nva!.admin.releaseAnchor(200, m)).revision).toBeGreaterThan(0);
     expect((await nva!.admin.showEntry(200, m)).detail.entry.anchors).toEqual([]);
     expect((await nva!.admin.releaseAnchor(200, m)).revision).toBe(0);
+    // a later registration of the VM (a GARP refresh) does not bring them back
+    await c.client.register({ vni: 200, mac: m, ips: ['10.2.0.8', 'fd02::8'] });
+    expect((await nva!.admin.showEntry(200, m)).detail.entry.anchors).toEqual([]);
   });
 
   it('an NVE resuming after a routing change gets a snapshot with the new config', async () => {
