@@ -196,4 +196,25 @@ describe('e2e L3: routed VNs of two VRFs, driven by the NVA', () => {
     expect(neigh[0]?.lladdr).toBe(DEFAULT_ROUTER_MAC);
     expect(ping(b, '10.72.0.1', 2)).toBe(2);
   });
+
+  it('an agent killed -9 and restarted adopts its L3 tables: same routes, routing never stops', async () => {
+    const a = lab.topo.vm('a');
+    const b = lab.topo.vm('b');
+    const dump = () => {
+      const t = lab.l3Tables(0);
+      return JSON.stringify([
+        [...t.routedVnis.entries()].sort(),
+        [...t.hostRoutes.entries()].map(([k, v]) => [`${k.vrf}/${k.ip}`, v]).sort(),
+        [...t.prefixRoutes.entries()].map(([k, v]) => [`${k.vrf}/${k.prefix}`, v]).sort(),
+      ]);
+    };
+    const before = dump();
+    await lab.killAgent(0);
+    // no agent at NVE 0: its pinned tables keep routing
+    expect(ping(a, b.ipv4, 3)).toBe(3);
+    await lab.startAgent(0);
+    await lab.waitConverged();
+    expect(dump()).toBe(before);
+    expect(ping(a, b.ipv6, 3)).toBe(3);
+  });
 });
