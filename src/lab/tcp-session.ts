@@ -57,6 +57,9 @@ export class TcpSession {
   closed: string | undefined;
   /** The client's local address of the connection. */
   localAddress = '';
+  /** Longest time between two echoes (ms), e.g. the stall across a move. */
+  maxGapMs = 0;
+  private lastEchoAt = 0;
 
   private constructor(
     private readonly server: ChildProcess,
@@ -80,7 +83,13 @@ export class TcpSession {
     const session = new TcpSession(srv, cli);
     createInterface({ input: cli.stdout! }).on('line', (line) => {
       const m = JSON.parse(line) as { echoed?: number; closed?: string; connected?: string };
-      if (m.echoed !== undefined) session.echoed = m.echoed;
+      if (m.echoed !== undefined) {
+        const now = performance.now();
+        if (session.lastEchoAt > 0)
+          session.maxGapMs = Math.max(session.maxGapMs, now - session.lastEchoAt);
+        session.lastEchoAt = now;
+        session.echoed = m.echoed;
+      }
       if (m.connected !== undefined) session.localAddress = m.connected;
       if (m.closed !== undefined) session.closed ??= m.closed;
     });

@@ -75,6 +75,9 @@ describe('e2e L3: a VM changes subnet; its old address is anchored while in use'
       await old6.waitEchoes(100, 15_000);
       expect(old4.closed).toBeUndefined();
       expect(old6.closed).toBeUndefined();
+      console.log(
+        `subnet change: TCP to the old address stalled at most ${old4.maxGapMs.toFixed(0)} ms (IPv4), ${old6.maxGapMs.toFixed(0)} ms (IPv6)`,
+      );
       // the old connections' packets to m went through the anchor
       expect(lab.count(A, 'retunnel', L3VNI) - retunnelA).toBeGreaterThanOrEqual(100);
 

@@ -178,6 +178,9 @@ describe('e2e L3: routed VNs of two VRFs, driven by the NVA', () => {
       await v6.waitEchoes(100, 15_000);
       expect(v4.closed).toBeUndefined();
       expect(v6.closed).toBeUndefined();
+      console.log(
+        `same-subnet move: TCP stalled at most ${v4.maxGapMs.toFixed(0)} ms (IPv4), ${v6.maxGapMs.toFixed(0)} ms (IPv6)`,
+      );
     } finally {
       v4.close();
       v6.close();
