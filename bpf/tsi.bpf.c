@@ -75,7 +75,8 @@ static __always_inline int tsi_handle_arp(const struct roam_config *cfg, __u32 i
 	if (!arp_is_eth_ipv4(arp))
 		return DROP_BAD_ARP;
 	if (arp_is_gratuitous(arp)) {
-		event_emit(cfg, ifindex, vni, arp->sha, EVENT_GARP, FAMILY_V4, arp->spa);
+		event_announce(cfg, ifindex, vni, eth->h_source, arp->sha, EVENT_GARP, FAMILY_V4,
+			       arp->spa);
 		return GO_ON;
 	}
 	if (arp->op != bpf_htons(ARPOP_REQUEST_ROAM))
@@ -104,7 +105,7 @@ static __always_inline int tsi_handle_rarp(const struct roam_config *cfg, __u32 
 		return DROP_BAD_ARP;
 	if (arp->op != bpf_htons(ARPOP_RREQUEST_ROAM))
 		return GO_ON;
-	event_emit(cfg, ifindex, vni, arp->sha, EVENT_RARP, FAMILY_NONE, NULL);
+	event_announce(cfg, ifindex, vni, eth->h_source, arp->sha, EVENT_RARP, FAMILY_NONE, NULL);
 	eth_addr_copy(key.mac, arp->tha);
 	r = bpf_map_lookup_elem(&rarp, &key);
 	if (!r)
@@ -130,8 +131,8 @@ static __always_inline int tsi_handle_ipv6(struct xdp_md *ctx, const struct roam
 	if (!nd)
 		return GO_ON;
 	if (nd_is_unsolicited_na(ip6, nd)) {
-		event_emit(cfg, ifindex, vni, eth->h_source, EVENT_UNSOLICITED_NA, FAMILY_V6,
-			   nd->target);
+		event_announce(cfg, ifindex, vni, eth->h_source, eth->h_source,
+			       EVENT_UNSOLICITED_NA, FAMILY_V6, nd->target);
 		return GO_ON;
 	}
 	if (nd->type != ICMPV6_NS || ipv6_addr_is_unspecified(ip6->saddr.s6_addr))

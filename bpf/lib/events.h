@@ -51,8 +51,9 @@ static __always_inline int event_take_token(const struct fdb_key *key, __u32 bur
 }
 
 /* Reports (ifindex, vni, mac, kind, ip) to the agent unless rate-limited or the ring is
- * full; ip may be NULL (family FAMILY_NONE) and is 4 or 16 bytes by family. */
-static __always_inline void event_emit(const struct roam_config *cfg, __u32 ifindex, __u32 vni,
+ * full; ip may be NULL (family FAMILY_NONE) and is 4 or 16 bytes by family. Returns 1 when
+ * the agent will see the event. */
+static __always_inline int event_emit(const struct roam_config *cfg, __u32 ifindex, __u32 vni,
 				       const __u8 *mac, __u8 kind, __u8 family, const __u8 *ip)
 {
 	__u64 refill_ns = cfg->event_refill_ns ? cfg->event_refill_ns : EVENT_DEFAULT_REFILL_NS;
@@ -64,16 +65,16 @@ static __always_inline void event_emit(const struct roam_config *cfg, __u32 ifin
 
 	/* a VM is never a group or zero MAC (and ff:ff.. keys the TSI buckets) */
 	if (eth_is_group(mac) || eth_is_zero(mac))
-		return;
+		return 0;
 	eth_addr_copy(mac_key.mac, mac);
 	/* per MAC first: a MAC over its own limit does not use up its TSI's budget */
 	if (!event_take_token(&mac_key, burst, refill_ns))
-		return;
+		return 0;
 	if (!event_take_token(&tsi_key, burst * EVENT_TSI_FACTOR, refill_ns / EVENT_TSI_FACTOR))
-		return;
+		return 0;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev)
-		return;
+		return 0;
 	ev->time_ns = bpf_ktime_get_ns();
 	ev->ifindex = ifindex;
 	ev->vni = vni;
@@ -86,6 +87,35 @@ static __always_inline void event_emit(const struct roam_config *cfg, __u32 ifin
 	else if (ip && family == FAMILY_V6)
 		__builtin_memcpy(ev->ip, ip, 16);
 	bpf_ringbuf_submit(ev, 0);
+	return 1;
+}
+
+/* A VM announced itself on this TSI (GARP, unsolicited NA, RARP) and the agent was told: it
+ * lives here from this frame on. Frames the old NVE re-tunnels to us arrive before the agent
+ * could act on the event (a ring-buffer round trip through user space), so the entry is
+ * written here; the agent writes the same one when it reads the event, and corrects it if
+ * the NVA disagrees. Only with an event: without one the agent would not know to. */
+static __always_inline void event_learn_local(__u32 ifindex, __u32 vni, const __u8 *mac)
+{
+	struct fdb_entry local = { .kind = FDB_LOCAL, .ifindex = ifindex };
+	struct fdb_key key = { .vni = vni };
+	struct fdb_entry *e;
+
+	eth_addr_copy(key.mac, mac);
+	e = bpf_map_lookup_elem(&fdb, &key);
+	/* already here (a migrating VM, dual, stays dual until its move completes) */
+	if (e && (e->kind == FDB_LOCAL || e->kind == FDB_DUAL) && e->ifindex == ifindex)
+		return;
+	bpf_map_update_elem(&fdb, &key, &local, BPF_ANY);
+}
+
+/* event_emit for an announcement of `mac` by the frame's own sender, then event_learn_local. */
+static __always_inline void event_announce(const struct roam_config *cfg, __u32 ifindex,
+					   __u32 vni, const __u8 *src, const __u8 *mac, __u8 kind,
+					   __u8 family, const __u8 *ip)
+{
+	if (event_emit(cfg, ifindex, vni, mac, kind, family, ip) && eth_addr_equal(mac, src))
+		event_learn_local(ifindex, vni, mac);
 }
 
 #endif /* ROAM_LIB_EVENTS_H */

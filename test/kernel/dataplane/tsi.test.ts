@@ -584,6 +584,71 @@ describe('source learning events', () => {
   });
 });
 
+describe('an announcement places the VM here at once (before the agent reads its event)', () => {
+  const KEY = { vni: VNI_A, mac: VM1.mac };
+  const garp = (sha = VM1.mac) =>
+    eth(
+      BROADCAST,
+      VM1.mac,
+      ETH_P_ARP,
+      arp({ op: 1, sha, spa: VM1.ip4, tha: BROADCAST, tpa: VM1.ip4 }),
+    );
+  beforeEach(() => {
+    // VM1 was at NVE B until it moved here
+    dp.tables.fdb.setMany([[KEY, { kind: 'remote', nve: NVE_B.ip4 }]]);
+  });
+
+  it('GARP: the fdb entry becomes local on the announcing TSI', () => {
+    runTsi(garp(), 'flood');
+    expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'local', ifindex: LO });
+    expect(dp.takeEvents().map((e) => e.kind)).toContain('garp');
+  });
+
+  it("RARP (QEMU's announce after a live migration): local too", () => {
+    const f = eth(
+      BROADCAST,
+      VM1.mac,
+      ETH_P_RARP,
+      arp({ op: 3, sha: VM1.mac, spa: '0.0.0.0', tha: VM1.mac, tpa: '0.0.0.0' }),
+    );
+    dp.run(dp.tsi, f);
+    expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'local', ifindex: LO });
+  });
+
+  it('unsolicited NA: local too', () => {
+    const f = eth(
+      '33:33:00:00:00:01',
+      VM1.mac,
+      ETH_P_IPV6,
+      ndPacket(VM1.ip6, 'ff02::1', 136, 0x20, VM1.ip6),
+    );
+    dp.run(dp.tsi, f);
+    expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'local', ifindex: LO });
+  });
+
+  it("a GARP announcing another frame sender's MAC: reported, not installed", () => {
+    runTsi(garp('02:00:00:00:77:03'), 'flood');
+    expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'remote', nve: NVE_B.ip4 });
+    expect(dp.tables.fdb.get({ vni: VNI_A, mac: '02:00:00:00:77:03' })).toBeUndefined();
+  });
+
+  it('rate-limited (no event for the agent): not installed either', () => {
+    dp.tables.config.set(testConfig({ eventBurst: 1, eventRefillNs: 10_000_000_000n }));
+    dp.run(dp.tsi, vmUdp(BROADCAST, VM1.mac, IPS)); // new-mac event: the only token
+    expect(dp.takeEvents()).toHaveLength(1);
+    dp.run(dp.tsi, garp());
+    expect(dp.takeEvents()).toEqual([]);
+    expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'remote', nve: NVE_B.ip4 });
+  });
+
+  it('a VM migrating away (dual) that announces on its TSI stays dual', () => {
+    const dual = { kind: 'dual', ifindex: LO, nve: NVE_C.ip4 } as const;
+    dp.tables.fdb.setMany([[KEY, dual]]);
+    runTsi(garp(), 'flood');
+    expect(dp.tables.fdb.get(KEY)).toEqual(dual);
+  });
+});
+
 describe('VNI B TSI', () => {
   it('frames of a VNI B VM stay in VNI B', () => {
     dp.tables.tsis.setMany([[LO, { vni: VNI_B, strictSource: false }]]);
