@@ -202,6 +202,22 @@ export class ByteSync<K, V> {
     }
   }
 
+  /**
+   * Re-read one key from the map into the shadow: for an entry the kernel may have written
+   * itself (XDP installs an announcing VM as local), so the next update compares with the truth.
+   */
+  refresh(key: K): void {
+    this.codec.encodeKey(key, this.k, 0);
+    const slot = this.shadow.find(this.kw, 0);
+    const live = slot >= 0 && this.shadow.isLive(slot);
+    if (this.raw.map.lookupInto(this.k, this.v)) {
+      if (live) this.shadow.setValue(slot, this.v, 0);
+      else this.shadow.put(this.kw, 0, this.v, 0);
+    } else if (live) {
+      this.shadow.kill(slot);
+    }
+  }
+
   installedValue(id: string): V | undefined {
     const key = this.keyOf(id);
     if (key === undefined) return undefined;

@@ -167,7 +167,17 @@ export class ControlLoop {
 
   /** A ring-buffer event from a TSI. */
   event(ev: LearnEvent): LearnOutcome {
+    // For an announcement XDP has already made the MAC local in fdb (docs/dataplane.md): read
+    // that entry back, so that whatever the learner decides (an ignored announcement too: a MAC
+    // or IP this TSI does not own) the next pass writes the entry it should have.
+    const announced = ev.kind !== 'new_mac';
+    if (announced) {
+      const k = { vni: ev.vni, mac: ev.mac.toLowerCase() };
+      this.reconciler.fdb.refresh(k);
+      this.state.touch(macId(k));
+    }
     const out = this.learner.handle(ev);
+    if (announced) this.apply();
     this.obs.learned?.(out);
     if (out.startsWith('ignored')) this.log.debug({ ...ev, outcome: out }, 'announcement ignored');
     return out;

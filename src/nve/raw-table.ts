@@ -12,6 +12,8 @@ export interface BatchMap {
   /** Bytes of one value as the syscalls read and write it. */
   readonly valueBytes: number;
   lookupAll(): MapDump;
+  /** One key's value into out; false when absent. */
+  lookupInto(key: Buffer, out: Buffer): boolean;
   updateBatch(keys: Buffer, values: Buffer, count: number): void;
   deleteBatch(keys: Buffer, count: number): number;
 }

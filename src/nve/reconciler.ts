@@ -21,6 +21,7 @@ import {
   floodEqual,
   ipId,
   macId,
+  parseMacId,
   neighEqual,
   peerId,
   vniId,
@@ -65,7 +66,8 @@ export class Reconciler {
     tables: AgentTables,
     private readonly state: NveState,
   ) {
-    const keyOfMac = (id: string) => state.key(id);
+    // A MAC the state does not know may still be in the kernel (XDP installs announcing VMs)
+    const keyOfMac = (id: string) => state.key(id) ?? parseMacId(id);
     this.fdb = new TableSync(tables.fdb, macId, fdbEqual, keyOfMac);
     this.neigh = new TableSync(tables.neigh, ipId, neighEqual, parseIpId);
     this.flood = new TableSync(tables.flood, vniId, floodEqual);

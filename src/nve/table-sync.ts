@@ -146,6 +146,19 @@ export class TableSync<K, V> {
     for (const r of this.shadow.values()) if (tags.has(tagOf(r.v))) yield [r.k, r.v];
   }
 
+  /**
+   * Re-read one key from the table into the shadow copy: for an entry the kernel may have
+   * written itself (XDP installs an announcing VM as local), so the next update compares with
+   * what is really there.
+   */
+  refresh(k: K): void {
+    if (this.bytes) return this.bytes.refresh(k);
+    const id = this.keyId(k);
+    const v = this.table.get(k);
+    if (v === undefined) this.shadow.delete(id);
+    else this.shadow.set(id, { k, v, mark: this.pass });
+  }
+
   /** The installed value of one key, from the shadow copy. */
   installedValue(id: string): V | undefined {
     if (this.bytes) return this.bytes.installedValue(id);

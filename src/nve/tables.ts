@@ -70,6 +70,11 @@ export interface AgentL3Tables {
 }
 
 export const macId = (k: MacKey): string => `${k.vni}/${k.mac}`;
+/** The key macId made `id` from. */
+export function parseMacId(id: string): MacKey {
+  const slash = id.indexOf('/');
+  return { vni: Number(id.slice(0, slash)), mac: id.slice(slash + 1) };
+}
 export const ipId = (k: IpKey): string => `${k.vni}/${k.ip}`;
 export const vniId = (vni: number): string => String(vni);
 export const peerId = (k: PeerKey): string => `${k.vni}/${k.vtep}`;

@@ -119,7 +119,7 @@ export function dirEntry(
 
 import { pino } from 'pino';
 import { ControlLoop, type LoopObserver } from '../../../src/nve/control-loop.ts';
-import { memoryTables } from '../../../src/nve/tables.ts';
+import { memoryTables, type AgentTables } from '../../../src/nve/tables.ts';
 import type { TsiConfig } from '../../../src/nve/config.ts';
 import type { MoveEvent } from '../../../src/nve/moves.ts';
 
@@ -127,8 +127,12 @@ export const HOLD_MS = 30_000;
 export const VM_B = { mac: '52:54:00:00:00:0b', ip: '10.0.0.11' };
 export const TSI_B: TsiConfig = { interface: 'tap-b', vni: 100, mac: VM_B.mac, ips: [VM_B.ip] };
 
-/** A control loop at `me` over in-memory tables and a fake NVA. */
-export function makeLoop(me = NVE1, tables = memoryTables(), observer: Partial<LoopObserver> = {}) {
+/** A control loop at `me` over in-memory tables (or others) and a fake NVA. */
+export function makeLoop<T extends AgentTables = ReturnType<typeof memoryTables>>(
+  me = NVE1,
+  tables: T = memoryTables() as unknown as T,
+  observer: Partial<LoopObserver> = {},
+) {
   const nva = new FakeNva();
   const moves: MoveEvent[] = [];
   const loop = new ControlLoop({

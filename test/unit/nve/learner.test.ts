@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LearnEvent, LearnOutcome } from '../../../src/nve/learner.ts';
 import type { TsiConfig } from '../../../src/nve/config.ts';
+import { agentTablesOver } from '../../../src/nve/dataplane-adapter.ts';
+import { memoryTables, type AgentTables } from '../../../src/nve/tables.ts';
+import { fakeDataplaneTables } from './fake-bpf-map.ts';
 import { NVE1, NVE2, TSI_B, VM_B, dirEntry, makeLoop } from './fake-nva.ts';
 
 const B = VM_B.mac;
@@ -11,8 +14,11 @@ const OPEN: TsiConfig = { pattern: 'tap-o*', vni: 200, ips: [] };
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
 
-async function setup(directory = [dirEntry(B, NVE2, { ips: [VM_B.ip], seq: 3 })]) {
-  const t = makeLoop(NVE1);
+async function setup<T extends AgentTables = ReturnType<typeof memoryTables>>(
+  directory = [dirEntry(B, NVE2, { ips: [VM_B.ip], seq: 3 })],
+  tables: T = memoryTables() as unknown as T,
+) {
+  const t = makeLoop(NVE1, tables);
   t.loop.tsiUp({ name: 'tap-b', ifindex: IF_B, config: TSI_B });
   t.loop.tsiUp({ name: 'tap-o1', ifindex: IF_OPEN, config: OPEN });
   t.loop.start();
@@ -174,5 +180,65 @@ describe('an address claimed by a VM that is not provisioned for it', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(t.fdb(rogue, 200)).toBeUndefined();
     expect(t.neigh('10.2.0.9', 200)).toBe(B);
+  });
+});
+
+describe('an announcement XDP already installed as local (docs/dataplane.md)', () => {
+  // XDP writes fdb itself for GARP / RARP / NA; the agent must end up with what it decides,
+  // also when it ignores the announcement. Both table paths: objects, and bytes over BPF maps.
+  const paths = [
+    ['in-memory tables', () => memoryTables()],
+    ['tables over BPF maps', () => agentTablesOver(fakeDataplaneTables().tables)],
+  ] as const;
+  const rogue = '52:54:00:66:66:66';
+
+  it.each(paths)(
+    '%s: ignored (MAC not on this TSI): the entry is removed again',
+    async (_n, mk) => {
+      const t = await setup(undefined, mk());
+      t.tables.fdb.setMany([
+        [
+          { vni: 100, mac: rogue },
+          { kind: 'local', ifindex: IF_B },
+        ],
+      ]);
+      expect(t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: rogue, ip: VM_B.ip })).toBe(
+        'ignored_mac',
+      );
+      expect(t.fdb(rogue)).toBeUndefined();
+    },
+  );
+
+  it.each(paths)('%s: ignored (IP not provisioned): B points at NVE2 again', async (_n, mk) => {
+    const t = await setup(undefined, mk());
+    const before = t.fdb(B);
+    expect(before).toEqual({ kind: 'remote', vtep: NVE2.addr });
+    t.tables.fdb.setMany([
+      [
+        { vni: 100, mac: B },
+        { kind: 'local', ifindex: IF_B },
+      ],
+    ]);
+    expect(t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: '10.0.0.99' })).toBe(
+      'ignored_ip',
+    );
+    expect(t.fdb(B)).toEqual(before);
+  });
+
+  it.each(paths)('%s: accepted: local, and the agent agrees with the kernel', async (_n, mk) => {
+    const t = await setup(undefined, mk());
+    t.tables.fdb.setMany([
+      [
+        { vni: 100, mac: B },
+        { kind: 'local', ifindex: IF_B },
+      ],
+    ]);
+    expect(t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: VM_B.ip })).toBe(
+      'installed',
+    );
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    await vi.advanceTimersByTimeAsync(0);
+    // refused by the NVA later: the agent's removal reaches the kernel too
+    expect(t.nva.registrations).toHaveLength(1);
   });
 });
