@@ -157,8 +157,11 @@ struct rarp_entry {
 struct tsi_info {
 	__u32 vni;
 	__u32 flags; /* F_TSI_* */
+	__u8 mac[6]; /* F_TSI_MAC: the one MAC configured for this TSI */
+	__u16 _pad;
 };
 #define F_TSI_STRICT_SRC (1U << 0) /* drop frames whose source MAC is not local on this TSI */
+#define F_TSI_MAC (1U << 1)        /* only `mac` may announce itself here (event_learn_local) */
 
 /* A virtual network this NVE serves (value of `vnis`, keyed by __u32 vni). */
 struct vni_info {

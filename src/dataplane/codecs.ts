@@ -43,6 +43,7 @@ export const F_CFG_FIB = 1 << 3;
 export const F_CFG_FLOOD_TC = 1 << 4;
 export const F_CFG_TRACE = 1 << 5;
 export const F_TSI_STRICT_SRC = 1 << 0;
+export const F_TSI_MAC = 1 << 1;
 export const F_VNI_FLOOD_UNKNOWN = 1 << 0;
 
 export const EVENT_GARP = 1;
@@ -273,19 +274,29 @@ export const rarpEntry: StructCodec<string> = structCodec(
 export interface TsiInfo {
   vni: number;
   strictSource: boolean;
+  /** The one MAC configured for this TSI: XDP installs no other announcing MAC here itself. */
+  mac?: string | undefined;
 }
 
 export const tsiInfo: StructCodec<TsiInfo> = structCodec(
-  { cName: 'tsi_info', size: 8, members: { vni: 0, flags: 4 } },
+  { cName: 'tsi_info', size: 16, members: { vni: 0, flags: 4, mac: 8, _pad: 14 } },
   (v, b, o) => {
     checkVni(v.vni);
     b.writeUInt32LE(v.vni, o);
-    b.writeUInt32LE(v.strictSource ? F_TSI_STRICT_SRC : 0, o + 4);
+    b.writeUInt32LE(
+      (v.strictSource ? F_TSI_STRICT_SRC : 0) | (v.mac !== undefined ? F_TSI_MAC : 0),
+      o + 4,
+    );
+    if (v.mac !== undefined) writeMac(v.mac, b, o + 8);
   },
-  (b, o) => ({
-    vni: b.readUInt32LE(o),
-    strictSource: (b.readUInt32LE(o + 4) & F_TSI_STRICT_SRC) !== 0,
-  }),
+  (b, o) => {
+    const flags = b.readUInt32LE(o + 4);
+    return {
+      vni: b.readUInt32LE(o),
+      strictSource: (flags & F_TSI_STRICT_SRC) !== 0,
+      ...(flags & F_TSI_MAC ? { mac: readMac(b, o + 8) } : {}),
+    };
+  },
 );
 
 /** A virtual network served here; floodUnknown floods unknown unicast instead of dropping. */

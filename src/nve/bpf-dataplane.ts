@@ -84,7 +84,10 @@ export class BpfDataplane implements AgentDataplane {
 
   attachTsi(t: TsiInfo): void {
     // Its VNI first: the program reads it on the first frame.
-    this.dp.tables.tsis.setMany([[t.ifindex, { vni: t.config.vni, strictSource: false }]]);
+    // A TSI configured for one MAC: XDP installs no other announcing MAC here by itself.
+    this.dp.tables.tsis.setMany([
+      [t.ifindex, { vni: t.config.vni, strictSource: false, mac: t.config.mac }],
+    ]);
     this.dp.attachTsi(t.ifindex);
   }
 

@@ -641,6 +641,19 @@ describe('an announcement places the VM here at once (before the agent reads its
     expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'remote', nve: NVE_B.ip4 });
   });
 
+  it('a TSI configured for another MAC: reported (the agent decides), not installed', () => {
+    dp.tables.tsis.setMany([[LO, { vni: VNI_A, strictSource: false, mac: VM2.mac }]]);
+    runTsi(garp(), 'flood');
+    expect(dp.takeEvents().map((e) => e.kind)).toContain('garp');
+    expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'remote', nve: NVE_B.ip4 });
+  });
+
+  it('a TSI configured for this MAC: installed', () => {
+    dp.tables.tsis.setMany([[LO, { vni: VNI_A, strictSource: false, mac: VM1.mac }]]);
+    runTsi(garp(), 'flood');
+    expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'local', ifindex: LO });
+  });
+
   it('a VM migrating away (dual) that announces on its TSI stays dual', () => {
     const dual = { kind: 'dual', ifindex: LO, nve: NVE_C.ip4 } as const;
     dp.tables.fdb.setMany([[KEY, dual]]);
