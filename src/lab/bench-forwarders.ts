@@ -141,7 +141,17 @@ export class CountingReceiver {
 
   /** Frames seen so far, summed over CPUs. */
   count(): bigint {
+    return this.slot(0);
+  }
+
+  /** IPv4 UDP frames seen so far (the generators' kind, not the namespace's own chatter). */
+  countUdp4(): bigint {
+    return this.slot(1);
+  }
+
+  private slot(i: number): bigint {
     const key = Buffer.alloc(4);
+    key.writeUInt32LE(i);
     return sumU64(this.obj.map('rx_count').lookupPerCpu(key) ?? []);
   }
 
