@@ -207,7 +207,7 @@ export function registerDemo(program: Command): void {
     .option('--rate <pps>', 'UDP stream rate, datagrams per second', String(DEFAULT_RATE_PPS))
     .option(
       '--slow-peer-ms <ms>',
-      "how long nve1's agent is paused in the second move (0: not paused)",
+      "second move: nve1's agent is paused from its start until this long after the source marked b moved (0: not paused)",
       String(DEFAULT_SLOW_PEER_MS),
     )
     .action(runDemo);
