@@ -127,12 +127,13 @@ export function writeMac(mac: string, buf: Buffer, off: number): void {
   for (let i = 0; i < 6; i++) buf[off + i] = parseInt(parts[i] ?? '', 16);
 }
 
-export function readMac(buf: Buffer, off: number): string {
-  let s = '';
-  for (let i = 0; i < 6; i++) {
-    s += (i ? ':' : '') + (buf[off + i] ?? 0).toString(16).padStart(2, '0');
-  }
-  return s;
+/** "xx" for each byte value. */
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The MAC at buf[off..off+6) as lower-case hex pairs with colons (hot: agent resync filters). */
+export function readMac(buf: Uint8Array, off: number): string {
+  const h = (i: number) => HEX2[buf[off + i] ?? 0];
+  return `${h(0)}:${h(1)}:${h(2)}:${h(3)}:${h(4)}:${h(5)}`;
 }
 
 export function checkVni(vni: number): void {

@@ -17,6 +17,7 @@ import {
   neighEntry,
   neighKey,
   rarpEntry,
+  readMac,
   type FdbEntry as DpFdbEntry,
   type RoamEvent,
 } from '../dataplane/codecs.ts';
@@ -205,14 +206,6 @@ const FDB_KIND_NAMES: Record<number, FdbEntry['kind']> = {
   [FDB_DUAL]: 'dual',
 };
 
-/** "xx" for each byte value. */
-const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** The MAC at b[o..o+6) as readMac writes it (lower-case hex pairs with colons). */
-function macText(b: Uint8Array, o: number): string {
-  return `${HEX2[b[o]!]}:${HEX2[b[o + 1]!]}:${HEX2[b[o + 2]!]}:${HEX2[b[o + 3]!]}:${HEX2[b[o + 4]!]}:${HEX2[b[o + 5]!]}`;
-}
-
 const neighByteCodec: ByteCodec<IpKey, NeighEntry> = {
   encodeKey: (k, b, o) => encodeIpKey(k.vni, k.ip, b, o),
   encodeValue: (v, b, o) => encodeNeighEntry(v.mac, b, o),
@@ -220,7 +213,7 @@ const neighByteCodec: ByteCodec<IpKey, NeighEntry> = {
   decodeValue: (b, o) => ({ mac: neighEntry.decode(b, o) }),
   sameValue: (a, ao, b, bo) => sameBytes(a, ao, b, bo, 6),
   vniOfKey: readU32,
-  tag: macText,
+  tag: readMac,
 };
 
 const rarpByteCodec: ByteCodec<MacKey, string> = {
