@@ -170,14 +170,14 @@ export class ControlLoop {
     // For an announcement XDP has already made the MAC local in fdb (docs/dataplane.md): read
     // that entry back, so that whatever the learner decides (an ignored announcement too: a MAC
     // or IP this TSI does not own) the next pass writes the entry it should have.
-    const announced = ev.kind !== 'new_mac';
-    if (announced) {
-      const k = { vni: ev.vni, mac: ev.mac.toLowerCase() };
+    const k = ev.kind === 'new_mac' ? undefined : { vni: ev.vni, mac: ev.mac.toLowerCase() };
+    if (k) {
       this.reconciler.fdb.refresh(k);
       this.state.touch(macId(k));
     }
     const out = this.learner.handle(ev);
-    if (announced) this.apply();
+    // the learner applies what it installs; an ignored or repeated announcement leaves it to us
+    if (k && this.state.dirtyMacs.has(macId(k))) this.apply();
     this.obs.learned?.(out);
     if (out.startsWith('ignored')) this.log.debug({ ...ev, outcome: out }, 'announcement ignored');
     return out;
