@@ -63,7 +63,8 @@ static __always_inline int tsi_check_source(const struct roam_config *cfg,
 
 /* ARP: answer a request for an IP we know (unless it is the asker's own: a probe), report a
  * gratuitous ARP and let it flood so neighbours update their caches. */
-static __always_inline int tsi_handle_arp(const struct roam_config *cfg, __u32 ifindex,
+static __always_inline int tsi_handle_arp(const struct roam_config *cfg,
+					  const struct tsi_info *tsi, __u32 ifindex,
 					  __u32 vni, struct ethhdr *eth, struct cursor *c)
 {
 	struct arp_eth_ipv4 *arp = cursor_pull(c, sizeof(*arp));
@@ -75,7 +76,7 @@ static __always_inline int tsi_handle_arp(const struct roam_config *cfg, __u32 i
 	if (!arp_is_eth_ipv4(arp))
 		return DROP_BAD_ARP;
 	if (arp_is_gratuitous(arp)) {
-		event_announce(cfg, ifindex, vni, eth->h_source, arp->sha, EVENT_GARP, FAMILY_V4,
+		event_announce(cfg, tsi, ifindex, vni, eth->h_source, arp->sha, EVENT_GARP, FAMILY_V4,
 			       arp->spa);
 		return GO_ON;
 	}
@@ -92,7 +93,8 @@ static __always_inline int tsi_handle_arp(const struct roam_config *cfg, __u32 i
 
 /* RARP request (a diskless VM, or QEMU announcing a migrated VM): report it, and answer
  * with the MAC's IPv4 address when the tables know it. */
-static __always_inline int tsi_handle_rarp(const struct roam_config *cfg, __u32 ifindex,
+static __always_inline int tsi_handle_rarp(const struct roam_config *cfg,
+					   const struct tsi_info *tsi, __u32 ifindex,
 					   __u32 vni, struct ethhdr *eth, struct cursor *c)
 {
 	struct arp_eth_ipv4 *arp = cursor_pull(c, sizeof(*arp));
@@ -105,7 +107,8 @@ static __always_inline int tsi_handle_rarp(const struct roam_config *cfg, __u32 
 		return DROP_BAD_ARP;
 	if (arp->op != bpf_htons(ARPOP_RREQUEST_ROAM))
 		return GO_ON;
-	event_announce(cfg, ifindex, vni, eth->h_source, arp->sha, EVENT_RARP, FAMILY_NONE, NULL);
+	event_announce(cfg, tsi, ifindex, vni, eth->h_source, arp->sha, EVENT_RARP, FAMILY_NONE,
+		       NULL);
 	eth_addr_copy(key.mac, arp->tha);
 	r = bpf_map_lookup_elem(&rarp, &key);
 	if (!r)
@@ -117,6 +120,7 @@ static __always_inline int tsi_handle_rarp(const struct roam_config *cfg, __u32 
 /* IPv6: answer an NS for a target we know (not DAD, whose answer would fail the asker's
  * address; not the asker's own), report an unsolicited NA and let it flood. */
 static __always_inline int tsi_handle_ipv6(struct xdp_md *ctx, const struct roam_config *cfg,
+					   const struct tsi_info *tsi,
 					   __u32 ifindex, __u32 vni, struct ethhdr *eth,
 					   struct cursor *c)
 {
@@ -131,7 +135,7 @@ static __always_inline int tsi_handle_ipv6(struct xdp_md *ctx, const struct roam
 	if (!nd)
 		return GO_ON;
 	if (nd_is_unsolicited_na(ip6, nd)) {
-		event_announce(cfg, ifindex, vni, eth->h_source, eth->h_source,
+		event_announce(cfg, tsi, ifindex, vni, eth->h_source, eth->h_source,
 			       EVENT_UNSOLICITED_NA, FAMILY_V6, nd->target);
 		return GO_ON;
 	}
@@ -235,11 +239,11 @@ int roam_tsi(struct xdp_md *ctx)
 	if (verdict != GO_ON)
 		goto out;
 	if (eth_proto(eth) == bpf_htons(ETH_P_ARP)) {
-		verdict = tsi_handle_arp(cfg, ifindex, vni, eth, &c);
+		verdict = tsi_handle_arp(cfg, tsi, ifindex, vni, eth, &c);
 	} else if (eth_proto(eth) == bpf_htons(ETH_P_RARP)) {
-		verdict = tsi_handle_rarp(cfg, ifindex, vni, eth, &c);
+		verdict = tsi_handle_rarp(cfg, tsi, ifindex, vni, eth, &c);
 	} else if (eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
-		verdict = tsi_handle_ipv6(ctx, cfg, ifindex, vni, eth, &c);
+		verdict = tsi_handle_ipv6(ctx, cfg, tsi, ifindex, vni, eth, &c);
 	} else if (eth_proto(eth) == bpf_htons(ETH_P_IP)) {
 		verdict = cursor_pull(&c, sizeof(struct iphdr)) ? GO_ON : DROP_TRUNCATED;
 	}

@@ -112,16 +112,14 @@ static __always_inline void event_learn_local(__u32 ifindex, __u32 vni, const __
 /* event_emit for an announcement of `mac`, then event_learn_local when the frame's own sender
  * announces itself and the TSI allows that MAC (a TSI configured for one MAC allows no other:
  * the agent would ignore the event and a VM could hold another's MAC here until it did). */
-static __always_inline void event_announce(const struct roam_config *cfg, __u32 ifindex,
-					   __u32 vni, const __u8 *src, const __u8 *mac, __u8 kind,
-					   __u8 family, const __u8 *ip)
+static __always_inline void event_announce(const struct roam_config *cfg,
+					   const struct tsi_info *tsi, __u32 ifindex, __u32 vni,
+					   const __u8 *src, const __u8 *mac, __u8 kind, __u8 family,
+					   const __u8 *ip)
 {
-	struct tsi_info *tsi;
-
 	if (!event_emit(cfg, ifindex, vni, mac, kind, family, ip) || !eth_addr_equal(mac, src))
 		return;
-	tsi = bpf_map_lookup_elem(&tsis, &ifindex);
-	if (!tsi || tsi->vni != vni || ((tsi->flags & F_TSI_MAC) && !eth_addr_equal(tsi->mac, mac)))
+	if ((tsi->flags & F_TSI_MAC) && !eth_addr_equal(tsi->mac, mac))
 		return;
 	event_learn_local(ifindex, vni, mac);
 }
