@@ -16,6 +16,7 @@
 
 #include "roam.h"
 #include "lib/maps.h"
+#include "lib/slots.h"
 #include "lib/eth.h"
 #include "lib/stats.h"
 #include "lib/trace.h"
@@ -66,7 +67,7 @@ static long flood_local_one(__u64 i, void *data)
 	out = fc->list->local_ifindex[i];
 	if (out == fc->skip_ifindex)
 		return 0;
-	t = bpf_map_lookup_elem(&tsis, &out);
+	t = tsi_lookup(out);
 	if (!t || t->vni != fc->vni) {
 		stats_record_verdict(fc->vni, DROP_VNI_MISMATCH, fc->inner_len);
 		return 0;
@@ -162,7 +163,7 @@ static __always_inline void dual_copies(struct flood_ctx *fc, const struct fdb_e
 	fc->local_verdict = VERDICT_DUAL_COPY;
 	fc->remote_verdict = VERDICT_DUAL_COPY;
 	if (out != fc->skip_ifindex) {
-		t = bpf_map_lookup_elem(&tsis, &out);
+		t = tsi_lookup(out);
 		if (t && t->vni == fc->vni)
 			flood_send_copy(fc->skb, fc->cfg, out, fc->vni, VERDICT_DUAL_COPY, NULL);
 		else
@@ -235,7 +236,7 @@ int roam_flood_tsi(struct __sk_buff *skb)
 		verdict = DROP_NO_UNDERLAY;
 		goto out;
 	}
-	tsi = bpf_map_lookup_elem(&tsis, &ifindex);
+	tsi = tsi_lookup(ifindex);
 	if (!tsi) {
 		verdict = DROP_NOT_TSI;
 		goto out;

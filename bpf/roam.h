@@ -62,6 +62,15 @@
 #define LEARN_SAMPLE_MASK 15
 #endif
 
+/* Slot arrays: `tsis` is mirrored in an ARRAY of slots (open
+ * addressing: a key lives in one of SLOT_PROBES consecutive slots from its home slot), which
+ * the per-frame lookups read; the hash map of the same name holds only the keys whose slots
+ * were all taken (spill). An array lookup is inlined by the verifier; a hash-map lookup is four
+ * nested kernel calls. src/dataplane/slot-table.ts writes both and mirrors the home slots.
+ * Fixed sizes (powers of two): never resize the slot arrays. */
+#define SLOT_PROBES 4
+#define TSI_SLOTS 4096      /* home slot: ifindex & (TSI_SLOTS - 1) */
+
 /* Head-end replication fan-out per VNI (both bound the TC flood loop). */
 #define FLOOD_MAX_LOCAL 32
 #define FLOOD_MAX_REMOTE 64
@@ -184,6 +193,12 @@ struct peer_info {
 struct nexthop {
 	__u8 mac[6];
 	__u16 _pad;
+};
+
+/* One slot of `tsi_slots` (ifindex 0: free). */
+struct tsi_slot {
+	__u32 ifindex;
+	struct tsi_info info;
 };
 
 /* Head-end replication list of one VNI (value of `flood`, keyed by __u32 vni). */

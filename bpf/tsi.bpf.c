@@ -14,6 +14,7 @@
 
 #include "roam.h"
 #include "lib/maps.h"
+#include "lib/slots.h"
 #include "lib/eth.h"
 #include "lib/stats.h"
 #include "lib/events.h"
@@ -208,7 +209,7 @@ int roam_tsi(struct xdp_md *ctx)
 		verdict = DROP_NO_UNDERLAY;
 		goto out;
 	}
-	tsi = bpf_map_lookup_elem(&tsis, &ifindex);
+	tsi = tsi_lookup(ifindex);
 	if (!tsi) {
 		verdict = DROP_NOT_TSI;
 		goto out;

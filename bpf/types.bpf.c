@@ -14,6 +14,7 @@ struct neigh_key anchor_neigh_key;
 struct neigh_entry anchor_neigh_entry;
 struct rarp_entry anchor_rarp_entry;
 struct tsi_info anchor_tsi_info;
+struct tsi_slot anchor_tsi_slot;
 struct vni_info anchor_vni_info;
 struct peer_key anchor_peer_key;
 struct peer_info anchor_peer_info;

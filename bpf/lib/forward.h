@@ -7,6 +7,7 @@
 
 #include <linux/bpf.h>
 #include "lib/maps.h"
+#include "lib/slots.h"
 #include "lib/trace.h"
 #include "lib/vxlan.h"
 
@@ -72,7 +73,7 @@ static __always_inline int fwd_deliver_local(const struct roam_config *cfg, __u3
 		return DROP_HAIRPIN;
 	/* the fdb is keyed by VNI; this re-check makes crossing VNIs impossible even if the
 	 * control plane installs a wrong ifindex */
-	out = bpf_map_lookup_elem(&tsis, &out_ifindex);
+	out = tsi_lookup(out_ifindex);
 	if (!out || out->vni != vni)
 		return DROP_VNI_MISMATCH;
 	trace_record_tx(cfg, out_ifindex, vni, ok, NULL);

@@ -19,7 +19,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } config SEC(".maps");
 
-/* ifindex -> the TSI's virtual network. */
+/* ifindex -> the TSI's virtual network: the slots every frame reads (lib/slots.h), and the
+ * spill hash for TSIs whose slots were taken. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TSI_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tsi_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tsi_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TSI_MAX_ENTRIES);

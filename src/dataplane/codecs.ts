@@ -30,6 +30,9 @@ export const FLOOD_SHIM_MAGIC = 0x726f616d;
 export const FLOOD_SHIM_ETH_P = 0x0800;
 export const STATS_SLOTS = 16384;
 export const STATS_PROBES = 4;
+/** Slot arrays of the tables every frame reads (bpf/lib/slots.h, src/dataplane/slot-table.ts). */
+export const SLOT_PROBES = 4;
+export const TSI_SLOTS = 4096;
 
 export const FDB_LOCAL = 1;
 export const FDB_REMOTE = 2;
@@ -299,6 +302,26 @@ export const tsiInfo: StructCodec<TsiInfo> = structCodec(
     };
   },
 );
+
+/** One slot of `tsi_slots`: a TSI and its info (ifindex 0: a free slot). */
+export interface TsiSlot {
+  ifindex: number;
+  info: TsiInfo;
+}
+
+export const tsiSlot: StructCodec<TsiSlot> = structCodec(
+  { cName: 'tsi_slot', size: 20, members: { ifindex: 0, info: 4 } },
+  (v, b, o) => {
+    b.writeUInt32LE(v.ifindex, o);
+    tsiInfo.encode(v.info, b, o + 4);
+  },
+  (b, o) => ({ ifindex: b.readUInt32LE(o), info: tsiInfo.decode(b, o + 4) }),
+);
+
+/** The home slot of a TSI in `tsi_slots`: bpf/lib/slots.h tsi_lookup. */
+export function tsiHomeSlot(ifindex: number): number {
+  return ifindex & (TSI_SLOTS - 1);
+}
 
 /** A virtual network served here; floodUnknown floods unknown unicast instead of dropping. */
 export interface VniInfo {
@@ -712,6 +735,7 @@ export const STRUCT_CODECS: readonly StructCodec<unknown>[] = [
   neighEntry,
   rarpEntry,
   tsiInfo,
+  tsiSlot,
   vniInfo,
   peerKey,
   peerInfo,

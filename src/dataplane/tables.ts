@@ -6,6 +6,7 @@ import { BPF_MAP_TYPE } from '../bpf/map-types.ts';
 import { TypedMap } from '../bpf/typed-map.ts';
 import type { Codec } from '../bpf/codec.ts';
 import { MemoryTable } from './memory-table.ts';
+import { SlotTable } from './slot-table.ts';
 import type { Table } from './table.ts';
 import {
   fdbEntry,
@@ -19,6 +20,7 @@ import {
   peerKey,
   rarpEntry,
   roamConfig,
+  SLOT_PROBES,
   STATS_PROBES,
   STATS_SLOTS,
   statsKey,
@@ -26,7 +28,10 @@ import {
   statsSlotIndex,
   statsValue,
   traceRec,
+  TSI_SLOTS,
+  tsiHomeSlot,
   tsiInfo,
+  tsiSlot,
   u32,
   verdictName,
   vniInfo,
@@ -44,6 +49,7 @@ import {
 /** Names of the maps roam's objects pin under their pin root (bpf/lib/maps.h). */
 export const MAP_NAMES = [
   'config',
+  'tsi_slots',
   'tsis',
   'vnis',
   'peers',
@@ -116,7 +122,22 @@ export function openTables(mapOf: MapSource): DataplaneTables {
     fdb: new TypedMap(mapOf('fdb'), fdbKey, fdbEntry),
     neigh: new TypedMap(mapOf('neigh'), neighKey, neighEntry),
     rarp: new TypedMap(mapOf('rarp'), fdbKey, rarpEntry),
-    tsis: new TypedMap(mapOf('tsis'), u32, tsiInfo),
+    tsis: new SlotTable('tsis', mapOf('tsi_slots'), new TypedMap(mapOf('tsis'), u32, tsiInfo), {
+      slots: TSI_SLOTS,
+      probes: SLOT_PROBES,
+      slotSize: tsiSlot.size,
+      home: tsiHomeSlot,
+      encode: (ifindex, info, b, o) => {
+        if (!Number.isInteger(ifindex) || ifindex <= 0 || ifindex > 0xffffffff)
+          throw new RangeError(`not an interface index: ${ifindex}`);
+        tsiSlot.encode({ ifindex, info }, b, o);
+      },
+      decode: (b, o) => {
+        const s = tsiSlot.decode(b, o);
+        return s.ifindex === 0 ? undefined : [s.ifindex, s.info];
+      },
+      keyId: String,
+    }),
     vnis: new TypedMap(mapOf('vnis'), u32, vniInfo),
     peers: new TypedMap(mapOf('peers'), peerKey, peerInfo),
     nexthops: new TypedMap(mapOf('nexthops'), nveAddr, nexthop),

@@ -142,7 +142,6 @@ export function openDataplane(label: string): TestDataplane {
     'fdb',
     'neigh',
     'rarp',
-    'tsis',
     'vnis',
     'peers',
     'nexthops',
@@ -176,6 +175,8 @@ export function openDataplane(label: string): TestDataplane {
         const keys = [...m.keys()];
         for (const k of keys) m.delete(k);
       }
+      // slot tables: their arrays cannot delete keys, the table clears the slots
+      tables.tsis.deleteMany([...tables.tsis.entries()].map(([k]) => k));
       stats.clear();
       trace.clear();
       ring.consume();

@@ -3,14 +3,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { possibleCpus } from '../../../src/bpf/map.ts';
 import {
+  SLOT_PROBES,
   STATS_PROBES,
   STATS_SLOTS,
   statsSlot,
   statsSlotIndex,
+  TSI_SLOTS,
   verdictSlot,
   type FdbEntry,
   type FdbKey,
+  type TsiInfo,
 } from '../../../src/dataplane/codecs.ts';
+import type { SlotTable } from '../../../src/dataplane/slot-table.ts';
 import { memoryTables, StatsReader } from '../../../src/dataplane/tables.ts';
 import { vmUdp } from './frames.ts';
 import { LO, openDataplane, testConfig, type TestDataplane } from './harness.ts';
@@ -74,6 +78,46 @@ describe('typed tables over the BPF maps', () => {
     }
     expect(dp.tables.config.get()).toEqual(mem.config.get());
     expect(dp.tables.config.get()?.mtu).toBe(9000);
+  });
+});
+
+describe('slot tables (bpf/lib/slots.h)', () => {
+  const drops = () => dp.count(42, 'drop-unknown-unicast');
+  const frame = () => vmUdp('02:00:00:00:00:99', '02:00:00:00:00:01', ['1.1.1.1', '2.2.2.2']);
+
+  it('tsis: a TSI whose slots are taken goes to the spill map, and the program still finds it', () => {
+    dp.tables.config.set(testConfig());
+    // SLOT_PROBES TSIs with LO's home slot take its whole window
+    const colliders = Array.from({ length: SLOT_PROBES }, (_, i) => LO + (i + 1) * TSI_SLOTS);
+    dp.tables.tsis.setMany(colliders.map((i) => [i, { vni: 7, strictSource: false }]));
+    dp.tables.tsis.setMany([[LO, { vni: 42, strictSource: false }]]);
+    const tsis = dp.tables.tsis as SlotTable<number, TsiInfo>;
+    expect(tsis.spilled()).toBe(1);
+    expect(dp.map('tsis').keys().next().value?.readUInt32LE(0)).toBe(LO);
+    expect(tsis.get(LO)).toEqual({ vni: 42, strictSource: false });
+    expect(tsis.size()).toBe(SLOT_PROBES + 1);
+    dp.run(dp.tsi, frame());
+    expect(drops()).toBe(1n);
+
+    // a slot frees: the next write of LO moves it out of the spill, and it keeps working
+    dp.tables.tsis.deleteMany([colliders[0] ?? 0]);
+    dp.tables.tsis.setMany([[LO, { vni: 43, strictSource: false }]]);
+    expect(tsis.spilled()).toBe(0);
+    expect(tsis.get(LO)).toEqual({ vni: 43, strictSource: false });
+    dp.run(dp.tsi, frame());
+    expect(dp.count(43, 'drop-unknown-unicast')).toBe(1n);
+
+    // deleted from the slots: not a TSI any more
+    dp.tables.tsis.deleteMany([LO]);
+    dp.run(dp.tsi, frame());
+    expect(drops() + dp.count(43, 'drop-unknown-unicast')).toBe(2n);
+    expect(dp.count(0, 'drop-not-tsi')).toBe(1n);
+  });
+
+  it('tsis: ifindex 0 is refused (it marks a free slot)', () => {
+    expect(() => dp.tables.tsis.setMany([[0, { vni: 1, strictSource: false }]])).toThrow(
+      /not an interface index/,
+    );
   });
 });
 

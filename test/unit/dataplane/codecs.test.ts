@@ -186,6 +186,8 @@ describe('constants mirror bpf/roam.h', () => {
     ['FLOOD_SHIM_ETH_P', C.FLOOD_SHIM_ETH_P],
     ['STATS_SLOTS', C.STATS_SLOTS],
     ['STATS_PROBES', C.STATS_PROBES],
+    ['SLOT_PROBES', C.SLOT_PROBES],
+    ['TSI_SLOTS', C.TSI_SLOTS],
     ['FAMILY_V4', C.FAMILY_V4],
     ['FAMILY_V6', C.FAMILY_V6],
     ['FDB_LOCAL', C.FDB_LOCAL],
