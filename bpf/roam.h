@@ -62,7 +62,7 @@
 #define LEARN_SAMPLE_MASK 15
 #endif
 
-/* Slot arrays: `tsis` is mirrored in an ARRAY of slots (open
+/* Slot arrays: `tsis`, `peers` and `nexthops` are each mirrored in an ARRAY of slots (open
  * addressing: a key lives in one of SLOT_PROBES consecutive slots from its home slot), which
  * the per-frame lookups read; the hash map of the same name holds only the keys whose slots
  * were all taken (spill). An array lookup is inlined by the verifier; a hash-map lookup is four
@@ -70,6 +70,9 @@
  * Fixed sizes (powers of two): never resize the slot arrays. */
 #define SLOT_PROBES 4
 #define TSI_SLOTS 4096      /* home slot: ifindex & (TSI_SLOTS - 1) */
+#define PEER_SLOTS 16384    /* home slot: nve_slot_hash(vni, addr) & (PEER_SLOTS - 1) */
+#define NEXTHOP_SLOTS 4096  /* home slot: nve_slot_hash(0, addr) & (NEXTHOP_SLOTS - 1) */
+#define SLOT_HASH_SEED 0x726f616dU
 
 /* Head-end replication fan-out per VNI (both bound the TC flood loop). */
 #define FLOOD_MAX_LOCAL 32
@@ -199,6 +202,17 @@ struct nexthop {
 struct tsi_slot {
 	__u32 ifindex;
 	struct tsi_info info;
+};
+
+/* One slot of `peer_slots`: a peers key (key.addr.family FAMILY_NONE: free). */
+struct peer_slot {
+	struct peer_key key;
+};
+
+/* One slot of `nexthop_slots` (addr.family FAMILY_NONE: free). */
+struct nexthop_slot {
+	struct nve_addr addr;
+	struct nexthop nh;
 };
 
 /* Head-end replication list of one VNI (value of `flood`, keyed by __u32 vni). */

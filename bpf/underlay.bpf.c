@@ -24,10 +24,7 @@
  * drop with *vni set to the VNI to count it under (0 when we do not serve it). */
 static __always_inline int underlay_check_peer(const struct vxlan_outer *outer, __u32 *vni)
 {
-	struct peer_key key = { .vni = outer->vni };
-
-	nve_addr_copy(&key.addr, &outer->src);
-	if (bpf_map_lookup_elem(&peers, &key)) {
+	if (peer_allowed(outer->vni, &outer->src)) {
 		*vni = outer->vni;
 		return GO_ON;
 	}

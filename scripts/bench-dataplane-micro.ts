@@ -19,19 +19,20 @@ import { BpfObject, type BpfProgram } from '../src/bpf/index.ts';
 import {
   fdbEntry,
   fdbKey,
-  nexthop,
-  nveAddr,
-  peerInfo,
-  peerKey,
-  roamConfig,
-  tsiInfo,
   u32,
   vniInfo,
   type FdbEntry,
   type FdbKey,
 } from '../src/dataplane/codecs.ts';
 import { DEFAULT_OBJECTS_DIR } from '../src/dataplane/dataplane.ts';
-import { openTables, type DataplaneTables, type MapName } from '../src/dataplane/tables.ts';
+import {
+  openConfig,
+  openNexthops,
+  openPeers,
+  openTsis,
+  type DataplaneTables,
+  type MapName,
+} from '../src/dataplane/tables.ts';
 import { TypedMap } from '../src/bpf/typed-map.ts';
 import { loadBareForwarder } from '../src/lab/bench-forwarders.ts';
 import { ipv4Bytes, macBytes } from '../src/lab/addressing.ts';
@@ -87,23 +88,22 @@ function vxlanPacket(inner: Buffer): Buffer {
   return Buffer.concat([o, inner]);
 }
 
-/** The slot arrays of this build (bpf/lib/slots.h). */
-const SLOT_ARRAYS = ['tsi_slots'];
-
-/** The tables the bench writes, over this build's maps or (to compare with a build from before
- * the slot arrays, bpf/lib/slots.h) straight over the hash maps an older object has. */
-type BenchTables = Pick<DataplaneTables, 'config' | 'tsis' | 'vnis' | 'peers' | 'nexthops' | 'fdb'>;
-function benchTables(obj: BpfObject): BenchTables {
-  if (SLOT_ARRAYS.every((n) => obj.mapNames().includes(n)))
-    return openTables((n: MapName) => obj.map(n));
-  const config = new TypedMap(obj.map('config'), u32, roamConfig);
+/**
+ * The tables the bench writes, over this build's maps, or (to compare with a build from before a
+ * slot array, bpf/lib/slots.h) straight over the hash map an older object reads instead.
+ */
+function benchTables(
+  obj: BpfObject,
+): Pick<DataplaneTables, 'config' | 'tsis' | 'vnis' | 'peers' | 'nexthops' | 'fdb'> {
+  const map = (n: MapName) => obj.map(n);
+  const has = (n: string) => obj.mapNames().includes(n);
   return {
-    config: { get: () => config.get(0), set: (c) => config.set(0, c) },
-    fdb: new TypedMap(obj.map('fdb'), fdbKey, fdbEntry),
-    vnis: new TypedMap(obj.map('vnis'), u32, vniInfo),
-    tsis: new TypedMap(obj.map('tsis'), u32, tsiInfo),
-    peers: new TypedMap(obj.map('peers'), peerKey, peerInfo),
-    nexthops: new TypedMap(obj.map('nexthops'), nveAddr, nexthop),
+    config: openConfig(map),
+    fdb: new TypedMap(map('fdb'), fdbKey, fdbEntry),
+    vnis: new TypedMap(map('vnis'), u32, vniInfo),
+    tsis: openTsis(map, has('tsi_slots')),
+    peers: openPeers(map, has('peer_slots')),
+    nexthops: openNexthops(map, has('nexthop_slots')),
   };
 }
 

@@ -46,7 +46,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnis SEC(".maps");
 
-/* (vni, NVE) pairs allowed to send us tunnelled frames: anti-spoofing on decap. */
+/* (vni, NVE) pairs allowed to send us tunnelled frames: anti-spoofing on decap. Slots, and
+ * the spill hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PEER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct peer_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} peer_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PEER_MAX_ENTRIES);
@@ -82,7 +91,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rarp SEC(".maps");
 
-/* NVE -> underlay next-hop MAC (installed by the agent; see also F_CFG_GATEWAY / F_CFG_FIB). */
+/* NVE -> underlay next-hop MAC (installed by the agent; see also F_CFG_GATEWAY / F_CFG_FIB).
+ * Slots, and the spill hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NEXTHOP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nexthop_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nexthop_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NEXTHOP_MAX_ENTRIES);

@@ -10,6 +10,7 @@
 #define ROAM_LIB_SLOTS_H
 
 #include "lib/maps.h"
+#include "lib/nve.h"
 
 /* The TSI with this ifindex (its VNI and flags), or NULL when it is not a TSI. */
 static __always_inline struct tsi_info *tsi_lookup(__u32 ifindex)
@@ -27,6 +28,58 @@ static __always_inline struct tsi_info *tsi_lookup(__u32 ifindex)
 			return &s->info;
 	}
 	return bpf_map_lookup_elem(&tsis, &ifindex);
+}
+
+/* The home slot hash of an NVE address, with `seed` (the VNI for peers, 0 for next hops):
+ * src/dataplane/codecs.ts nveSlotHash mirrors it. Words are read in host order. */
+static __always_inline __u32 nve_slot_hash(__u32 seed, const struct nve_addr *a)
+{
+	__u32 h = hash_mix(SLOT_HASH_SEED, seed);
+
+	h = hash_mix(h, a->family);
+#pragma unroll
+	for (int i = 0; i < IP_ADDR_LEN / 4; i++)
+		h = hash_mix(h, load_u32(a->ip + 4 * i));
+	return h;
+}
+
+/* Whether `src` may send tunnelled frames of `vni` (an entry also says we serve the VNI).
+ * src: 4-byte aligned. */
+static __always_inline int peer_allowed(__u32 vni, const struct nve_addr *src)
+{
+	__u32 home = nve_slot_hash(vni, src) & (PEER_SLOTS - 1);
+	struct peer_key key = { .vni = vni };
+
+	if (src->family == FAMILY_NONE) /* marks a free slot */
+		return 0;
+#pragma unroll
+	for (__u32 i = 0; i < SLOT_PROBES; i++) {
+		__u32 k = (home + i) & (PEER_SLOTS - 1);
+		struct peer_slot *s = bpf_map_lookup_elem(&peer_slots, &k);
+
+		if (s && s->key.vni == vni && nve_addr_equal(&s->key.addr, src))
+			return 1;
+	}
+	nve_addr_copy(&key.addr, src);
+	return bpf_map_lookup_elem(&peers, &key) != NULL;
+}
+
+/* The underlay next hop towards `remote`, or NULL. remote: 4-byte aligned. */
+static __always_inline struct nexthop *nexthop_lookup(const struct nve_addr *remote)
+{
+	__u32 home = nve_slot_hash(0, remote) & (NEXTHOP_SLOTS - 1);
+
+	if (remote->family == FAMILY_NONE) /* marks a free slot */
+		return NULL;
+#pragma unroll
+	for (__u32 i = 0; i < SLOT_PROBES; i++) {
+		__u32 k = (home + i) & (NEXTHOP_SLOTS - 1);
+		struct nexthop_slot *s = bpf_map_lookup_elem(&nexthop_slots, &k);
+
+		if (s && nve_addr_equal(&s->addr, remote))
+			return &s->nh;
+	}
+	return bpf_map_lookup_elem(&nexthops, remote);
 }
 
 #endif /* ROAM_LIB_SLOTS_H */

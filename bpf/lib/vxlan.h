@@ -13,6 +13,8 @@
 #include "lib/maps.h"
 #include "lib/eth.h"
 #include "lib/csum.h"
+#include "lib/nve.h"
+#include "lib/slots.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -50,34 +52,6 @@ struct inner_flow {
 /* Results of vxlan_parse_outer besides DROP_* verdicts. */
 #define VXLAN_OURS 0
 #define VXLAN_NOT_OURS (-1)
-
-static __always_inline int ipv6_addr_equal(const __u8 *a, const __u8 *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
-}
-
-static __always_inline int nve_addr_equal(const struct nve_addr *a, const struct nve_addr *b)
-{
-	return a->family == b->family && ipv6_addr_equal(a->ip, b->ip);
-}
-
-/* Copies an NVE address in five word moves (struct nve_addr is byte-aligned, so a plain
- * copy is twenty byte moves). A stack destination must be 4-byte aligned. */
-static __always_inline void nve_addr_copy(struct nve_addr *dst, const struct nve_addr *src)
-{
-#pragma unroll
-	for (int i = 0; i < (int)(sizeof(*dst) / 4); i++)
-		store_u32((__u8 *)dst + 4 * i, load_u32((const __u8 *)src + 4 * i));
-}
-
-static __always_inline __u32 hash_mix(__u32 h, __u32 v)
-{
-	h ^= v;
-	h *= 0x9e3779b1U;
-	return h ^ (h >> 15);
-}
 
 /* Outer UDP source port from the inner flow (MACs, plus IPs and ports when present), and the
  * inner ECN field. */
@@ -201,7 +175,7 @@ static __always_inline int nexthop_fib_lookup(void *ctx, const struct roam_confi
 static __always_inline int nexthop_resolve(void *ctx, const struct roam_config *cfg,
 					   const struct nve_addr *remote, __u8 *mac)
 {
-	struct nexthop *nh = bpf_map_lookup_elem(&nexthops, remote);
+	struct nexthop *nh = nexthop_lookup(remote);
 
 	if (nh) {
 		eth_addr_copy_words(mac, nh->mac);

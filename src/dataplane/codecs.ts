@@ -33,6 +33,9 @@ export const STATS_PROBES = 4;
 /** Slot arrays of the tables every frame reads (bpf/lib/slots.h, src/dataplane/slot-table.ts). */
 export const SLOT_PROBES = 4;
 export const TSI_SLOTS = 4096;
+export const PEER_SLOTS = 16384;
+export const NEXTHOP_SLOTS = 4096;
+export const SLOT_HASH_SEED = 0x726f616d;
 
 export const FDB_LOCAL = 1;
 export const FDB_REMOTE = 2;
@@ -363,6 +366,52 @@ export const nexthop: StructCodec<string> = structCodec(
   (v, b, o) => writeMac(v, b, o),
   (b, o) => readMac(b, o),
 );
+
+/** One slot of `peer_slots`: a peers key (family 0 in the bytes: a free slot). */
+export const peerSlot: StructCodec<PeerKey> = structCodec(
+  { cName: 'peer_slot', size: 24, members: { key: 0 } },
+  (v, b, o) => peerKey.encode(v, b, o),
+  (b, o) => peerKey.decode(b, o),
+);
+
+/** One slot of `nexthop_slots`: an NVE and its next hop (family 0 in the bytes: free). */
+export interface NexthopSlot {
+  nve: string;
+  mac: string;
+}
+
+export const nexthopSlot: StructCodec<NexthopSlot> = structCodec(
+  { cName: 'nexthop_slot', size: 28, members: { addr: 0, nh: 20 } },
+  (v, b, o) => {
+    nveAddr.encode(v.nve, b, o);
+    nexthop.encode(v.mac, b, o + 20);
+  },
+  (b, o) => ({ nve: nveAddr.decode(b, o), mac: nexthop.decode(b, o + 20) }),
+);
+
+function hashMix(h: number, v: number): number {
+  const x = Math.imul((h ^ v) >>> 0, 0x9e3779b1) >>> 0;
+  return (x ^ (x >>> 15)) >>> 0;
+}
+
+/** The home slot hash of an NVE address with `seed`: bpf/lib/slots.h nve_slot_hash. */
+export function nveSlotHash(seed: number, nve: string): number {
+  const b = Buffer.alloc(nveAddr.size);
+  nveAddr.encode(nve, b, 0);
+  let h = hashMix(hashMix(SLOT_HASH_SEED, seed), b[0] ?? 0);
+  for (let i = 0; i < 4; i++) h = hashMix(h, b.readUInt32LE(4 + 4 * i));
+  return h;
+}
+
+/** The home slot of a peers key in `peer_slots`. */
+export function peerHomeSlot(k: PeerKey): number {
+  return nveSlotHash(k.vni, k.nve) & (PEER_SLOTS - 1);
+}
+
+/** The home slot of an NVE's next hop in `nexthop_slots`. */
+export function nexthopHomeSlot(nve: string): number {
+  return nveSlotHash(0, nve) & (NEXTHOP_SLOTS - 1);
+}
 
 /** A u32 key or value (ifindex, VNI): host order. */
 export const u32: Codec<number> = {
@@ -739,7 +788,9 @@ export const STRUCT_CODECS: readonly StructCodec<unknown>[] = [
   vniInfo,
   peerKey,
   peerInfo,
+  peerSlot,
   nexthop,
+  nexthopSlot,
   floodList,
   roamConfig,
   eventLimit,

@@ -6,7 +6,7 @@ import { BPF_MAP_TYPE } from '../bpf/map-types.ts';
 import { TypedMap } from '../bpf/typed-map.ts';
 import type { Codec } from '../bpf/codec.ts';
 import { MemoryTable } from './memory-table.ts';
-import { SlotTable } from './slot-table.ts';
+import { SlotTable, type SlotSpec } from './slot-table.ts';
 import type { Table } from './table.ts';
 import {
   fdbEntry,
@@ -15,9 +15,15 @@ import {
   neighEntry,
   neighKey,
   nexthop,
+  nexthopHomeSlot,
+  nexthopSlot,
+  NEXTHOP_SLOTS,
   nveAddr,
+  PEER_SLOTS,
+  peerHomeSlot,
   peerInfo,
   peerKey,
+  peerSlot,
   rarpEntry,
   roamConfig,
   SLOT_PROBES,
@@ -52,10 +58,12 @@ export const MAP_NAMES = [
   'tsi_slots',
   'tsis',
   'vnis',
+  'peer_slots',
   'peers',
   'fdb',
   'neigh',
   'rarp',
+  'nexthop_slots',
   'nexthops',
   'flood',
   'stats',
@@ -116,33 +124,87 @@ function configTable(t: Table<number, RoamConfig>): ConfigTable {
   };
 }
 
+// How tsis, peers and nexthops sit in their slot arrays (bpf/roam.h, bpf/lib/slots.h).
+const TSI_SLOT_SPEC: SlotSpec<number, TsiInfo> = {
+  slots: TSI_SLOTS,
+  probes: SLOT_PROBES,
+  slotSize: tsiSlot.size,
+  home: tsiHomeSlot,
+  encode: (ifindex, info, b, o) => {
+    if (!Number.isInteger(ifindex) || ifindex <= 0 || ifindex > 0xffffffff)
+      throw new RangeError(`not an interface index: ${ifindex}`);
+    tsiSlot.encode({ ifindex, info }, b, o);
+  },
+  decode: (b, o) => {
+    const s = tsiSlot.decode(b, o);
+    return s.ifindex === 0 ? undefined : [s.ifindex, s.info];
+  },
+  keyId: String,
+};
+
+const PEER_SLOT_SPEC: SlotSpec<PeerKey, true> = {
+  slots: PEER_SLOTS,
+  probes: SLOT_PROBES,
+  slotSize: peerSlot.size,
+  home: peerHomeSlot,
+  encode: (k, _v, b, o) => peerSlot.encode(k, b, o),
+  // family (after the u32 vni) 0: a free slot
+  decode: (b, o) => (b[o + 4] === 0 ? undefined : [peerSlot.decode(b, o), true]),
+  keyId: keyIdOf(peerKey),
+};
+
+const NEXTHOP_SLOT_SPEC: SlotSpec<string, string> = {
+  slots: NEXTHOP_SLOTS,
+  probes: SLOT_PROBES,
+  slotSize: nexthopSlot.size,
+  home: nexthopHomeSlot,
+  encode: (nve, mac, b, o) => nexthopSlot.encode({ nve, mac }, b, o),
+  decode: (b, o) => {
+    if (b[o] === 0) return undefined;
+    const s = nexthopSlot.decode(b, o);
+    return [s.nve, s.mac];
+  },
+  keyId: keyIdOf(nveAddr),
+};
+
+/**
+ * The tables the programs read per frame, over their slot array and spill hash. withSlots false
+ * (benchmarks comparing with a build from before the slot arrays): the hash map alone.
+ */
+export function openTsis(mapOf: MapSource, withSlots = true): Table<number, TsiInfo> {
+  const spill = new TypedMap(mapOf('tsis'), u32, tsiInfo);
+  return withSlots ? new SlotTable('tsis', mapOf('tsi_slots'), spill, TSI_SLOT_SPEC) : spill;
+}
+
+export function openPeers(mapOf: MapSource, withSlots = true): Table<PeerKey, true> {
+  const spill = new TypedMap(mapOf('peers'), peerKey, peerInfo);
+  return withSlots ? new SlotTable('peers', mapOf('peer_slots'), spill, PEER_SLOT_SPEC) : spill;
+}
+
+export function openNexthops(mapOf: MapSource, withSlots = true): Table<string, string> {
+  const spill = new TypedMap(mapOf('nexthops'), nveAddr, nexthop);
+  return withSlots
+    ? new SlotTable('nexthops', mapOf('nexthop_slots'), spill, NEXTHOP_SLOT_SPEC)
+    : spill;
+}
+
+/** The config table over the `config` map. */
+export function openConfig(mapOf: MapSource): ConfigTable {
+  return configTable(new TypedMap(mapOf('config'), u32, roamConfig));
+}
+
 /** Typed tables over the maps of a loaded roam object (or pinned maps). */
 export function openTables(mapOf: MapSource): DataplaneTables {
   return {
     fdb: new TypedMap(mapOf('fdb'), fdbKey, fdbEntry),
     neigh: new TypedMap(mapOf('neigh'), neighKey, neighEntry),
     rarp: new TypedMap(mapOf('rarp'), fdbKey, rarpEntry),
-    tsis: new SlotTable('tsis', mapOf('tsi_slots'), new TypedMap(mapOf('tsis'), u32, tsiInfo), {
-      slots: TSI_SLOTS,
-      probes: SLOT_PROBES,
-      slotSize: tsiSlot.size,
-      home: tsiHomeSlot,
-      encode: (ifindex, info, b, o) => {
-        if (!Number.isInteger(ifindex) || ifindex <= 0 || ifindex > 0xffffffff)
-          throw new RangeError(`not an interface index: ${ifindex}`);
-        tsiSlot.encode({ ifindex, info }, b, o);
-      },
-      decode: (b, o) => {
-        const s = tsiSlot.decode(b, o);
-        return s.ifindex === 0 ? undefined : [s.ifindex, s.info];
-      },
-      keyId: String,
-    }),
+    tsis: openTsis(mapOf),
     vnis: new TypedMap(mapOf('vnis'), u32, vniInfo),
-    peers: new TypedMap(mapOf('peers'), peerKey, peerInfo),
-    nexthops: new TypedMap(mapOf('nexthops'), nveAddr, nexthop),
+    peers: openPeers(mapOf),
+    nexthops: openNexthops(mapOf),
     flood: new TypedMap(mapOf('flood'), u32, floodList),
-    config: configTable(new TypedMap(mapOf('config'), u32, roamConfig)),
+    config: openConfig(mapOf),
   };
 }
 

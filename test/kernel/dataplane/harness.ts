@@ -138,16 +138,7 @@ export function openDataplane(label: string): TestDataplane {
     if (!ev) throw new Error(`undecodable event of ${data.length} bytes`);
     pending.push(ev);
   });
-  const clearable: MapName[] = [
-    'fdb',
-    'neigh',
-    'rarp',
-    'vnis',
-    'peers',
-    'nexthops',
-    'flood',
-    'event_limits',
-  ];
+  const clearable: MapName[] = ['fdb', 'neigh', 'rarp', 'vnis', 'flood', 'event_limits'];
 
   return {
     pinRoot,
@@ -177,6 +168,8 @@ export function openDataplane(label: string): TestDataplane {
       }
       // slot tables: their arrays cannot delete keys, the table clears the slots
       tables.tsis.deleteMany([...tables.tsis.entries()].map(([k]) => k));
+      tables.peers.deleteMany([...tables.peers.entries()].map(([k]) => k));
+      tables.nexthops.deleteMany([...tables.nexthops.entries()].map(([k]) => k));
       stats.clear();
       trace.clear();
       ring.consume();

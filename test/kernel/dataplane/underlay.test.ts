@@ -2,7 +2,15 @@
 // decapsulated and delivered, re-tunnelled for moved VMs, handed to TC for flooding, or
 // dropped with a reason; anything else passes to the kernel untouched.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FLOOD_SHIM_MAGIC, type VerdictName } from '../../../src/dataplane/codecs.ts';
+import {
+  FLOOD_SHIM_MAGIC,
+  nexthopHomeSlot,
+  peerHomeSlot,
+  SLOT_PROBES,
+  type PeerKey,
+  type VerdictName,
+} from '../../../src/dataplane/codecs.ts';
+import type { SlotTable } from '../../../src/dataplane/slot-table.ts';
 import {
   BROADCAST,
   ETH_P_ARP,
@@ -398,5 +406,62 @@ describe('flood hand-off', () => {
     dp.tables.config.set(testConfig({ floodTc: false }));
     const inner = vmUdp(BROADCAST, VM3.mac, [VM3.ip4, '255.255.255.255']);
     expect(runUnderlay(vxlan(FROM_B, inner), 'drop-no-flood-path').retval).toBe(XDP.DROP);
+  });
+});
+
+describe('peers and next hops in their slot arrays (bpf/lib/slots.h)', () => {
+  const peers = () => dp.tables.peers as SlotTable<PeerKey, true>;
+  const nexthops = () => dp.tables.nexthops as SlotTable<string, string>;
+  const toVm4 = vmUdp(VM4.mac, VM3.mac, [VM3.ip4, VM4.ip4]);
+
+  /** `n` IPv4 addresses other than `not` whose home slot is `home`. */
+  function colliders(n: number, home: number, homeOf: (ip: string) => number, not: string) {
+    const out: string[] = [];
+    for (let i = 1; out.length < n; i++) {
+      const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      if (ip !== not && homeOf(ip) === home) out.push(ip);
+    }
+    return out;
+  }
+
+  it('are read from their slots: the home slot hash is the kernel one, the spill maps stay empty', () => {
+    expect(peers().spilled()).toBe(0);
+    expect(nexthops().spilled()).toBe(0);
+    expect([...dp.map('peers').keys()]).toEqual([]);
+    expect([...dp.map('nexthops').keys()]).toEqual([]);
+    expect(runUnderlay(vxlan(FROM_B, INNER), 'decap').data).toEqual(INNER);
+    dp.stats.clear();
+    expect(runUnderlay(vxlan(FROM_D, INNER), 'decap').data).toEqual(INNER);
+    dp.stats.clear();
+    expect(parseOuter(runUnderlay(vxlan(FROM_B, toVm4), 'retunnel').data).dstMac).toBe(NVE_C.mac);
+  });
+
+  it('a peer whose slots are all taken is found in the spill map; deleted, it is refused', () => {
+    const key = { vni: VNI_A, nve: NVE_B.ip4 };
+    const others = colliders(
+      SLOT_PROBES,
+      peerHomeSlot(key),
+      (ip) => peerHomeSlot({ vni: VNI_A, nve: ip }),
+      NVE_B.ip4,
+    );
+    dp.tables.peers.deleteMany([key]);
+    dp.tables.peers.setMany(others.map((nve) => [{ vni: VNI_A, nve }, true]));
+    dp.tables.peers.setMany([[key, true]]);
+    expect(peers().spilled()).toBe(1);
+    expect(dp.tables.peers.get(key)).toBe(true);
+    expect(runUnderlay(vxlan(FROM_B, INNER), 'decap').data).toEqual(INNER);
+    dp.tables.peers.deleteMany([key]);
+    expect(peers().spilled()).toBe(0);
+    runUnderlay(vxlan(FROM_B, INNER), 'drop-peer-not-allowed');
+  });
+
+  it('a next hop whose slots are all taken is found in the spill map', () => {
+    const others = colliders(SLOT_PROBES, nexthopHomeSlot(NVE_C.ip4), nexthopHomeSlot, NVE_C.ip4);
+    dp.tables.nexthops.deleteMany([NVE_C.ip4]);
+    dp.tables.nexthops.setMany(others.map((nve) => [nve, '02:00:00:00:99:99']));
+    dp.tables.nexthops.setMany([[NVE_C.ip4, '02:00:00:00:c0:0c']]);
+    expect(nexthops().spilled()).toBe(1);
+    const r = runUnderlay(vxlan(FROM_B, toVm4), 'retunnel');
+    expect(parseOuter(r.data).dstMac).toBe('02:00:00:00:c0:0c');
   });
 });
