@@ -1,12 +1,14 @@
 // npm run bench:resync [-- --entries 1000000] [--json FILE]
 // The agent's full resync into real BPF maps (issue 5 goal: 1,000,000 directory entries <= 1 s).
 // An agent (ControlLoop, the real reconciler over roam's dataplane tables) receives a snapshot of
-// N directory entries from a scripted NVA; the time runs from "snapshot received" (the handler is
-// called) to "maps equal desired" (the handler returned: the resync wrote its batches). Three
-// cases, each on the same freshly loaded maps:
+// N directory entries from a scripted NVA, as the wire bytes the NVA sends; the time runs from
+// "snapshot received" (the bytes handed to the NVA client's deserializer: protobuf decoding and
+// validation are timed) to "maps equal desired" (the handler returned: the resync wrote its
+// batches). Cases, each on the same freshly loaded maps:
 //   cold     empty maps (first start), every entry written
-//   steady   a new agent over the pinned maps, same snapshot: nothing differs, nothing written
-//   1%       a new agent, a snapshot where 1% of the VMs moved to another NVE and 1% are gone
+//   steady   the same agent, the same snapshot again (a reconnect): nothing differs
+//   1%       the same agent, a snapshot where 0.5% of the VMs moved to another NVE and 0.5% are gone
+//   restart  a new agent over the pinned maps (adopting them first, timed apart), that snapshot
 // Beside each: CPU time of this process (process.cpuUsage, user + system) and the ratio to a raw
 // updateBatch of N pre-encoded FDB entries measured in the same run (what the binding alone costs).
 // Maps are loaded under a temporary pin root in /sys/fs/bpf, removed at exit (also on Ctrl-C).

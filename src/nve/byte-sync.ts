@@ -9,7 +9,7 @@ import type { ByteCodec, RawTable } from './raw-table.ts';
 import type { SyncCounts } from './table-sync.ts';
 
 /** Packed rows to hand to a batch call; keys stay 32-bit aligned for the shadow's lookups. */
-class PackedRows {
+export class PackedRows {
   keys: Buffer;
   kw: Int32Array;
   values: Buffer;
@@ -27,16 +27,24 @@ class PackedRows {
 
   /** Room for one more row; returns its index. */
   add(): number {
-    if ((this.n + 1) * this.ks > this.keys.length) {
-      const kw = new Int32Array(this.kw.length * 2);
+    if ((this.n + 1) * this.ks > this.keys.length) this.reserve(this.n + 1);
+    return this.n++;
+  }
+
+  /** Room for `rows` rows in all. */
+  reserve(rows: number): void {
+    if (rows * this.ks <= this.keys.length) return;
+    {
+      let cap = Math.max(16, this.keys.length / this.ks);
+      while (cap < rows) cap *= 2;
+      const kw = new Int32Array((cap * this.ks) / 4);
       kw.set(this.kw);
       this.kw = kw;
       this.keys = Buffer.from(kw.buffer);
-      const values = Buffer.alloc(this.values.length * 2);
+      const values = Buffer.alloc(cap * this.vs);
       values.set(this.values);
       this.values = values;
     }
-    return this.n++;
   }
 }
 
@@ -116,32 +124,64 @@ export class ByteSync<K, V> {
    * many rows `desired` yields (sizes the shadow once).
    */
   resync(desired: Iterable<readonly [K, V, string?]>, sizeHint = 0): SyncCounts {
-    const { ks, vs, codec, k, kw, v } = this;
+    const rows = this.rows(sizeHint);
+    this.encode(desired, rows);
+    return this.resyncRows(rows);
+  }
+
+  /** Empty packed rows in this table's layout, room for about `sizeHint`. */
+  rows(sizeHint = 0): PackedRows {
+    return new PackedRows(this.ks, this.vs, Math.max(16, sizeHint));
+  }
+
+  /** Desired rows in object form, encoded and appended to `rows`. */
+  encode(desired: Iterable<readonly [K, V, string?]>, rows: PackedRows): void {
+    const { ks, vs, codec } = this;
+    for (const want of desired) {
+      const i = rows.add();
+      codec.encodeKey(want[0], rows.keys, i * ks);
+      codec.encodeValue(want[1], rows.values, i * vs);
+    }
+  }
+
+  /**
+   * Mark and sweep of packed desired rows (each key once) against the map as it is: read back
+   * whole, rows compared as bytes, what differs written, what is not desired deleted (never a
+   * flush). Over an empty map the rows go to the kernel as they are, in one batch.
+   */
+  resyncRows(rows: PackedRows): SyncCounts {
+    const { ks, vs, codec } = this;
     const dump = this.raw.map.lookupAll();
     const base = dump.count;
-    const sh = ByteShadow.from(ks, vs, dump.keys, dump.values, base, Math.max(0, sizeHint - base));
+    if (base === 0) {
+      this.raw.map.updateBatch(rows.keys, rows.values, rows.n);
+      this.shadow = ByteShadow.from(ks, vs, rows.keys, rows.values, rows.n);
+      return { set: rows.n, deleted: 0, unchanged: 0 };
+    }
+    const sh = ByteShadow.from(ks, vs, dump.keys, dump.values, base, Math.max(0, rows.n - base));
     // Installed slots still desired (mark), and those whose value changed.
     const marks = new Uint8Array(base);
     const changed = new PackedRows(ks, vs);
     let unchanged = 0;
-    for (const want of desired) {
-      codec.encodeKey(want[0], k, 0);
-      codec.encodeValue(want[1], v, 0);
-      const slot = sh.find(kw, 0);
+    const kw = rows.kw;
+    const kwords = ks / 4;
+    for (let r = 0; r < rows.n; r++) {
+      const slot = sh.find(kw, r * kwords);
+      const vo = r * vs;
       if (slot < 0) {
-        sh.put(kw, 0, v, 0); // new: appended after the installed slots
+        sh.put(kw, r * kwords, rows.values, vo); // new: appended after the installed slots
       } else if (slot >= base) {
-        sh.setValue(slot, v, 0); // desired twice: the last one wins
+        sh.setValue(slot, rows.values, vo); // desired twice: the last one wins
       } else {
         const again = marks[slot] === 1;
         marks[slot] = 1;
-        if (!again && codec.sameValue(sh.values, slot * vs, v, 0)) {
+        if (!again && codec.sameValue(sh.values, slot * vs, rows.values, vo)) {
           unchanged++;
         } else {
-          sh.setValue(slot, v, 0);
+          sh.setValue(slot, rows.values, vo);
           const i = changed.add();
-          k.copy(changed.keys, i * ks, 0, ks);
-          v.copy(changed.values, i * vs, 0, vs);
+          rows.keys.copy(changed.keys, i * ks, r * ks, (r + 1) * ks);
+          rows.values.copy(changed.values, i * vs, vo, vo + vs);
         }
       }
     }

@@ -23,6 +23,7 @@ import type {
   Snapshot,
 } from './nva-port.ts';
 import { NveState, type LocalVm } from './nve-state.ts';
+import { isPackedSnapshot, type PackedSnapshotMsg } from '../protocol/packed-snapshot.ts';
 import { Reconciler, type ReconcileReport } from './reconciler.ts';
 import { macId, type AgentTables, type MacKey } from './tables.ts';
 
@@ -222,24 +223,22 @@ export class ControlLoop {
     this.obs.connection?.(false);
   }
 
-  private onSnapshot(s: Snapshot): void {
+  private onSnapshot(s: Snapshot | PackedSnapshotMsg): void {
     // The L3 overlay first: which VNIs get L2 tables depends on it (L3 VNIs' members).
     this.state.l3.load(s.routedVns ?? []);
-    const before = this.state.loadSnapshot(s.revision, s.vnis, s.entries, s.members, {
+    // Packed (the NVA client's decoder) or objects (tests, other ports): loaded packed.
+    const entries = isPackedSnapshot(s) ? s.packed : s.entries;
+    const changes = this.state.loadSnapshot(s.revision, s.vnis, entries, s.members, {
       resyncFollows: true,
     });
-    for (const e of s.entries) {
-      const id = macId(e);
-      const prev = before.get(id) ?? this.state.tombstones.get(id);
-      if (!prev || prev.nveId !== e.nveId || prev.state !== e.state || prev.seq !== e.seq)
-        this.directoryUpdated(prev, e);
-    }
+    // Only what moved, or matters here (local, moved, hinted, placed here), is looked at.
+    for (const [prev, e] of changes) this.directoryUpdated(prev, e);
     const r = this.reconciler.resync();
     this.obs.reconciled?.(r);
     this.log.info(
       {
         revision: s.revision,
-        entries: s.entries.length,
+        entries: isPackedSnapshot(s) ? s.packed.count : s.entries.length,
         set: r.fdb.set,
         deleted: r.fdb.deleted,
         ms: r.ms,
@@ -411,8 +410,8 @@ export class ControlLoop {
         );
       if (!same && !this.pendingRegs.has(id)) this.pendingRegs.set(id, 'provisioned');
     }
-    for (const [id, e] of s.directory) {
-      if (e.nveId !== s.nveId || e.state === 'withdrawn' || s.locals.has(id)) continue;
+    for (const [id, e] of s.directory.here(s.nveId)) {
+      if (s.locals.has(id)) continue;
       if (s.hints.get(id)?.fromNve === s.nveId) continue;
       this.pendingWithdraws.set(id, { vni: e.vni, mac: e.mac });
     }

@@ -13,6 +13,7 @@ import {
   rarpEntry,
   type FdbEntry,
 } from '../dataplane/codecs.ts';
+import { ipv4Number } from '../protocol/packed-snapshot.ts';
 
 /** Bytes of the C structs (bpf/roam.h), as the codecs give them. */
 export const FDB_KEY_BYTES = fdbKey.size;
@@ -50,26 +51,13 @@ function parseMac(mac: string, b: Uint8Array, o: number): boolean {
 
 /** Four bytes of a dotted quad (no leading zeros, as node:net accepts) at b[o..o+4); or false. */
 function parseIpv4(ip: string, b: Uint8Array, o: number): boolean {
-  const n = ip.length;
-  if (n < 7 || n > 15) return false;
-  let part = 0;
-  let val = 0;
-  let digits = 0;
-  for (let i = 0; i <= n; i++) {
-    const c = i < n ? ip.charCodeAt(i) : 46;
-    if (c === 46) {
-      if (digits === 0 || part > 3) return false;
-      b[o + part++] = val;
-      val = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && val === 0) return false; // leading zero
-      val = val * 10 + (c - 48);
-      if (val > 255) return false;
-      digits++;
-    } else return false;
-  }
-  return part === 4;
+  const v = ipv4Number(ip);
+  if (v === null) return false;
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+  return true;
 }
 
 function writeU32(b: Uint8Array, o: number, v: number): void {
@@ -102,6 +90,18 @@ export function encodeIpKey(vni: number, ip: string, b: Buffer, o: number): void
     return;
   }
   neighKey.encode({ vni, ip }, b, o);
+}
+
+/** struct neigh_key of (vni, IPv4 as the number a<<24|b<<16|c<<8|d). */
+export function encodeIpv4KeyNum(vni: number, ip4: number, b: Uint8Array, o: number): void {
+  writeU32(b, o, vni);
+  b[o + 4] = FAMILY_V4;
+  b.fill(0, o + 5, o + 8);
+  b[o + 8] = ip4 >>> 24;
+  b[o + 9] = (ip4 >>> 16) & 0xff;
+  b[o + 10] = (ip4 >>> 8) & 0xff;
+  b[o + 11] = ip4 & 0xff;
+  b.fill(0, o + 12, o + NEIGH_KEY_BYTES);
 }
 
 /** struct neigh_entry: the MAC that answers. */

@@ -24,6 +24,7 @@ export class NvaClientPort implements NvaPort {
         connected: () => h.connected(),
         disconnected: (reason) => h.disconnected(reason),
         snapshot: (s) => h.snapshot(s),
+        packedSnapshot: (s) => h.snapshot(s),
         change: (c) => h.change(c),
         moveHint: (m) => h.moveHint(m),
         digestMismatch: (m) => h.digestMismatch(m),

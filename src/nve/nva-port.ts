@@ -1,6 +1,7 @@
 // The agent's view of its NVA connection: the few verbs and events the control loop needs. The
 // real client (src/protocol/) is adapted to it in nva-adapter.ts; unit tests drive a fake. Message
 // shapes follow the wire schema (src/protocol/schema.ts) field for field.
+import type { PackedSnapshotMsg } from '../protocol/packed-snapshot.ts';
 
 export type EntryState = 'active' | 'moving' | 'duplicate' | 'withdrawn';
 export type AnnouncementKind = 'unspecified' | 'learned' | 'garp' | 'rarp' | 'provisioned';
@@ -107,7 +108,8 @@ export type NvaResult =
 export interface NvaHandlers {
   connected(): void;
   disconnected(reason: string): void;
-  snapshot(s: Snapshot): void;
+  /** Packed when the port decodes snapshots that way (the real client does). */
+  snapshot(s: Snapshot | PackedSnapshotMsg): void;
   change(c: Change): void;
   moveHint(h: MoveHint): void;
   digestMismatch(m: DigestMismatch): void;

@@ -4,12 +4,16 @@
 // orchestrator hints of migrations under way. Every mutation marks the keys it touches dirty, so
 // the reconciler writes only what changed. No timers and no I/O here: moves.ts and learner.ts
 // decide, this file remembers and derives.
+import { packEntries, type PackedEntries } from '../protocol/packed-snapshot.ts';
 import { canonicalIp } from './config.ts';
+import { DirectoryBase } from './directory-base.ts';
+import { Directory, F_OVERLAID, F_TOUCHED } from './directory.ts';
 import { L3State } from './l3-state.ts';
 import type { DirEntry, Member, MoveHint } from './nva-port.ts';
 import {
   ipId,
   macId,
+  parseMacId,
   type FdbEntry,
   type IpKey,
   type MacKey,
@@ -43,9 +47,15 @@ export interface MovedVm {
   untilMs: number;
 }
 
+/** What a snapshot changed that moves and adoption must see: (previous entry, new entry). */
+export type SnapshotChange = readonly [DirEntry | undefined, DirEntry];
+
 export class NveState {
-  /** The NVA's directory: live entries (and any the NVA sends as withdrawn), by MAC id. */
-  directory = new Map<string, DirEntry>();
+  /**
+   * The NVA's directory: live entries (and any the NVA sends as withdrawn), by MAC id; the last
+   * snapshot packed, under an overlay of later changes (directory.ts).
+   */
+  directory = new Directory(undefined);
   /**
    * The last entry of MACs the NVA deleted (it sends a withdrawal as a delete): their sequence
    * number is what a new registration must beat, and their NVE tells a source it had the VM.
@@ -79,11 +89,19 @@ export class NveState {
   /** While a snapshot loads for a full resync: keys are not marked dirty one by one. */
   private resyncPending = false;
 
-  /** ip id -> the MAC ids that claim it; and the reverse, to undo a claim. */
+  /**
+   * ip id -> the MAC ids that claim it; and the reverse, to undo a claim. Over the packed base:
+   * only the IPs and MACs touched since the snapshot (an untouched entry of the base claims its
+   * own IPs, alone unless the base says the IP is shared).
+   */
   // One owner (the common case) is kept as the MAC id itself: no Set per IP.
-  private readonly ipOwners = new Map<string, string | Set<string>>();
-  private readonly ipsOfMac = new Map<string, string[]>();
+  private ipOwners = new Map<string, string | Set<string>>();
+  private ipsOfMac = new Map<string, string[]>();
   private readonly keys = new Map<string, MacKey>();
+  /** Base slots touched since the snapshot, in order (their rows are derived one by one). */
+  touchedSlots: number[] = [];
+  /** Per IP index of the base: its owners are in ipOwners (not derived from the base). */
+  ipOverlaid = new Uint8Array(0);
 
   constructor(
     readonly nveId: string,
@@ -109,50 +127,115 @@ export class NveState {
 
   /**
    * Replace the directory's content for the VNIs a snapshot covers (all of them when `vnis` is
-   * empty); returns the entries it replaced, by MAC id.
+   * empty). Returns the entries whose placement, state or number changed (and new entries of MACs
+   * that are local, moved or hinted here, or placed here), for moves and adoption to look at.
    */
   loadSnapshot(
     revision: number,
     vnis: readonly number[],
-    entries: readonly DirEntry[],
+    entries: readonly DirEntry[] | PackedEntries,
     members: readonly Member[],
     opts: { resyncFollows?: boolean } = {},
-  ): Map<string, DirEntry> {
+  ): SnapshotChange[] {
     // A full resync follows (the control loop's snapshot handler): it compares every key, so
     // marking a million keys dirty one by one would be wasted.
     this.resyncPending = opts.resyncFollows === true;
     try {
-      return this.loadSnapshotEntries(revision, vnis, entries, members);
+      const p = Array.isArray(entries)
+        ? packEntries(entries as DirEntry[])
+        : (entries as PackedEntries);
+      return this.loadPacked(revision, vnis, p, members);
     } finally {
       this.resyncPending = false;
     }
   }
 
-  private loadSnapshotEntries(
+  private loadPacked(
     revision: number,
     vnis: readonly number[],
-    entries: readonly DirEntry[],
+    packed: PackedEntries,
     members: readonly Member[],
-  ): Map<string, DirEntry> {
+  ): SnapshotChange[] {
     const covered = (vni: number) => vnis.length === 0 || vnis.includes(vni);
-    // A new map rather than a million deletes: entries of VNIs the snapshot does not cover stay.
-    const before = this.directory;
-    this.directory = new Map();
-    if (vnis.length > 0)
-      for (const [id, e] of before) if (!covered(e.vni)) this.directory.set(id, e);
-    for (const e of entries) {
-      const id = macId(e);
-      const prev = before.get(id);
-      // Unchanged since the last snapshot: same claims, same desired entries, nothing to touch.
-      if (prev !== undefined && sameEntry(prev, e)) this.directory.set(id, e);
-      else this.upsertEntry(e, id);
+    const old = this.directory;
+    // A snapshot of some VNIs: the entries of the others stay (rare: after a digest mismatch).
+    const p = vnis.length > 0 ? mergeUncovered(old, covered, packed) : packed;
+    const base = new DirectoryBase(p, this.nveId);
+    const mark = !this.resyncPending;
+    const changes: SnapshotChange[] = [];
+    /** MAC ids whose desired rows may differ (only when no resync follows). */
+    const dirty: string[] = [];
+    const markDirty = (id: string) => {
+      if (!mark) return;
+      dirty.push(id);
+      for (const ip of this.claimsOf(id)) this.dirtyIps.add(ip);
+    };
+    const oldBase = old.base;
+    const seen = new Uint8Array(oldBase?.count ?? 0);
+    // Entries the overlay changed since the last snapshot: compared as objects.
+    const prevOf = new Map<number, DirEntry | null>();
+    for (const [id, e] of old.overlay) {
+      const os = oldBase ? oldBase.findId(id) : -1;
+      if (os >= 0) seen[os] = 1;
+      const ns = base.findId(id);
+      if (ns >= 0) prevOf.set(ns, e);
+      else if (e) {
+        markDirty(id);
+        this.tombstones.set(id, { ...e, state: 'withdrawn' });
+      }
+    }
+    // MACs whose new entries matter to moves and adoption even when they are new.
+    const special = new Set<number>();
+    for (const m of [this.locals, this.moved, this.hints])
+      for (const id of m.keys()) {
+        const ns = base.findId(id);
+        if (ns >= 0) special.add(ns);
+      }
+    const sameNve = oldBase ? nveMap(oldBase.p, p) : undefined;
+    const keys = p.keys;
+    for (let s = 0; s < base.count; s++) {
+      if (!base.present[s]) continue;
+      let prev: DirEntry | undefined;
+      if (prevOf.has(s)) prev = prevOf.get(s) ?? undefined;
+      else if (oldBase) {
+        const os = oldBase.findWords(keys[s * 3]!, keys[s * 3 + 1]!, keys[s * 3 + 2]!);
+        if (os >= 0 && oldBase.present[os]) {
+          seen[os] = 1;
+          if (sameSlot(oldBase.p, os, p, s, sameNve!)) continue;
+          prev = oldBase.entry(os);
+        }
+      }
+      const here = base.nveIsMe[p.nve[s]!] === 1;
+      if (prev === undefined) {
+        if (mark) markDirty(base.id(s));
+        if (here || special.has(s)) changes.push([undefined, base.entry(s)]);
+        continue;
+      }
+      const e = base.entry(s);
+      if (sameEntry(prev, e)) continue;
+      markDirty(base.id(s));
+      if (prev.nveId !== e.nveId || prev.state !== e.state || prev.seq !== e.seq)
+        changes.push([prev, e]);
     }
     // Entries the snapshot no longer has: withdrawn while we were away.
-    for (const [id, e] of before) {
-      if (!covered(e.vni) || this.directory.has(id)) continue;
-      this.tombstones.set(id, { ...e, state: 'withdrawn' });
-      this.touch(id);
-    }
+    if (oldBase)
+      for (let os = 0; os < oldBase.count; os++) {
+        if (!oldBase.present[os] || seen[os]) continue;
+        const id = oldBase.id(os);
+        markDirty(id);
+        this.tombstones.set(id, { ...oldBase.entry(os), state: 'withdrawn' });
+      }
+    // The new directory; claims are derived from it again.
+    this.directory = new Directory(base);
+    this.ipOwners = new Map();
+    this.ipsOfMac = new Map();
+    this.touchedSlots = [];
+    this.ipOverlaid = new Uint8Array(p.ipStart[p.count]!);
+    if (this.tombstones.size > 0)
+      for (const id of [...this.tombstones.keys()])
+        if (this.directory.has(id)) this.tombstones.delete(id);
+    if (this.lingering.size > 0)
+      for (const id of [...this.lingering]) if (this.directory.has(id)) this.lingering.delete(id);
     for (const vni of [...this.members.keys()]) {
       if (!covered(vni)) continue;
       this.dirtyVnis.add(vni);
@@ -162,8 +245,17 @@ export class NveState {
     this.revision = revision;
     // anchors from scratch (a resync of the routes follows every snapshot)
     this.anchors.clear();
-    for (const [id, e] of this.directory) this.indexAnchors(id, undefined, e);
-    return before;
+    for (const s of base.anchored) this.indexAnchors(base.id(s), undefined, base.entry(s));
+    // What is not the directory's alone (local, moved, hinted, lingering) is derived one by one.
+    const own = new Set<string>([
+      ...this.locals.keys(),
+      ...this.moved.keys(),
+      ...this.hints.keys(),
+      ...this.lingering,
+      ...dirty,
+    ]);
+    for (const id of own) this.touch(id);
+    return changes;
   }
 
   /** Re-index the anchors of entry `id` (old version `prev`, new `next`); dirties their IPs. */
@@ -182,7 +274,6 @@ export class NveState {
   }
 
   upsertEntry(e: DirEntry, id = macId(e)): void {
-    // The key of an id never changes: kept once (a snapshot of a million entries re-upserts all).
     if (!this.keys.has(id)) this.keys.set(id, { vni: e.vni, mac: e.mac });
     // (no extra lookup per entry unless anchors exist: a snapshot re-upserts a million)
     if (e.anchors?.length || this.anchors.size > 0) {
@@ -293,11 +384,21 @@ export class NveState {
   touch(id: string): void {
     const mark = !this.resyncPending;
     if (mark) this.dirtyMacs.add(id);
-    const old = this.ipsOfMac.get(id) ?? NO_IPS;
+    const d = this.directory;
+    const slot = d.slot(id);
+    let old: readonly string[];
+    if (slot >= 0 && !(d.flags[slot]! & F_TOUCHED)) {
+      // First touch of a base entry: from now on its claims are kept here, not derived.
+      d.flags[slot]! |= F_TOUCHED;
+      this.touchedSlots.push(slot);
+      old = d.base!.claims(slot);
+      for (const ip of old) this.ensureOwners(ip);
+    } else old = this.ipsOfMac.get(id) ?? NO_IPS;
     const next = this.claimedIps(id);
     if (sameList(old, next)) {
       // Same claims: only which MAC wins may have changed.
       if (mark) for (const ip of next) this.dirtyIps.add(ip);
+      if (next.length > 0) this.ipsOfMac.set(id, next);
       return;
     }
     for (const ip of old) {
@@ -312,7 +413,41 @@ export class NveState {
     else this.ipsOfMac.delete(id);
   }
 
+  /** The IP ids a MAC claims now. */
+  claimsOf(id: string): readonly string[] {
+    const own = this.ipsOfMac.get(id);
+    if (own) return own;
+    const d = this.directory;
+    const slot = d.slot(id);
+    return slot >= 0 && !(d.flags[slot]! & F_TOUCHED) ? d.base!.claims(slot) : NO_IPS;
+  }
+
+  /** An IP's owners as the base gives them, copied into ipOwners before they change. */
+  private ensureOwners(ip: string): void {
+    if (this.ipOwners.has(ip)) return;
+    const base = this.directory.base;
+    if (!base) return;
+    const js = base.claimants(ip);
+    if (js.length === 0) return;
+    for (const j of js) this.ipOverlaid[j] = 1;
+    const ids = js.map((j) => base.id(base.ipSlot[j]!));
+    this.ipOwners.set(ip, ids.length === 1 ? ids[0]! : new Set(ids));
+  }
+
+  /** The owners of an IP: ipOwners, else the base's. */
+  private ownersOf(ip: string): string | Set<string> | undefined {
+    const o = this.ipOwners.get(ip);
+    if (o !== undefined) return o;
+    const base = this.directory.base;
+    if (!base) return undefined;
+    const js = base.claimants(ip);
+    if (js.length === 0) return undefined;
+    const ids = js.map((j) => base.id(base.ipSlot[j]!));
+    return ids.length === 1 ? ids[0]! : new Set(ids);
+  }
+
   private own(ip: string, id: string): void {
+    this.ensureOwners(ip);
     const o = this.ipOwners.get(ip);
     if (o === undefined) this.ipOwners.set(ip, id);
     else if (typeof o === 'string') {
@@ -321,9 +456,13 @@ export class NveState {
   }
 
   private disown(ip: string, id: string): void {
+    this.ensureOwners(ip);
     const o = this.ipOwners.get(ip);
-    if (o === id) this.ipOwners.delete(ip);
-    else if (o instanceof Set) {
+    // (over a base, an IP nobody claims stays as an empty set: the base's claim is undone)
+    if (o === id) {
+      if (this.directory.base) this.ipOwners.set(ip, new Set());
+      else this.ipOwners.delete(ip);
+    } else if (o instanceof Set) {
       o.delete(id);
       if (o.size === 1) this.ipOwners.set(ip, o.values().next().value!);
     }
@@ -339,7 +478,7 @@ export class NveState {
   // --- queries ------------------------------------------------------------------------------
 
   key(id: string): MacKey | undefined {
-    return this.keys.get(id);
+    return this.keys.get(id) ?? parseMacId(id);
   }
 
   /** The directory entry of a MAC if it is live (not withdrawn). */
@@ -356,7 +495,7 @@ export class NveState {
   /** VNIs this NVE serves. */
   vnis(): number[] {
     const s = new Set<number>(this.members.keys());
-    for (const e of this.directory.values()) s.add(e.vni);
+    this.directory.vnis(s);
     for (const l of this.locals.values()) s.add(l.vni);
     return [...s].sort((a, b) => a - b);
   }
@@ -388,9 +527,9 @@ export class NveState {
    * someone else's address is not believed before the NVA has had its say).
    */
   desiredNeigh(ipKeyId: string): NeighEntry | undefined {
-    const owners = this.ipOwners.get(ipKeyId);
-    if (owners === undefined) return undefined;
-    if (typeof owners === 'string') return { mac: this.keys.get(owners)!.mac };
+    const owners = this.ownersOf(ipKeyId);
+    if (owners === undefined || (typeof owners !== 'string' && owners.size === 0)) return undefined;
+    if (typeof owners === 'string') return { mac: this.key(owners)!.mac };
     let best: { id: string; rank: number; seq: number } | undefined;
     const ip = ipKeyId.slice(ipKeyId.indexOf('/') + 1);
     for (const id of owners) {
@@ -403,7 +542,7 @@ export class NveState {
         (rank === best.rank && (seq > best.seq || (seq === best.seq && id < best.id)));
       if (better) best = { id, rank, seq };
     }
-    return { mac: this.keys.get(best!.id)!.mac };
+    return { mac: this.key(best!.id)!.mac };
   }
 
   /** The flood list of a VN: local TSIs and remote NVEs, sorted (a stable value to compare). */
@@ -422,7 +561,7 @@ export class NveState {
 
   /** The IPv4 address a RARP request for this MAC is answered with. */
   desiredRarp(id: string): string | undefined {
-    return firstIpv4(this.ipsOfMac.get(id) ?? NO_IPS);
+    return firstIpv4(this.claimsOf(id));
   }
 
   // The all*() generators yield [key, value, key id] so the reconciler need not rebuild ids.
@@ -432,11 +571,21 @@ export class NveState {
     for (const id of this.locals.keys()) yield this.fdbRow(id)!;
     for (const id of this.moved.keys()) if (!this.locals.has(id)) yield this.fdbRow(id)!;
     const others = this.locals.size + this.moved.size > 0;
-    for (const [id, e] of this.directory) {
-      if (others && (this.locals.has(id) || this.moved.has(id))) continue;
+    const d = this.directory;
+    for (const [id, e] of d.overlay) {
+      if (!e || (others && (this.locals.has(id) || this.moved.has(id)))) continue;
       // desiredFdb for a MAC neither local nor moved, without looking it up again.
-      if (this.isElsewhere(e)) yield [this.keys.get(id)!, remoteEntry(e.nveAddr), id];
+      if (this.isElsewhere(e)) yield [this.key(id)!, remoteEntry(e.nveAddr), id];
     }
+    const b = d.base;
+    if (b)
+      for (let s = 0; s < b.count; s++) {
+        if (!b.elsewhere[s] || d.flags[s]! & F_OVERLAID) continue;
+        const id = b.id(s);
+        if (d.flags[s]! & F_TOUCHED && (this.locals.has(id) || this.moved.has(id))) continue;
+        const nve = b.p.nves[b.p.nve[s]!]!;
+        yield [{ vni: b.p.vni(s), mac: b.p.mac(s) }, remoteEntry(nve.addr), id];
+      }
     for (const id of this.lingering) {
       if (this.locals.has(id) || this.moved.has(id) || this.directory.has(id)) continue;
       const row = this.fdbRow(id);
@@ -444,17 +593,62 @@ export class NveState {
     }
   }
 
+  /**
+   * The FDB rows not derived from the base's columns alone (local, moved, changed since the
+   * snapshot, touched, lingering): with the base's untouched entries (packed-desired.ts), all.
+   */
+  *overlayFdb(): IterableIterator<readonly [MacKey, FdbEntry, string]> {
+    const d = this.directory;
+    const ids = new Set<string>([...this.locals.keys(), ...this.moved.keys()]);
+    for (const [id, e] of d.overlay) if (e) ids.add(id);
+    if (d.base) for (const s of this.touchedSlots) ids.add(d.base.id(s));
+    for (const id of this.lingering) ids.add(id);
+    for (const id of ids) {
+      const row = this.fdbRow(id);
+      if (row) yield row;
+    }
+  }
+
+  /** Neighbour rows not derived from the base alone: IPs re-owned since, and shared ones. */
+  *overlayNeigh(): IterableIterator<readonly [IpKey, NeighEntry, string]> {
+    for (const id of this.ipOwners.keys()) {
+      const v = this.desiredNeigh(id);
+      if (v) yield [parseIpId(id), v, id];
+    }
+    for (const id of this.directory.base?.sharedIps ?? []) {
+      if (this.ipOwners.has(id)) continue;
+      const v = this.desiredNeigh(id);
+      if (v) yield [parseIpId(id), v, id];
+    }
+  }
+
+  /** RARP rows of the MACs whose claims are kept one by one. */
+  *overlayRarp(): IterableIterator<readonly [MacKey, string, string]> {
+    for (const [id, ips] of this.ipsOfMac) {
+      const ip = firstIpv4(ips);
+      if (ip) yield [this.key(id)!, ip, id];
+    }
+  }
+
   private fdbRow(id: string): readonly [MacKey, FdbEntry, string] | undefined {
     const v = this.desiredFdb(id);
-    return v ? [this.keys.get(id)!, v, id] : undefined;
+    return v ? [this.key(id)!, v, id] : undefined;
   }
 
   *allNeigh(): IterableIterator<readonly [IpKey, NeighEntry, string]> {
-    for (const [id, owners] of this.ipOwners) {
-      // One owner (the common case): its MAC, without looking the IP up again.
-      const v =
-        typeof owners === 'string' ? { mac: this.keys.get(owners)!.mac } : this.desiredNeigh(id);
-      if (v) yield [parseIpId(id), v, id];
+    yield* this.overlayNeigh();
+    const d = this.directory;
+    const b = d.base;
+    if (!b) return;
+    const p = b.p;
+    for (let s = 0; s < b.count; s++) {
+      if (!b.elsewhere[s] || d.flags[s]! & F_TOUCHED) continue;
+      const vni = p.vni(s);
+      for (let j = p.ipStart[s]!; j < p.ipStart[s + 1]!; j++) {
+        if (this.ipOverlaid[j] || b.ipShared[j]) continue;
+        const ip = p.ip(j);
+        yield [{ vni, ip }, { mac: p.mac(s) }, `${vni}/${ip}`];
+      }
     }
   }
 
@@ -471,15 +665,24 @@ export class NveState {
   }
 
   *allRarp(): IterableIterator<readonly [MacKey, string, string]> {
-    for (const [id, ips] of this.ipsOfMac) {
-      const ip = firstIpv4(ips);
-      if (ip) yield [this.keys.get(id)!, ip, id];
+    yield* this.overlayRarp();
+    const d = this.directory;
+    const b = d.base;
+    if (!b) return;
+    const p = b.p;
+    for (let s = 0; s < b.count; s++) {
+      if (!b.elsewhere[s] || d.flags[s]! & F_TOUCHED) continue;
+      for (let j = p.ipStart[s]!; j < p.ipStart[s + 1]!; j++) {
+        if (p.ip6.has(j)) continue;
+        yield [{ vni: p.vni(s), mac: p.mac(s) }, p.ip(j), b.id(s)];
+        break;
+      }
     }
   }
 
   /** The IPs a MAC claims in its VN while it has an FDB entry here. */
   private claimedIps(id: string): string[] {
-    const k = this.keys.get(id);
+    const k = this.key(id);
     if (!k) return [];
     const local = this.locals.get(id);
     const e = this.directory.get(id);
@@ -550,6 +753,48 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** New NVE index -> old NVE index of the same (id, address), or -1. */
+function nveMap(a: PackedEntries, b: PackedEntries): Int32Array {
+  const at = new Map(a.nves.map((v, i) => [`${v.id}\n${v.addr}`, i]));
+  return Int32Array.from(b.nves, (v) => at.get(`${v.id}\n${v.addr}`) ?? -1);
+}
+
+/** Entry os of `a` and entry s of `b` are the same for the tables (as sameEntry says). */
+function sameSlot(
+  a: PackedEntries,
+  os: number,
+  b: PackedEntries,
+  s: number,
+  nveOfB: Int32Array,
+): boolean {
+  if (nveOfB[b.nve[s]!] !== a.nve[os] || a.seq[os] !== b.seq[s] || a.state[os] !== b.state[s])
+    return false;
+  const ia = a.ipStart[os]!;
+  const ib = b.ipStart[s]!;
+  const n = a.ipStart[os + 1]! - ia;
+  if (b.ipStart[s + 1]! - ib !== n) return false;
+  for (let k = 0; k < n; k++) {
+    if (a.ip4[ia + k] !== b.ip4[ib + k] || a.ipSeq[ia + k] !== b.ipSeq[ib + k]) return false;
+    if (a.ip6.get(ia + k) !== b.ip6.get(ib + k)) return false;
+  }
+  const xa = a.extras.get(os)?.anchors;
+  const xb = b.extras.get(s)?.anchors;
+  if (xa?.length || xb?.length) return sameEntry(a.entry(os), b.entry(s));
+  return true;
+}
+
+/** The entries of VNIs a partial snapshot does not cover, then the snapshot's, packed. */
+function mergeUncovered(
+  old: Directory,
+  covered: (vni: number) => boolean,
+  p: PackedEntries,
+): PackedEntries {
+  const keep: DirEntry[] = [];
+  for (const [, e] of old.entries()) if (!covered(e.vni)) keep.push(e);
+  for (let i = 0; i < p.count; i++) keep.push(p.entry(i));
+  return packEntries(keep);
 }
 
 export function parseIpId(id: string): IpKey {

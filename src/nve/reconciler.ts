@@ -16,6 +16,7 @@ import {
 } from './l3-state.ts';
 import type { PrefixKey, RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
 import { TableSync, type SyncCounts } from './table-sync.ts';
+import { emitFdb, emitNeigh, emitRarp } from './packed-desired.ts';
 import {
   fdbEqual,
   floodEqual,
@@ -182,11 +183,28 @@ export class Reconciler {
     const hostRoutes = this.hostRoutes?.resync(s.l3.hostRoutes(s));
     const prefixRoutes = this.prefixRoutes?.resync(s.l3.prefixRoutes(s));
     const routedVnis = this.syncRoutedVnis();
-    const fdb = this.fdb.resync(l2(s.allFdb()), hint);
-    const neigh = this.neigh.resync(l2(s.allNeigh()), hint);
+    // Over BPF maps the directory's untouched entries are encoded straight from its columns.
+    const enc = this.fdb.valueEncoder;
+    const fdb = this.fdb.resyncPacked(
+      (rows, _ks, vs) => enc && emitFdb(s, rows, enc, vs),
+      l2(s.overlayFdb()),
+      () => l2(s.allFdb()),
+      hint,
+    );
+    const neigh = this.neigh.resyncPacked(
+      (rows, ks, vs) => emitNeigh(s, rows, ks, vs),
+      l2(s.overlayNeigh()),
+      () => l2(s.allNeigh()),
+      hint,
+    );
     const flood = this.flood.resync(s.allFlood());
     const peers = this.peers.resync(s.allPeers());
-    const rarp = this.rarp.resync(l2(s.allRarp()), hint);
+    const rarp = this.rarp.resyncPacked(
+      (rows) => emitRarp(s, rows),
+      l2(s.overlayRarp()),
+      () => l2(s.allRarp()),
+      hint,
+    );
     s.clearDirty();
     const vnis = this.fdb.installedVnis((k) => k.vni);
     for (const v of s.vnis()) vnis.add(v);

@@ -1,7 +1,10 @@
 // Times the agent's full resync into real BPF maps (issue 5: 1,000,000 directory entries <= 1 s).
-// A ControlLoop over roam's dataplane tables gets a snapshot from a scripted NVA; the clock runs
-// from the snapshot handler's call ("snapshot received") to its return ("maps equal desired":
-// the mark-and-sweep resync has written its batches). Used by scripts/bench-resync.ts and by
+// A ControlLoop over roam's dataplane tables gets a snapshot from a scripted NVA as the wire
+// bytes the NVA sends (encoded by the NVA's own serializer before the clock starts); the clock
+// runs from those bytes ("snapshot received": what gRPC hands the client's deserializer) through
+// decoding and validation (the deserializer the NVA client uses, snapshot-decoder.ts) and the
+// snapshot handler, to its return ("maps equal desired": the mark-and-sweep resync has written
+// its batches). Used by scripts/bench-resync.ts and by
 // bench:move's resync_1m_ms. Needs root; the maps live under a temporary pin root in bpffs that
 // is removed before returning (and by `cleanupResyncBench` on a signal).
 import { randomBytes } from 'node:crypto';
@@ -15,7 +18,13 @@ import { logger } from '../log.ts';
 import { ControlLoop } from './control-loop.ts';
 import { agentTablesOver } from './dataplane-adapter.ts';
 import type { ReconcileReport } from './reconciler.ts';
-import type { DirEntry, Member, NvaHandlers, NvaPort, NvaResult, Snapshot } from './nva-port.ts';
+import type * as grpc from '@grpc/grpc-js';
+import { withChangeDecoder } from '../protocol/change-decoder.ts';
+import { isPackedSnapshot } from '../protocol/packed-snapshot.ts';
+import { loadServices } from '../protocol/proto.ts';
+import { parseNvaMessage } from '../protocol/schema.ts';
+import { withSnapshotDecoder } from '../protocol/snapshot-decoder.ts';
+import type { DirEntry, Member, NvaHandlers, NvaPort, NvaResult } from './nva-port.ts';
 
 /** MACs per VN in the generated directory (the VNIs follow from the total). */
 export const BENCH_MACS_PER_VNI = 1000;
@@ -51,6 +60,22 @@ export interface ResyncBenchResult {
   raw: ResyncTiming;
 }
 
+/** The NVA client's deserializer for NVA messages (client.ts: packed snapshots). */
+const method = loadServices().Nva.service.Stream as grpc.MethodDefinition<object, unknown>;
+const deserialize = withSnapshotDecoder(withChangeDecoder(method.responseDeserialize));
+
+/** A snapshot as the NVA's serializer writes it. */
+function snapshotBytes(revision: number, entries: readonly DirEntry[], members: Member[]): Buffer {
+  return method.responseSerialize({
+    snapshot: {
+      revision,
+      vnis: [],
+      entries: entries.map((e) => ({ ...e, state: 'ENTRY_STATE_ACTIVE', changedAtMs: 0, tsi: '' })),
+      members,
+    },
+  });
+}
+
 /** A scripted NVA: delivers what it is given, accepts everything. */
 class ScriptedNva implements NvaPort {
   private h?: NvaHandlers;
@@ -66,8 +91,13 @@ class ScriptedNva implements NvaPort {
   }
   ack(): void {}
   stop(): void {}
-  snapshot(s: Snapshot): void {
-    this.h!.snapshot(s);
+  /** Hand the snapshot's bytes to the agent as the NVA client would. */
+  snapshot(buf: Buffer): void {
+    const raw = deserialize(buf) as { snapshot?: object };
+    if (raw.snapshot && isPackedSnapshot(raw.snapshot)) return this.h!.snapshot(raw.snapshot);
+    const parsed = parseNvaMessage(raw);
+    if (!parsed.ok || !('snapshot' in parsed.value)) throw new Error('resync bench: bad snapshot');
+    this.h!.snapshot(parsed.value.snapshot);
   }
 }
 
@@ -138,12 +168,7 @@ export function resyncBench(
     hooks.afterLoad?.();
     const { entries, members } = benchDirectory(n);
     const raw = rawBatch(entries, size);
-    const snapshot = (rev: number, e: DirEntry[]): Snapshot => ({
-      revision: rev,
-      vnis: [],
-      entries: e,
-      members,
-    });
+    const snapshot = (rev: number, e: DirEntry[]): Buffer => snapshotBytes(rev, e, members);
     const tables = agentTablesOver(dp.tables);
     const newAgent = () => {
       const nva = new ScriptedNva();
@@ -163,7 +188,7 @@ export function resyncBench(
       });
       return agent;
     };
-    const run = (a: ReturnType<typeof newAgent>, s: Snapshot): ResyncTiming => {
+    const run = (a: ReturnType<typeof newAgent>, s: Buffer): ResyncTiming => {
       a.last = undefined;
       const t = timed(() => a.nva.snapshot(s));
       let written = 0;

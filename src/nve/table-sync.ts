@@ -5,7 +5,7 @@
 // A table over a BPF map (one with a `raw` view, raw-table.ts) takes the byte path instead
 // (byte-sync.ts): same semantics, no object per entry, which is what makes a resync of a million
 // entries affordable.
-import { ByteSync } from './byte-sync.ts';
+import { ByteSync, type PackedRows } from './byte-sync.ts';
 import type { AgentTable } from './raw-table.ts';
 
 /** What one sync pass wrote. */
@@ -112,6 +112,29 @@ export class TableSync<K, V> {
     if (sets.length > 0) this.table.setMany(sets as unknown as ReadonlyArray<readonly [K, V]>);
     if (dels.length > 0) this.table.deleteMany(dels);
     return { set: sets.length, deleted: dels.length, unchanged };
+  }
+
+  /**
+   * A resync whose bulk rows are written straight into batch buffers in the map's layout by
+   * `emit` (key bytes, value bytes: packed-desired.ts), followed by the `extra` rows; a table
+   * without a byte view takes `all()`, the same rows as objects.
+   */
+  resyncPacked(
+    emit: (rows: PackedRows, keySize: number, valueSize: number) => void,
+    extra: Iterable<readonly [K, V, string?]>,
+    all: () => Iterable<readonly [K, V, string?]>,
+    sizeHint = 0,
+  ): SyncCounts {
+    if (!this.bytes) return this.resync(all(), sizeHint);
+    const rows = this.bytes.rows(sizeHint);
+    emit(rows, this.table.raw!.map.keySize, this.table.raw!.map.valueBytes);
+    this.bytes.encode(extra, rows);
+    return this.bytes.resyncRows(rows);
+  }
+
+  /** The byte codec's value encoder (a table over a BPF map), for rows made in bulk. */
+  get valueEncoder(): ((v: V, b: Buffer, o: number) => void) | undefined {
+    return this.table.raw?.codec.encodeValue;
   }
 
   /** Take the real table's content as the shadow copy, writing nothing. */

@@ -24,9 +24,9 @@ const NVA_CHANGE = 2;
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
 
 /** Thrown inside the decoder: the caller falls back to proto-loader. */
-class Unexpected extends Error {}
+export class Unexpected extends Error {}
 
-class Reader {
+export class Reader {
   pos: number;
   constructor(
     readonly buf: Buffer,
@@ -115,8 +115,11 @@ class Reader {
   skip(wire: number): void {
     if (wire === WIRE_VARINT) this.varint();
     else if (wire === WIRE_I64) this.pos += 8;
-    else if (wire === WIRE_LEN) this.pos += this.varint();
-    else if (wire === WIRE_I32) this.pos += 4;
+    else if (wire === WIRE_LEN) {
+      // (not `this.pos += this.varint()`: that adds to pos as it was before the length's bytes)
+      const len = this.varint();
+      this.pos += len;
+    } else if (wire === WIRE_I32) this.pos += 4;
     else throw new Unexpected(`wire type ${wire}`);
     if (this.pos > this.end) throw new Unexpected('truncated field');
   }
@@ -143,7 +146,7 @@ interface Anchor {
   sinceMs: number;
 }
 
-function anchor(r: Reader): Anchor {
+export function anchor(r: Reader): Anchor {
   const out = { ip: '', fromVni: 0, nveId: '', nveAddr: '', sinceMs: 0 };
   while (r.pos < r.end) {
     const tag = r.tag();

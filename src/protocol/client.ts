@@ -4,6 +4,8 @@
 // never tells its user to flush state while the NVA is away. Every NVA message is validated.
 import * as grpc from '@grpc/grpc-js';
 import { withChangeDecoder } from './change-decoder.ts';
+import { isPackedSnapshot, type PackedSnapshotMsg } from './packed-snapshot.ts';
+import { withSnapshotDecoder } from './snapshot-decoder.ts';
 import { loadServices } from './proto.ts';
 import {
   announcementKindToProto,
@@ -28,6 +30,11 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 /** Handlers run one at a time in message order; the client waits for each before the next. */
 export interface NvaClientHandlers {
   snapshot?(s: SnapshotMsg): void | Promise<void>;
+  /**
+   * When given, snapshots are decoded into packed columns (snapshot-decoder.ts: no object per
+   * entry, validated as read) and come here instead of `snapshot` (the NVE agent's fast path).
+   */
+  packedSnapshot?(s: PackedSnapshotMsg): void | Promise<void>;
   change?(c: ChangeMsg): void | Promise<void>;
   moveHint?(h: MoveHintMsg): void | Promise<void>;
   digestMismatch?(d: DigestMismatch): void | Promise<void>;
@@ -110,7 +117,7 @@ export class NvaClient {
   constructor(private readonly opts: NvaClientOptions) {
     this.ackedRevision = opts.lastRevision ?? 0;
     this.backoffMs = opts.initialBackoffMs ?? INITIAL_BACKOFF_MS;
-    const Nva = fastNvaClient();
+    const Nva = fastNvaClient(opts.handlers?.packedSnapshot !== undefined);
     const creds = opts.tlsCa
       ? grpc.credentials.createSsl(opts.tlsCa)
       : grpc.credentials.createInsecure();
@@ -253,6 +260,16 @@ export class NvaClient {
   }
 
   private onData(raw: unknown): void {
+    const packed = (raw as { snapshot?: object } | null)?.snapshot;
+    if (packed && isPackedSnapshot(packed)) {
+      // decoded and validated by the packed decoder already
+      this.chain = this.chain.then(async () => {
+        await this.opts.handlers?.packedSnapshot?.(packed);
+        this.onSynced(packed.revision);
+      });
+      this.chain.catch(() => undefined);
+      return;
+    }
     const parsed = parseNvaMessage(raw);
     if (!parsed.ok) {
       this.opts.handlers?.invalid?.(parsed.reason);
@@ -311,16 +328,27 @@ export class NvaClient {
   }
 }
 
-let fastClient: grpc.ServiceClientConstructor | undefined;
+const fastClients = new Map<boolean, grpc.ServiceClientConstructor>();
 
-/** The Nva client with Change messages decoded by hand (change-decoder.ts), built once. */
-function fastNvaClient(): grpc.ServiceClientConstructor {
-  if (fastClient) return fastClient;
+/**
+ * The Nva client with Change messages decoded by hand (change-decoder.ts), and with `packed`
+ * Snapshots decoded into columns (snapshot-decoder.ts); built once each.
+ */
+function fastNvaClient(packed: boolean): grpc.ServiceClientConstructor {
+  const known = fastClients.get(packed);
+  if (known) return known;
   const { Nva } = loadServices();
   const stream = Nva.service.Stream as grpc.MethodDefinition<object, unknown>;
-  fastClient = grpc.makeClientConstructor(
-    { Stream: { ...stream, responseDeserialize: withChangeDecoder(stream.responseDeserialize) } },
+  const changes = withChangeDecoder(stream.responseDeserialize);
+  const client = grpc.makeClientConstructor(
+    {
+      Stream: {
+        ...stream,
+        responseDeserialize: packed ? withSnapshotDecoder(changes) : changes,
+      },
+    },
     Nva.serviceName,
   );
-  return fastClient;
+  fastClients.set(packed, client);
+  return client;
 }

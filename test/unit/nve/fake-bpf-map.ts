@@ -15,6 +15,8 @@ import {
   rarpEntry,
   roamConfig,
   tsiInfo,
+  tsiSlot,
+  TSI_SLOTS,
   vniInfo,
 } from '../../../src/dataplane/codecs.ts';
 import { openTables, type DataplaneTables, type MapName } from '../../../src/dataplane/tables.ts';
@@ -32,9 +34,13 @@ const SIZES: Partial<Record<MapName, [number, number]>> = {
   config: [4, roamConfig.size],
 };
 
+/** Slot arrays (src/dataplane/slot-table.ts): a fixed number of slots of one size each. */
+const SLOT_ARRAYS: Partial<Record<MapName, [number, number]>> = {
+  tsi_slots: [TSI_SLOTS, tsiSlot.size],
+};
+
 export class FakeBpfMap {
   readonly perCpu = false;
-  readonly maxEntries = 1 << 30;
   readonly rows = new Map<string, Buffer>();
   updateBatchCalls = 0;
   deleteBatchCalls = 0;
@@ -43,6 +49,7 @@ export class FakeBpfMap {
     readonly name: string,
     readonly keySize: number,
     readonly valueSize: number,
+    readonly maxEntries = 1 << 30,
   ) {}
 
   get valueBytes(): number {
@@ -106,8 +113,9 @@ export function fakeDataplaneTables(): {
 } {
   const maps = new Map<string, FakeBpfMap>();
   const tables = openTables((name: MapName) => {
-    const [k, v] = SIZES[name] ?? [4, 4];
-    const m = new FakeBpfMap(name, k, v);
+    const slots = SLOT_ARRAYS[name];
+    const [k, v] = slots ? [4, slots[1]] : (SIZES[name] ?? [4, 4]);
+    const m = new FakeBpfMap(name, k, v, slots?.[0]);
     maps.set(name, m);
     return m as unknown as BpfMap;
   });

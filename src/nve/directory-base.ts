@@ -1,0 +1,226 @@
+// The directory as the last full snapshot gave it, kept packed (issue 5: a million entries
+// without an object each): the snapshot's columns (protocol/packed-snapshot.ts) plus two
+// open-addressing indexes, (VNI, MAC) -> entry and (VNI, IPv4) -> the entries that claim it.
+// Read-only once built: what changes afterwards is NveState's overlay (nve-state.ts), which
+// shadows the entries it touches. Entry objects are made only on demand (`entry(slot)`).
+import {
+  PACKED_KEY_WORDS,
+  STATE_WITHDRAWN,
+  type PackedEntries,
+} from '../protocol/packed-snapshot.ts';
+import { ipv4Number } from '../protocol/packed-snapshot.ts';
+import type { DirEntry } from './nva-port.ts';
+
+const EMPTY = -1;
+
+/** A 32-bit mix of up to three words (murmur3's finaliser). */
+function mix(a: number, b: number, c: number): number {
+  let h = Math.imul(a ^ 0x9747b28c, 0xcc9e2d51);
+  h = Math.imul((h << 15) | (h >>> 17), 0x1b873593) ^ b;
+  h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
+  h ^= c;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function cellsFor(n: number): number {
+  let cells = 16;
+  while (cells < n * 2) cells *= 2;
+  return cells;
+}
+
+/** The key words of "vni/mac" (a MAC id), or null when it is not one in canonical form. */
+export function macIdWords(id: string, out: Int32Array): boolean {
+  const slash = id.indexOf('/');
+  if (slash < 1 || id.length - slash - 1 !== 17) return false;
+  const vni = Number(id.slice(0, slash));
+  if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) return false;
+  const m: number[] = [];
+  for (let k = 0; k < 6; k++) {
+    const p = slash + 1 + k * 3;
+    const v = parseInt(id.slice(p, p + 2), 16);
+    if (Number.isNaN(v)) return false;
+    m.push(v);
+  }
+  out[0] = vni;
+  out[1] = m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24);
+  out[2] = m[4]! | (m[5]! << 8);
+  return true;
+}
+
+export class DirectoryBase {
+  readonly count: number;
+  /** Slot is an entry of the directory (not overridden by a later duplicate key). */
+  readonly present: Uint8Array;
+  /** Slot's entry claims its IPs and is forwarded to its NVE: live and at another NVE. */
+  readonly elsewhere: Uint8Array;
+  /** Slots of live entries placed at this NVE. */
+  readonly here: number[] = [];
+  /** Slots with anchors. */
+  readonly anchored: number[] = [];
+  readonly vnis = new Set<number>();
+  /** NVE index -> this NVE. */
+  readonly nveIsMe: Uint8Array;
+  /** For IP index j: its entry's slot; and whether other claiming entries share the IP. */
+  readonly ipSlot: Int32Array;
+  readonly ipShared: Uint8Array;
+  /** "vni/ip" of IPs claimed by more than one entry (resolved by NveState's rule). */
+  readonly sharedIps: string[] = [];
+  private readonly index: Int32Array;
+  private readonly mask: number;
+  private readonly ipIndex: Int32Array;
+  private readonly ipMask: number;
+  /** IPv6 claims: "vni/ip" -> IP indexes (few). */
+  private readonly ip6Owners = new Map<string, number[]>();
+  private readonly w = new Int32Array(PACKED_KEY_WORDS);
+
+  constructor(
+    readonly p: PackedEntries,
+    nveId: string,
+  ) {
+    const n = p.count;
+    this.count = n;
+    this.present = new Uint8Array(n);
+    this.elsewhere = new Uint8Array(n);
+    this.nveIsMe = new Uint8Array(p.nves.length);
+    p.nves.forEach((v, i) => (this.nveIsMe[i] = v.id === nveId ? 1 : 0));
+    const cells = cellsFor(n);
+    this.index = new Int32Array(cells).fill(EMPTY);
+    this.mask = cells - 1;
+    const keys = p.keys;
+    let lastVni = -1;
+    for (let s = 0; s < n; s++) {
+      const o = s * 3;
+      const a = keys[o]!;
+      const b = keys[o + 1]!;
+      const c = keys[o + 2]!;
+      let i = mix(a, b, c) & this.mask;
+      for (;;) {
+        const t = this.index[i]!;
+        if (t === EMPTY) {
+          this.index[i] = s;
+          break;
+        }
+        if (keys[t * 3] === a && keys[t * 3 + 1] === b && keys[t * 3 + 2] === c) {
+          // the same key twice: the later one is the entry (as a Map would keep it)
+          this.present[t] = 0;
+          this.elsewhere[t] = 0;
+          this.index[i] = s;
+          break;
+        }
+        i = (i + 1) & this.mask;
+      }
+      this.present[s] = 1;
+      if (a !== lastVni) this.vnis.add((lastVni = a));
+      if (p.state[s] === STATE_WITHDRAWN) continue;
+      if (this.nveIsMe[p.nve[s]!]) continue;
+      this.elsewhere[s] = 1;
+    }
+    for (let s = 0; s < n; s++) {
+      if (!this.present[s]) continue;
+      if (p.state[s] !== STATE_WITHDRAWN && this.nveIsMe[p.nve[s]!]) this.here.push(s);
+      if (p.extras.get(s)?.anchors.length) this.anchored.push(s);
+    }
+    // IPs of the claiming entries
+    const nIps = p.ipStart[n]!;
+    this.ipSlot = new Int32Array(nIps);
+    this.ipShared = new Uint8Array(nIps);
+    const ipCells = cellsFor(nIps);
+    this.ipIndex = new Int32Array(ipCells).fill(EMPTY);
+    this.ipMask = ipCells - 1;
+    for (let s = 0; s < n; s++) {
+      if (!this.elsewhere[s]) continue;
+      const vni = keys[s * 3]!;
+      for (let j = p.ipStart[s]!; j < p.ipStart[s + 1]!; j++) {
+        this.ipSlot[j] = s;
+        if (p.ip6.has(j)) {
+          const id = `${vni >>> 0}/${p.ip6.get(j)!}`;
+          const owners = this.ip6Owners.get(id);
+          if (owners) {
+            if (owners.length === 1) this.sharedIps.push(id);
+            for (const o of owners) this.ipShared[o] = 1;
+            this.ipShared[j] = 1;
+            owners.push(j);
+          } else this.ip6Owners.set(id, [j]);
+          continue;
+        }
+        const ip = p.ip4[j]!;
+        let i = mix(vni, ip, 0x5bd1e995) & this.ipMask;
+        for (;;) {
+          const t = this.ipIndex[i]!;
+          if (t === EMPTY) {
+            this.ipIndex[i] = j;
+            break;
+          }
+          if (p.ip4[t] === ip && keys[this.ipSlot[t]! * 3] === vni && !p.ip6.has(t)) {
+            // shared: chain the claims through the probe sequence (each j its own cell)
+            if (!this.ipShared[t]) this.sharedIps.push(`${vni >>> 0}/${p.ip(t)}`);
+            this.ipShared[t] = 1;
+            this.ipShared[j] = 1;
+          }
+          i = (i + 1) & this.ipMask;
+        }
+      }
+    }
+  }
+
+  /** The slot of (vni, mac) key words, or -1. */
+  findWords(a: number, b: number, c: number): number {
+    const keys = this.p.keys;
+    let i = mix(a, b, c) & this.mask;
+    for (;;) {
+      const t = this.index[i]!;
+      if (t === EMPTY) return -1;
+      if (keys[t * 3] === a && keys[t * 3 + 1] === b && keys[t * 3 + 2] === c) return t;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The slot of a MAC id ("vni/mac"), or -1. */
+  findId(id: string): number {
+    if (!macIdWords(id, this.w)) return -1;
+    return this.findWords(this.w[0]!, this.w[1]!, this.w[2]!);
+  }
+
+  /** The MAC id of a slot. */
+  id(s: number): string {
+    return `${this.p.vni(s)}/${this.p.mac(s)}`;
+  }
+
+  entry(s: number): DirEntry {
+    return this.p.entry(s);
+  }
+
+  /** The IP ids ("vni/ip") a slot's entry claims while untouched (none unless elsewhere). */
+  claims(s: number): string[] {
+    if (!this.elsewhere[s]) return [];
+    const p = this.p;
+    const vni = p.vni(s);
+    const out: string[] = [];
+    for (let j = p.ipStart[s]!; j < p.ipStart[s + 1]!; j++) out.push(`${vni}/${p.ip(j)}`);
+    return out;
+  }
+
+  /** The IP indexes claiming an IP id ("vni/ip"), in slot order. */
+  claimants(ipId: string): number[] {
+    const slash = ipId.indexOf('/');
+    const vni = Number(ipId.slice(0, slash));
+    const ip = ipId.slice(slash + 1);
+    const v4 = ipv4Number(ip);
+    if (v4 === null) return this.ip6Owners.get(ipId) ?? [];
+    const p = this.p;
+    const out: number[] = [];
+    let i = mix(vni, v4, 0x5bd1e995) & this.ipMask;
+    for (;;) {
+      const t = this.ipIndex[i]!;
+      if (t === EMPTY) break;
+      if (p.ip4[t] === v4 && p.keys[this.ipSlot[t]! * 3] === vni && !p.ip6.has(t)) out.push(t);
+      i = (i + 1) & this.ipMask;
+    }
+    return out.sort((a, b) => a - b);
+  }
+}
