@@ -18,7 +18,7 @@ import {
   type SessionHost,
 } from './session.ts';
 import type { Change, DirectoryStore } from './store.ts';
-import { coalesce } from './wire.ts';
+import { ENCODED, encodeRun } from './wire.ts';
 
 export interface NvaServerOptions extends DirectoryOptions {
   store: DirectoryStore;
@@ -181,11 +181,10 @@ export class NvaServer implements SessionHost {
     const last = run[run.length - 1];
     if (!first || !last) return null;
     const key = `${first.revision}:${last.revision}:${run.length}`;
-    let msg = this.messageCache.get(key);
+    let msg: object | null | undefined = this.messageCache.get(key);
     if (!msg) {
-      const change = coalesce(run);
-      if (!change) return null;
-      msg = { change };
+      msg = encodeRun(run);
+      if (!msg) return null;
       this.messageCache.set(key, msg);
       if (!this.cacheClearScheduled) {
         this.cacheClearScheduled = true;
@@ -245,7 +244,8 @@ export class NvaServer implements SessionHost {
 
 /**
  * The same Change object written to a thousand streams is serialized once: the stream's response
- * serializer remembers the bytes of each object it already encoded.
+ * serializer remembers the bytes of each object it already encoded, and writes the bytes of
+ * messages encoded beforehand (wire.ts encodeRun) as they are.
  */
 function withSharedSerialization(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
   const out: Record<string, grpc.MethodDefinition<object, object>> = {};
@@ -258,6 +258,8 @@ function withSharedSerialization(def: grpc.ServiceDefinition): grpc.ServiceDefin
     out[name] = {
       ...method,
       responseSerialize: (value: object) => {
+        const encoded = (value as { [ENCODED]?: Buffer })[ENCODED];
+        if (encoded) return encoded;
         let buf = cache.get(value);
         if (!buf) {
           buf = encode(value);

@@ -1,6 +1,7 @@
 // Directory data -> roam.v1 wire messages (the shapes proto-loader serializes). Changes of one VNI
 // that follow each other are coalesced into one Change message carrying the last revision: an NVE
 // that acks it has installed them all, and a thousand NVEs cost one message each, not one per move.
+import { encodeChangeMessage, encodeEntry } from '../protocol/change-encoder.ts';
 import type { WireRoutedVn } from '../protocol/schema.ts';
 import type { Entry, Membership, MoveHint, VnConfig } from './model.ts';
 import type { Change, Snapshot } from './store.ts';
@@ -109,8 +110,18 @@ export function hintToWire(h: MoveHint, toAddr: string): { moveHint: object } {
   };
 }
 
-/** Merge a run of changes of one VNI (revision order) into one Change message; null if empty. */
-export function coalesce(run: readonly Change[]): WireChangeOut | null {
+/** A run of changes of one VNI merged: the latest state per MAC, members joined and left. */
+interface MergedRun {
+  revision: number;
+  vni: number;
+  upserts: Entry[];
+  deletes: { vni: number; mac: string }[];
+  membersUpserted: Membership[];
+  membersRemoved: string[];
+}
+
+/** Merge a run of changes of one VNI (revision order): the last state of each MAC wins. */
+function mergeRun(run: readonly Change[]): MergedRun | null {
   const last = run[run.length - 1];
   if (!last) return null;
   const entries = new Map<string, Entry>();
@@ -120,25 +131,62 @@ export function coalesce(run: readonly Change[]): WireChangeOut | null {
     for (const m of c.members ?? []) members.set(m.nveId, m);
     for (const id of c.membersRemoved ?? []) members.set(id, null);
   }
-  const upserts: WireEntryOut[] = [];
-  const deletes: { vni: number; mac: string }[] = [];
-  for (const e of entries.values()) {
-    if (e.state === 'withdrawn') deletes.push({ vni: e.vni, mac: e.mac });
-    else upserts.push(entryToWire(e));
-  }
-  const membersUpserted: Membership[] = [];
-  const membersRemoved: string[] = [];
-  for (const [id, m] of members) {
-    if (m) membersUpserted.push({ vni: m.vni, nveId: m.nveId, nveAddr: m.nveAddr });
-    else membersRemoved.push(id);
-  }
-  return {
+  const out: MergedRun = {
     revision: last.revision,
     vni: last.vni,
-    upserts,
-    deletes,
-    membersUpserted,
-    membersRemoved,
+    upserts: [],
+    deletes: [],
+    membersUpserted: [],
+    membersRemoved: [],
+  };
+  for (const e of entries.values()) {
+    if (e.state === 'withdrawn') out.deletes.push({ vni: e.vni, mac: e.mac });
+    else out.upserts.push(e);
+  }
+  for (const [id, m] of members) {
+    if (m) out.membersUpserted.push({ vni: m.vni, nveId: m.nveId, nveAddr: m.nveAddr });
+    else out.membersRemoved.push(id);
+  }
+  return out;
+}
+
+/** Merge a run of changes of one VNI (revision order) into one Change message; null if empty. */
+export function coalesce(run: readonly Change[]): WireChangeOut | null {
+  const m = mergeRun(run);
+  return m && { ...m, upserts: m.upserts.map(entryToWire) };
+}
+
+/** Where an already encoded message keeps its bytes (server.ts's serializer writes them as is). */
+export const ENCODED = Symbol('roam.v1 NvaMessage bytes');
+
+/** NvaMessage{change}, encoded: what a session writes; `change` says what it covers. */
+export interface EncodedChange {
+  change: { revision: number; vni: number; upserts: number };
+  [ENCODED]: Buffer;
+}
+
+/** Each committed entry encoded once, whatever runs and NVEs it goes to (entries never change). */
+const entryBytes = new WeakMap<Entry, Buffer>();
+
+function encodedEntry(e: Entry): Buffer {
+  let b = entryBytes.get(e);
+  if (!b) {
+    b = encodeEntry(entryToWire(e));
+    entryBytes.set(e, b);
+  }
+  return b;
+}
+
+/**
+ * coalesce(), encoded: the same message, built from each entry's bytes (encoded once) rather than
+ * by protobufjs for every NVE. Null if the run is empty.
+ */
+export function encodeRun(run: readonly Change[]): EncodedChange | null {
+  const m = mergeRun(run);
+  if (!m) return null;
+  return {
+    change: { revision: m.revision, vni: m.vni, upserts: m.upserts.length },
+    [ENCODED]: encodeChangeMessage({ ...m, upserts: m.upserts.map(encodedEntry) }),
   };
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../../src/nva/model.ts';
 import type { Change } from '../../../src/nva/store.ts';
-import { coalesce, entryToWire, runsByVni } from '../../../src/nva/wire.ts';
+import { coalesce, ENCODED, encodeRun, entryToWire, runsByVni } from '../../../src/nva/wire.ts';
+import { loadServices } from '../../../src/protocol/proto.ts';
 import { parseNvaMessage } from '../../../src/protocol/schema.ts';
 
 const e = (mac: string, over: Partial<Entry> = {}): Entry => ({
@@ -57,5 +58,26 @@ describe('wire', () => {
     const r = parseNvaMessage({ change });
     expect(r.ok).toBe(true);
     expect(entryToWire(e('x')).changedAtMs).toBe(5);
+  });
+
+  it('an encoded run reads back as the coalesced message', () => {
+    const stream = loadServices().Nva.service.Stream!;
+    const shared = e('m1', { nveId: 'b', seq: 2, tsi: 'tap0' });
+    const run = [
+      ch(1, 100, { upserts: [e('m1'), e('m2')] }),
+      ch(2, 100, { upserts: [shared], members: [{ vni: 100, nveId: 'x', nveAddr: 'fd00::9' }] }),
+      ch(4, 100, { upserts: [e('m2', { state: 'withdrawn' })], membersRemoved: ['y'] }),
+    ];
+    const msg = encodeRun(run)!;
+    expect(msg.change).toEqual({ revision: 4, vni: 100, upserts: 1 });
+    expect(stream.responseDeserialize(msg[ENCODED])).toEqual(
+      stream.responseDeserialize(stream.responseSerialize({ change: coalesce(run) })),
+    );
+    // Another NVE's run with the same entry (its bytes, encoded once, are reused).
+    const other = encodeRun([ch(2, 100, { upserts: [shared] })])!;
+    expect(stream.responseDeserialize(other[ENCODED])).toMatchObject({
+      change: { revision: 2, upserts: [{ mac: 'm1', nveId: 'b', tsi: 'tap0' }] },
+    });
+    expect(encodeRun([])).toBeNull();
   });
 });
