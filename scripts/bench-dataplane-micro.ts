@@ -1,5 +1,5 @@
 // npx tsx scripts/bench-dataplane-micro.ts [--objects DIR[,DIR...]] [--entries N] [--rounds N]
-//                                          [--runs N]
+//                                          [--runs N] [--instances N]
 //
 // The cost per frame of roam's two per-frame programs without a topology: BPF_PROG_TEST_RUN
 // of the bench's 64-byte UDP frame through roam_tsi (encapsulated to a remote NVE) and of its
@@ -10,7 +10,9 @@
 // program and every objects directory, so load from other work hits all alike; the table gives
 // the median over rounds and, per directory, the median of its round-by-round difference to
 // the first directory (the figure to compare builds by: a same-round pair cancels most drift).
-// Each directory gets its own tables (pin root) filled with --entries remote fdb entries.
+// Each directory gets its own tables (pin root) filled with --entries remote fdb entries, and
+// --instances loads of its objects, whose times are averaged: two loads of one build differ by
+// up to ~10 ns here (where their maps and code land), more than a small change's effect.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -207,8 +209,9 @@ function main(): void {
     .option('--entries <n>', 'filler remote fdb entries', positiveInt, 100_000)
     .option('--rounds <n>', 'interleaved rounds', positiveInt, 21)
     .option('--runs <n>', 'test runs per program per round', positiveInt, 30_000)
+    .option('--instances <n>', 'loads of each directory, averaged', positiveInt, 1)
     .parse()
-    .opts<{ objects: string; entries: number; rounds: number; runs: number }>();
+    .opts<{ objects: string; entries: number; rounds: number; runs: number; instances: number }>();
   if (process.getuid?.() !== 0) throw new Error('BPF_PROG_TEST_RUN needs root');
   const dirs = opts.objects.split(',');
   const inner = innerFrame(VM_B.mac, VM_A.mac);
@@ -222,25 +225,30 @@ function main(): void {
     underlayIfindex: UNDERLAY_IFINDEX,
   });
   const bareDecap = loadBareForwarder({ tsiIfindex: TSI_IFINDEX });
-  const roams = dirs.map((d) => loadRoam(d, opts.entries));
+  const roams = dirs.map((d) =>
+    Array.from({ length: opts.instances }, () => loadRoam(d, opts.entries)),
+  );
   try {
     const rows = [
       {
         name: 'bare',
-        encap: bareEncap.program('bare_encap'),
-        decap: bareDecap.program('bare_decap'),
+        loads: [{ encap: bareEncap.program('bare_encap'), decap: bareDecap.program('bare_decap') }],
       },
-      ...roams.map((r, i) => ({ name: dirs[i] ?? '', encap: r.tsi, decap: r.underlay })),
+      ...roams.map((loads, i) => ({
+        name: dirs[i] ?? '',
+        loads: loads.map((r) => ({ encap: r.tsi, decap: r.underlay })),
+      })),
     ];
     const samples = rows.map(() => ({ encap: [] as number[], decap: [] as number[] }));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     for (let round = 0; round < opts.rounds; round++) {
       rows.forEach((row, i) => {
-        samples[i]!.encap.push(timeRuns(row.encap, inner, opts.runs));
-        samples[i]!.decap.push(timeRuns(row.decap, packet, opts.runs));
+        samples[i]!.encap.push(mean(row.loads.map((l) => timeRuns(l.encap, inner, opts.runs))));
+        samples[i]!.decap.push(mean(row.loads.map((l) => timeRuns(l.decap, packet, opts.runs))));
       });
     }
     console.log(
-      `BPF_PROG_TEST_RUN, 64-byte frame, ${opts.entries} fdb entries, median of ${opts.rounds} rounds x ${opts.runs} runs (ns per frame, harness included)`,
+      `BPF_PROG_TEST_RUN, 64-byte frame, ${opts.entries} fdb entries, median of ${opts.rounds} rounds x ${opts.runs} runs, ${opts.instances} load(s) per directory (ns per frame, harness included)`,
     );
     const first = samples[1];
     rows.forEach((row, i) => {
@@ -254,7 +262,7 @@ function main(): void {
       );
     });
   } finally {
-    for (const r of roams) r.close();
+    for (const r of roams.flat()) r.close();
     bareEncap.close();
     bareDecap.close();
   }
