@@ -70,9 +70,11 @@
  * Fixed sizes (powers of two): never resize the slot arrays. */
 #define SLOT_PROBES 4
 #define TSI_SLOTS 4096      /* home slot: ifindex & (TSI_SLOTS - 1) */
-#define PEER_SLOTS 16384    /* home slot: nve_slot_hash(vni, addr) & (PEER_SLOTS - 1) */
-#define NEXTHOP_SLOTS 4096  /* home slot: nve_slot_hash(0, addr) & (NEXTHOP_SLOTS - 1) */
-#define SLOT_HASH_SEED 0x726f616dU
+#define PEER_SLOT_BITS 14   /* home slot: nve_slot_home(vni, addr, PEER_SLOT_BITS) */
+#define PEER_SLOTS (1U << PEER_SLOT_BITS)
+#define NEXTHOP_SLOT_BITS 12 /* home slot: nve_slot_home(0, addr, NEXTHOP_SLOT_BITS) */
+#define NEXTHOP_SLOTS (1U << NEXTHOP_SLOT_BITS)
+#define SLOT_HASH_MULT 0x9e3779b97f4a7c15ULL /* 2^64 / golden ratio */
 
 /* Head-end replication fan-out per VNI (both bound the TC flood loop). */
 #define FLOOD_MAX_LOCAL 32

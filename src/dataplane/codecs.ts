@@ -33,9 +33,12 @@ export const STATS_PROBES = 4;
 /** Slot arrays of the tables every frame reads (bpf/lib/slots.h, src/dataplane/slot-table.ts). */
 export const SLOT_PROBES = 4;
 export const TSI_SLOTS = 4096;
-export const PEER_SLOTS = 16384;
-export const NEXTHOP_SLOTS = 4096;
-export const SLOT_HASH_SEED = 0x726f616d;
+export const PEER_SLOT_BITS = 14;
+export const PEER_SLOTS = 2 ** PEER_SLOT_BITS;
+export const NEXTHOP_SLOT_BITS = 12;
+export const NEXTHOP_SLOTS = 2 ** NEXTHOP_SLOT_BITS;
+/** 2^64 / golden ratio: the multiplier of nve_slot_home (bpf/lib/slots.h). */
+export const SLOT_HASH_MULT = 0x9e3779b97f4a7c15n;
 
 export const FDB_LOCAL = 1;
 export const FDB_REMOTE = 2;
@@ -389,28 +392,29 @@ export const nexthopSlot: StructCodec<NexthopSlot> = structCodec(
   (b, o) => ({ nve: nveAddr.decode(b, o), mac: nexthop.decode(b, o + 20) }),
 );
 
-function hashMix(h: number, v: number): number {
-  const x = Math.imul((h ^ v) >>> 0, 0x9e3779b1) >>> 0;
-  return (x ^ (x >>> 15)) >>> 0;
-}
+const U64 = (1n << 64n) - 1n;
 
-/** The home slot hash of an NVE address with `seed`: bpf/lib/slots.h nve_slot_hash. */
-export function nveSlotHash(seed: number, nve: string): number {
+/**
+ * The home slot of an NVE address with `seed` in a slot array of 2^bits slots:
+ * bpf/lib/slots.h nve_slot_home (address words xor-folded, one multiplicative hash, top bits).
+ */
+export function nveSlotHome(seed: number, nve: string, bits: number): number {
   const b = Buffer.alloc(nveAddr.size);
   nveAddr.encode(nve, b, 0);
-  let h = hashMix(hashMix(SLOT_HASH_SEED, seed), b[0] ?? 0);
-  for (let i = 0; i < 4; i++) h = hashMix(h, b.readUInt32LE(4 + 4 * i));
-  return h;
+  let w = 0;
+  for (let i = 0; i < 4; i++) w ^= b.readUInt32LE(4 + 4 * i);
+  const x = (BigInt(w >>> 0) << 32n) | (BigInt(seed) << 8n) | BigInt(b[0] ?? 0);
+  return Number(((x * SLOT_HASH_MULT) & U64) >> BigInt(64 - bits));
 }
 
 /** The home slot of a peers key in `peer_slots`. */
 export function peerHomeSlot(k: PeerKey): number {
-  return nveSlotHash(k.vni, k.nve) & (PEER_SLOTS - 1);
+  return nveSlotHome(k.vni, k.nve, PEER_SLOT_BITS);
 }
 
 /** The home slot of an NVE's next hop in `nexthop_slots`. */
 export function nexthopHomeSlot(nve: string): number {
-  return nveSlotHash(0, nve) & (NEXTHOP_SLOTS - 1);
+  return nveSlotHome(0, nve, NEXTHOP_SLOT_BITS);
 }
 
 /** A u32 key or value (ifindex, VNI): host order. */
