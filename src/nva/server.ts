@@ -12,6 +12,7 @@ import { ConvergenceTracker } from './convergence.ts';
 import { Directory, type DirectoryOptions } from './directory.ts';
 import { createMetrics, type NvaMetrics } from './metrics.ts';
 import {
+  DEFAULT_ACK_CLOCK_MAX_WAIT_MS,
   DEFAULT_MAX_QUEUED_CHANGES,
   NveSession,
   type NveCall,
@@ -25,6 +26,10 @@ export interface NvaServerOptions extends DirectoryOptions {
   auth: AuthConfig;
   metrics?: NvaMetrics;
   maxQueuedChanges?: number;
+  /** Ack clocking: how long changes wait for an NVE's ack (session.ts; 0: off). */
+  ackClockMaxWaitMs?: number;
+  /** How long the fan-out waits for registrations being stored (0: off). */
+  fanoutHoldMaxMs?: number;
   /** Server TLS (cert + key, PEM); absent = plaintext (loopback, trusted underlay). */
   tls?: { cert: Buffer; key: Buffer };
   log?: Logger;
@@ -35,6 +40,11 @@ export function preciseNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * Fan-out waits at most this long for registrations being stored (then goes anyway): under a
+ * steady stream of registrations, a round of Change messages at least this often.
+ */
+export const DEFAULT_FANOUT_HOLD_MAX_MS = 5;
 /** How often pending convergence records are checked for expiry. */
 const CONVERGENCE_SWEEP_MS = 5_000;
 /** A hint is checked this long after it expires (clocks of replicas differ a little). */
@@ -47,6 +57,8 @@ export class NvaServer implements SessionHost {
   readonly tracker: ConvergenceTracker;
   readonly log: Logger;
   readonly maxQueuedChanges: number;
+  readonly ackClockMaxWaitMs: number;
+  private readonly fanoutHoldMaxMs: number;
   private readonly store: DirectoryStore;
   private readonly server: grpc.Server;
   private readonly sessions = new Map<string, NveSession>();
@@ -63,6 +75,13 @@ export class NvaServer implements SessionHost {
   private readonly hintTimers = new Map<string, NodeJS.Timeout>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly tls: NvaServerOptions['tls'];
+  /** Registrations and withdrawals being decided and stored, over all NVEs. */
+  private requestsInFlight = 0;
+  /** Sessions whose fan-out waits for those (holdFanout), and since when. */
+  private readonly heldSessions = new Set<NveSession>();
+  private holdingSince = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
+  private releasing = false;
 
   constructor(opts: NvaServerOptions) {
     this.store = opts.store;
@@ -71,6 +90,8 @@ export class NvaServer implements SessionHost {
     this.metrics = opts.metrics ?? createMetrics();
     this.log = opts.log ?? logger('nva');
     this.maxQueuedChanges = opts.maxQueuedChanges ?? DEFAULT_MAX_QUEUED_CHANGES;
+    this.ackClockMaxWaitMs = opts.ackClockMaxWaitMs ?? DEFAULT_ACK_CLOCK_MAX_WAIT_MS;
+    this.fanoutHoldMaxMs = opts.fanoutHoldMaxMs ?? DEFAULT_FANOUT_HOLD_MAX_MS;
     this.tls = opts.tls;
     this.tracker = new ConvergenceTracker({
       now: opts.now ?? preciseNow,
@@ -131,6 +152,7 @@ export class NvaServer implements SessionHost {
   /** Stop accepting, end every stream, release the store subscription (not the store). */
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    clearTimeout(this.holdTimer);
     for (const t of this.hintTimers.values()) clearTimeout(t);
     this.hintTimers.clear();
     this.unsubscribe();
@@ -221,6 +243,41 @@ export class NvaServer implements SessionHost {
     );
     timer.unref();
     this.hintTimers.set(key, timer);
+  }
+
+  requestStarted(): void {
+    this.requestsInFlight += 1;
+  }
+
+  requestDone(): void {
+    this.requestsInFlight -= 1;
+    if (this.requestsInFlight === 0) this.releaseFanout();
+  }
+
+  holdFanout(s: NveSession): boolean {
+    if (this.requestsInFlight === 0 || this.releasing || this.fanoutHoldMaxMs <= 0) return false;
+    const now = performance.now();
+    if (this.heldSessions.size === 0) {
+      this.holdingSince = now;
+      this.holdTimer = setTimeout(() => this.releaseFanout(), this.fanoutHoldMaxMs);
+    } else if (now - this.holdingSince >= this.fanoutHoldMaxMs) {
+      return false;
+    }
+    this.heldSessions.add(s);
+    return true;
+  }
+
+  private releaseFanout(): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const held = [...this.heldSessions];
+    this.heldSessions.clear();
+    this.releasing = true;
+    try {
+      for (const s of held) s.releaseFanout();
+    } finally {
+      this.releasing = false;
+    }
   }
 
   // --- fan-out ------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 // One NVE's stream: Hello, then a snapshot (or a resume from the NVE's last revision), then live
 // changes; registrations, withdrawals and acks in the other direction. Sends are bounded: an NVE
 // that stops reading collects at most maxQueuedChanges, after which its queue is dropped and it
-// gets a fresh snapshot once it reads again, so it never holds back the others.
+// gets a fresh snapshot once it reads again, so it never holds back the others. Sends are clocked
+// by acks: while the NVE has not acked what it was last sent, new changes wait and then go out
+// together as one message (an idle NVA sends each change at once; a busy one sends fewer, larger
+// messages, at the pace each NVE installs them).
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.ts';
 import {
@@ -27,6 +30,13 @@ export const HELLO_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_QUEUED_CHANGES = 4096;
 /** Requests one NVE may have in flight before the NVA stops reading its stream for a while. */
 export const MAX_IN_FLIGHT = 256;
+/**
+ * Ack clocking: changes wait for the NVE's ack of the last message at most this long by default
+ * (an NVE that acks late still gets them; 0 turns clocking off) ...
+ */
+export const DEFAULT_ACK_CLOCK_MAX_WAIT_MS = 25;
+/** ... and at most this many of them (also at most half of maxQueuedChanges). */
+export const ACK_CLOCK_MAX_HELD = 1024;
 
 export type NveCall = grpc.ServerDuplexStream<unknown, object>;
 
@@ -38,6 +48,7 @@ export interface SessionHost {
   tracker: ConvergenceTracker;
   log: Logger;
   maxQueuedChanges: number;
+  ackClockMaxWaitMs: number;
   /** A new session for `nveId` replaces an older one. */
   attach(s: NveSession): void;
   detach(s: NveSession): void;
@@ -47,6 +58,15 @@ export interface SessionHost {
   changeMessage(run: readonly Change[]): object | null;
   /** Digest of the directory's entries of a VNI and the last revision that touched it. */
   vniState(vni: number): Promise<{ digest: string; lastRevision: number }>;
+  /** A registration or withdrawal from some NVE is being decided and stored (answered: done). */
+  requestStarted(): void;
+  requestDone(): void;
+  /**
+   * True: requests are being stored, the session's changes wait (the server calls its
+   * scheduleFlush when they are answered, or soon), so answers go out ahead of the fan-out and
+   * the fan-out carries them all.
+   */
+  holdFanout(s: NveSession): boolean;
 }
 
 type Phase = 'hello' | 'syncing' | 'live' | 'closed';
@@ -76,6 +96,14 @@ export class NveSession {
   private blocked = false;
   private needSnapshot = false;
   private flushScheduled = false;
+  /** It acked something on this stream: its acks clock its changes (ack clocking). */
+  private acking = false;
+  /** When the last message that the NVE must ack was written (ack clocking). */
+  private lastSentAt = 0;
+  /** Sends the held changes when the NVE's ack does not come in time. */
+  private ackClockTimer: NodeJS.Timeout | undefined;
+  /** The server holds the fan-out (holdFanout) and will call releaseFanout. */
+  private fanoutHeld = false;
   /** A snapshot is being read: changes wait so they cannot overtake it. */
   private snapshotting = false;
   /** Messages before the stream is live are handled one at a time, in order. */
@@ -146,11 +174,45 @@ export class NveSession {
 
   private scheduleFlush(): void {
     if (this.flushScheduled || this.blocked || this.snapshotting || this.phase !== 'live') return;
+    if (this.fanoutHeld) return;
+    if (this.queue.length > 0 && !this.needSnapshot && this.host.holdFanout(this)) {
+      this.fanoutHeld = true;
+      return;
+    }
+    if (this.waitingForAck()) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
       void this.flush();
     });
+  }
+
+  /**
+   * Ack clocking: the NVE has not acked everything it was sent, so plain changes wait (they will
+   * share one message). Not for long (ACK_CLOCK_MAX_WAIT_MS, then they go anyway), not too many,
+   * never a snapshot or a routing update, and not to an NVE that never acked (nothing to clock by).
+   */
+  private waitingForAck(): boolean {
+    if (!this.acking || this.sentRevision <= this.ackedRevision) return false;
+    if (this.needSnapshot || this.l3Stale) return false;
+    if (this.queue.length >= Math.min(ACK_CLOCK_MAX_HELD, this.host.maxQueuedChanges / 2)) {
+      return false;
+    }
+    if (this.ackClockTimer) return true; // armed: it checks again when it fires
+    const waited = performance.now() - this.lastSentAt;
+    const maxWait = this.host.ackClockMaxWaitMs;
+    if (waited >= maxWait) return false;
+    this.ackClockTimer = setTimeout(() => {
+      this.ackClockTimer = undefined;
+      this.scheduleFlush();
+    }, maxWait - waited);
+    return true;
+  }
+
+  /** The server no longer holds the fan-out (requests answered, or held long enough). */
+  releaseFanout(): void {
+    this.fanoutHeld = false;
+    this.scheduleFlush();
   }
 
   private async flush(): Promise<void> {
@@ -201,6 +263,7 @@ export class NveSession {
   private write(msg: object): boolean {
     if (this.phase === 'closed') return false;
     const ok = this.call.write(msg);
+    if ('change' in msg || 'snapshot' in msg) this.lastSentAt = performance.now();
     if ('change' in msg) this.host.metrics.changesSent.inc();
     if (!ok) this.blocked = true;
     return ok;
@@ -307,6 +370,7 @@ export class NveSession {
   private perMac(vni: number, mac: string, fn: () => Promise<void>): void {
     const key = `${vni}/${mac}`;
     this.inFlight += 1;
+    this.host.requestStarted();
     if (this.inFlight >= MAX_IN_FLIGHT) this.call.pause();
     const run = (this.keyChains.get(key) ?? Promise.resolve())
       .then(fn)
@@ -316,6 +380,7 @@ export class NveSession {
       .finally(() => {
         if (this.keyChains.get(key) === run) this.keyChains.delete(key);
         this.inFlight -= 1;
+        this.host.requestDone();
         if (this.inFlight === MAX_IN_FLIGHT / 2 && this.phase !== 'closed') this.call.resume();
       });
     this.keyChains.set(key, run);
@@ -477,6 +542,7 @@ export class NveSession {
   }
 
   private async onAck(a: Ack): Promise<void> {
+    this.acking = true;
     if (a.revision > this.sentRevision) {
       this.host.metrics.refused.inc({ reason: 'ack_ahead' });
       this.reject(
@@ -488,6 +554,8 @@ export class NveSession {
     }
     if (a.revision > this.ackedRevision) {
       this.ackedRevision = a.revision;
+      // Ack clocking: what waited for this ack goes now.
+      if (a.revision >= this.sentRevision && this.queue.length > 0) this.scheduleFlush();
       this.host.tracker.ack(this.nveId, a.revision);
       // Shared with other replicas and shown by Status after the NVE disconnects.
       this.host.directory.store
@@ -524,6 +592,8 @@ export class NveSession {
     const wasAttached = this.phase !== 'hello';
     this.phase = 'closed';
     clearTimeout(this.helloTimer);
+    clearTimeout(this.ackClockTimer);
+    this.ackClockTimer = undefined;
     this.queue = [];
     if (wasAttached) {
       this.log.info({ why }, 'NVE disconnected');

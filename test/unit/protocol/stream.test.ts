@@ -448,6 +448,54 @@ describe('bad input is refused with a reason; the stream and the directory stay 
   });
 });
 
+describe('fan-out batching', () => {
+  it('ack clocking: changes wait for the ack of the last message, then go as one', async () => {
+    await setup({ ackClockMaxWaitMs: 60_000 });
+    const a = nve('a');
+    const b = nve('b', [VNI], { autoAck: false });
+    await Promise.all([a.client.ready(), b.client.ready()]);
+    b.client.ack(b.snapshots[0]!.revision);
+    const r1 = await a.client.register({ vni: VNI, mac: mac(1) });
+    await until('b gets the first change', () => b.changes.length === 1);
+    // Not acked: the next moves wait for b's ack (a has no such wait: it acks).
+    const later = await Promise.all(
+      [2, 3, 4].map((i) => a.client.register({ vni: VNI, mac: mac(i) })),
+    );
+    await until('a has them all', () => a.installed.size === 4);
+    await new Promise((res) => setTimeout(res, 50));
+    expect(b.changes).toHaveLength(1);
+    b.client.ack(r1.revision!);
+    await until('b gets the rest', () => b.installed.size === 4);
+    expect(b.changes).toHaveLength(2);
+    expect(b.changes[1]!.upserts.map((e) => e.mac).sort()).toEqual([mac(2), mac(3), mac(4)]);
+    expect(b.changes[1]!.revision).toBe(Math.max(...later.map((r) => r.revision!)));
+  });
+
+  it('an NVE that stops acking still gets every change, after the clock wait', async () => {
+    await setup({ ackClockMaxWaitMs: 30 });
+    const a = nve('a');
+    const b = nve('b', [VNI], { autoAck: false });
+    await Promise.all([a.client.ready(), b.client.ready()]);
+    b.client.ack(b.snapshots[0]!.revision);
+    for (let i = 1; i <= 5; i++) await a.client.register({ vni: VNI, mac: mac(i) });
+    await until('b has everything without acking', () => b.installed.size === 5);
+  });
+
+  it('registrations in flight are answered first, and their changes share messages', async () => {
+    await setup();
+    const a = nve('a');
+    const b = nve('b');
+    await Promise.all([a.client.ready(), b.client.ready()]);
+    const N = 200;
+    await Promise.all(
+      Array.from({ length: N }, (_, i) => a.client.register({ vni: VNI, mac: mac(i + 1) })),
+    );
+    await until('b has them all', () => b.installed.size === N);
+    // One message per move would be N; stored together, they go out together.
+    expect(b.changes.length).toBeLessThan(N / 4);
+  });
+});
+
 describe('a slow NVE', () => {
   it('gets a snapshot instead of an unbounded backlog, and never stalls the others', async () => {
     await setup({ maxQueuedChanges: 16 });
