@@ -88,6 +88,12 @@ export class SqliteStore implements DirectoryStore {
   private readonly acks = new Map<string, AckRecord>();
   /** VN configs as last written (read once per registration; only putVn changes them). */
   private readonly vnCache = new Map<Vni, VnConfig | null>();
+  /**
+   * Provisions and hints as last written, by vni/mac (null: none), for the same reason: each
+   * registration reads both, and this process is the file's only writer.
+   */
+  private readonly provisionCache = new Map<string, Provision | null>();
+  private readonly hintCache = new Map<string, MoveHint | null>();
   private pending: PendingUpdate[] = [];
   private walFd: number | undefined;
   /** An fsync of the WAL is under way. */
@@ -265,8 +271,9 @@ export class SqliteStore implements DirectoryStore {
       this.db.transaction(() => {
         for (const p of batch) {
           let plan;
+          let current: Entry | undefined;
           try {
-            const current = this.readEntry(p.vni, p.mac);
+            current = this.readEntry(p.vni, p.mac);
             plan = p.fn({ current, ipOwners: this.readIpOwners(p.vni, p.mac, p.ips) });
           } catch (error) {
             results.push({ p, result: undefined, error });
@@ -276,12 +283,13 @@ export class SqliteStore implements DirectoryStore {
             results.push({ p, result: plan.result });
             continue;
           }
-          for (const e of plan.upserts) this.writeEntry(e);
-          const change = this.appendChange({
-            vni: p.vni,
-            upserts: plan.upserts,
-            cause: plan.cause,
-          });
+          const bodies = plan.upserts.map((e) =>
+            this.writeEntry(e, e.vni === p.vni && e.mac === p.mac ? current : undefined),
+          );
+          const change = this.appendChange(
+            { vni: p.vni, upserts: plan.upserts, cause: plan.cause },
+            bodies,
+          );
           changes.push(change);
           results.push({ p, result: plan.result, revision: change.revision });
         }
@@ -355,16 +363,28 @@ export class SqliteStore implements DirectoryStore {
     return [...macs].map((m) => this.readEntry(vni, m)).filter((e): e is Entry => e !== undefined);
   }
 
-  private writeEntry(e: Entry): void {
-    this.q.putEntry.run(e.vni, e.mac, e.state, JSON.stringify(e));
+  /**
+   * Write an entry and its IP index; returns its JSON body. `before`: the entry as stored, when
+   * known: a move that keeps its IPs (most do) leaves the index as it is.
+   */
+  private writeEntry(e: Entry, before?: Entry): string {
+    const body = JSON.stringify(e);
+    this.q.putEntry.run(e.vni, e.mac, e.state, body);
+    const live = e.state !== 'withdrawn';
+    if (before && (before.state !== 'withdrawn') === live && sameIps(before, e)) return body;
     this.q.delIps.run(e.vni, e.mac);
-    if (e.state !== 'withdrawn') for (const b of e.ips) this.q.addIp.run(e.vni, b.ip, e.mac);
+    if (live) for (const b of e.ips) this.q.addIp.run(e.vni, b.ip, e.mac);
+    return body;
   }
 
-  private appendChange(c: Omit<Change, 'revision' | 'at'>): Change {
+  /** Append to the change log; `bodies`: the upserts' JSON, when writeEntry already made it. */
+  private appendChange(c: Omit<Change, 'revision' | 'at'>, bodies?: readonly string[]): Change {
     this.revision += 1;
     const change: Change = { ...c, revision: this.revision, at: this.now() };
-    this.q.addChange.run(change.revision, change.vni, JSON.stringify(change));
+    const json = bodies
+      ? `${JSON.stringify({ ...change, upserts: undefined }).slice(0, -1)},"upserts":[${bodies.join(',')}]}`
+      : JSON.stringify(change);
+    this.q.addChange.run(change.revision, change.vni, json);
     return change;
   }
 
@@ -503,17 +523,26 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async putProvision(p: Provision): Promise<void> {
-    this.q.putProvision.run(p.vni, p.mac, JSON.stringify(p));
+    const body = JSON.stringify(p);
+    this.q.putProvision.run(p.vni, p.mac, body);
+    this.provisionCache.set(`${p.vni}/${p.mac}`, JSON.parse(body) as Provision);
     await this.synced();
   }
 
   async getProvision(vni: Vni, mac: Mac): Promise<Provision | undefined> {
-    const r = this.q.getProvision.get(vni, mac);
-    return r ? (JSON.parse(r.body) as Provision) : undefined;
+    const key = `${vni}/${mac}`;
+    let p = this.provisionCache.get(key);
+    if (p === undefined) {
+      const r = this.q.getProvision.get(vni, mac);
+      p = r ? (JSON.parse(r.body) as Provision) : null;
+      this.provisionCache.set(key, p);
+    }
+    return p ? structuredClone(p) : undefined; // a copy: callers may not change the cache
   }
 
   async deleteProvision(vni: Vni, mac: Mac): Promise<boolean> {
     const deleted = this.q.delProvision.run(vni, mac).changes > 0;
+    this.provisionCache.set(`${vni}/${mac}`, null);
     await this.synced();
     return deleted;
   }
@@ -524,21 +553,35 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async putHint(h: MoveHint): Promise<number> {
-    return this.commitOne(() => this.q.putHint.run(h.vni, h.mac, JSON.stringify(h)), {
-      vni: h.vni,
-      upserts: [],
-      hint: h,
-    });
+    const body = JSON.stringify(h);
+    // A failed commit leaves the cache unsure: read the table again next time.
+    const forget = (err: unknown) => {
+      this.hintCache.delete(`${h.vni}/${h.mac}`);
+      throw err;
+    };
+    return this.commitOne(
+      () => {
+        this.q.putHint.run(h.vni, h.mac, body);
+        this.hintCache.set(`${h.vni}/${h.mac}`, JSON.parse(body) as MoveHint);
+      },
+      { vni: h.vni, upserts: [], hint: h },
+    ).catch(forget);
   }
 
   async getHint(vni: Vni, mac: Mac, now: number): Promise<MoveHint | undefined> {
-    const r = this.q.getHint.get(vni, mac);
-    const h = r ? (JSON.parse(r.body) as MoveHint) : undefined;
-    return h && h.expiresAt > now ? h : undefined;
+    const key = `${vni}/${mac}`;
+    let h = this.hintCache.get(key);
+    if (h === undefined) {
+      const r = this.q.getHint.get(vni, mac);
+      h = r ? (JSON.parse(r.body) as MoveHint) : null;
+      this.hintCache.set(key, h);
+    }
+    return h && h.expiresAt > now ? { ...h } : undefined;
   }
 
   async deleteHint(vni: Vni, mac: Mac): Promise<void> {
     this.q.delHint.run(vni, mac);
+    this.hintCache.set(`${vni}/${mac}`, null);
   }
 
   async recordAcks(acks: readonly AckRecord[]): Promise<void> {
@@ -598,4 +641,9 @@ export class SqliteStore implements DirectoryStore {
     if (this.walFd !== undefined) closeSync(this.walFd);
     this.walFd = undefined;
   }
+}
+
+/** The same IPs in the same order (their sequence numbers are not in the index). */
+function sameIps(a: Entry, b: Entry): boolean {
+  return a.ips.length === b.ips.length && a.ips.every((x, i) => x.ip === b.ips[i]?.ip);
 }
