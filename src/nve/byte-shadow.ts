@@ -23,6 +23,8 @@ export class ByteShadow {
   private live: Uint8Array;
   private index: Int32Array;
   private mask: number;
+  /** The index is built on first use (a shadow taken whole from rows just written). */
+  private indexed = true;
   /** Slots in use (alive or dead), and of those alive. */
   slots = 0;
   count = 0;
@@ -31,6 +33,7 @@ export class ByteShadow {
     readonly keySize: number,
     readonly valueSize: number,
     capacity = MIN_SLOTS,
+    noIndex = false,
   ) {
     if (keySize % 4 !== 0) throw new RangeError(`key size ${keySize} is not a multiple of 4`);
     this.keyWords = keySize / 4;
@@ -42,10 +45,13 @@ export class ByteShadow {
     this.live = new Uint8Array(cap);
     this.index = new Int32Array(0);
     this.mask = 0;
-    this.rehash(cap);
+    if (!noIndex) this.rehash(cap);
   }
 
-  /** A shadow holding `count` packed entries (e.g. a whole map read back). */
+  /**
+   * A shadow holding `count` packed entries (e.g. a whole map read back). `lazyIndex`: its key
+   * index is built when first needed (each key must then be unique, as a map's keys are).
+   */
   static from(
     keySize: number,
     valueSize: number,
@@ -53,14 +59,16 @@ export class ByteShadow {
     values: Buffer,
     count: number,
     extra = 0,
+    lazyIndex = false,
   ): ByteShadow {
-    const s = new ByteShadow(keySize, valueSize, count + extra);
+    const s = new ByteShadow(keySize, valueSize, count + extra, true);
     s.keys.set(keys.subarray(0, count * keySize));
     s.values.set(values.subarray(0, count * valueSize));
     s.live.fill(1, 0, count);
     s.slots = count;
     s.count = count;
-    s.rehash(s.live.length);
+    if (lazyIndex) s.indexed = false;
+    else s.rehash(s.live.length);
     return s;
   }
 
@@ -72,8 +80,17 @@ export class ByteShadow {
     return this.live[slot] === 1;
   }
 
+  /** Whether slot `slot` holds the key at kbw[wordOff..] (no index lookup). */
+  sameKey(slot: number, kbw: Int32Array, wordOff: number): boolean {
+    const n = this.keyWords;
+    const base = slot * n;
+    for (let w = 0; w < n; w++) if (this.kw[base + w] !== kbw[wordOff + w]) return false;
+    return true;
+  }
+
   /** The slot holding the key at kb[ko..] (32-bit aligned words kbw), live or dead; or -1. */
   find(kbw: Int32Array, wordOff: number): number {
+    if (!this.indexed) this.rehash(this.capacity);
     const kw = this.kw;
     const n = this.keyWords;
     let i = hashWords(kbw, wordOff, n) & this.mask;
@@ -152,6 +169,7 @@ export class ByteShadow {
   }
 
   private grow(): void {
+    if (!this.indexed) this.rehash(this.capacity);
     const cap = this.capacity * 2;
     const kw = new Int32Array(cap * this.keyWords);
     kw.set(this.kw);
@@ -168,6 +186,7 @@ export class ByteShadow {
 
   /** Rebuild the index for `cap` slots from the slots in use. */
   private rehash(cap: number): void {
+    this.indexed = true;
     let cells = 1;
     while (cells < cap * INDEX_PER_SLOT) cells *= 2;
     this.index = new Int32Array(cells).fill(EMPTY);

@@ -123,10 +123,10 @@ export class ByteSync<K, V> {
    * what differs written, what is not desired deleted (never a flush). `sizeHint`: about how
    * many rows `desired` yields (sizes the shadow once).
    */
-  resync(desired: Iterable<readonly [K, V, string?]>, sizeHint = 0): SyncCounts {
+  resync(desired: Iterable<readonly [K, V, string?]>, sizeHint = 0, readBack = true): SyncCounts {
     const rows = this.rows(sizeHint);
     this.encode(desired, rows);
-    return this.resyncRows(rows);
+    return this.resyncRows(rows, readBack);
   }
 
   /** Empty packed rows in this table's layout, room for about `sizeHint`. */
@@ -145,20 +145,29 @@ export class ByteSync<K, V> {
   }
 
   /**
-   * Mark and sweep of packed desired rows (each key once) against the map as it is: read back
-   * whole, rows compared as bytes, what differs written, what is not desired deleted (never a
-   * flush). Over an empty map the rows go to the kernel as they are, in one batch.
+   * Mark and sweep of packed desired rows (each key once) against what is installed: with
+   * `readBack` the map as it is (read whole: repairs drift behind the agent), else this agent's
+   * shadow of it (taken from the map at adoption, kept equal by every write since). Rows are
+   * compared as bytes, what differs is written, what is not desired deleted (never a flush).
+   * Over an empty map the rows go to the kernel as they are, in one batch.
    */
-  resyncRows(rows: PackedRows): SyncCounts {
+  resyncRows(rows: PackedRows, readBack = true): SyncCounts {
     const { ks, vs, codec } = this;
-    const dump = this.raw.map.lookupAll();
-    const base = dump.count;
-    if (base === 0) {
+    let sh: ByteShadow;
+    if (readBack) {
+      const dump = this.raw.map.lookupAll();
+      sh =
+        dump.count === 0
+          ? new ByteShadow(ks, vs)
+          : ByteShadow.from(ks, vs, dump.keys, dump.values, dump.count, rows.n);
+    } else sh = this.shadow;
+    if (sh.count === 0) {
       this.raw.map.updateBatch(rows.keys, rows.values, rows.n);
-      this.shadow = ByteShadow.from(ks, vs, rows.keys, rows.values, rows.n);
+      // (its index is built when first needed: the next change, not this resync)
+      this.shadow = ByteShadow.from(ks, vs, rows.keys, rows.values, rows.n, 0, true);
       return { set: rows.n, deleted: 0, unchanged: 0 };
     }
-    const sh = ByteShadow.from(ks, vs, dump.keys, dump.values, base, Math.max(0, rows.n - base));
+    const base = sh.slots;
     // Installed slots still desired (mark), and those whose value changed.
     const marks = new Uint8Array(base);
     const changed = new PackedRows(ks, vs);
@@ -166,7 +175,8 @@ export class ByteSync<K, V> {
     const kw = rows.kw;
     const kwords = ks / 4;
     for (let r = 0; r < rows.n; r++) {
-      const slot = sh.find(kw, r * kwords);
+      // Rows in the order they were installed last time need no index lookup.
+      const slot = r < base && sh.sameKey(r, kw, r * kwords) ? r : sh.find(kw, r * kwords);
       const vo = r * vs;
       if (slot < 0) {
         sh.put(kw, r * kwords, rows.values, vo); // new: appended after the installed slots
@@ -175,10 +185,10 @@ export class ByteSync<K, V> {
       } else {
         const again = marks[slot] === 1;
         marks[slot] = 1;
-        if (!again && codec.sameValue(sh.values, slot * vs, rows.values, vo)) {
+        if (!again && sh.isLive(slot) && codec.sameValue(sh.values, slot * vs, rows.values, vo)) {
           unchanged++;
         } else {
-          sh.setValue(slot, rows.values, vo);
+          sh.put(kw, r * kwords, rows.values, vo); // (revives a dead slot in place)
           const i = changed.add();
           rows.keys.copy(changed.keys, i * ks, r * ks, (r + 1) * ks);
           rows.values.copy(changed.values, i * vs, vo, vo + vs);
@@ -188,7 +198,7 @@ export class ByteSync<K, V> {
     // Sweep: installed, not desired.
     const dels = new PackedRows(ks, 0);
     for (let s = 0; s < base; s++) {
-      if (marks[s] === 1) continue;
+      if (marks[s] === 1 || !sh.isLive(s)) continue;
       const i = dels.add(); // (before reading dels.keys: add() may grow it)
       sh.keys.copy(dels.keys, i * ks, s * ks, (s + 1) * ks);
       sh.kill(s);

@@ -233,7 +233,9 @@ export class ControlLoop {
     });
     // Only what moved, or matters here (local, moved, hinted, placed here), is looked at.
     for (const [prev, e] of changes) this.directoryUpdated(prev, e);
-    const r = this.reconciler.resync();
+    // Against what this agent installed (its shadow): drift behind its back shows in the
+    // digests, and a digest mismatch resyncs against the maps read back.
+    const r = this.reconciler.resync({ readBack: false });
     this.obs.reconciled?.(r);
     this.log.info(
       {

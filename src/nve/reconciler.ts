@@ -169,8 +169,14 @@ export class Reconciler {
     };
   }
 
-  /** Mark and sweep every table against the full desired state. */
-  resync(): ReconcileReport {
+  /**
+   * Mark and sweep every table against the full desired state. `readBack` (default): against
+   * the maps as they are, read whole (repairs drift behind the agent: a digest mismatch); false:
+   * the FDB, neighbour and RARP maps against this agent's shadow of them (read from the maps at
+   * adoption, kept equal by every write since: a snapshot after a reconnect).
+   */
+  resync(opts: { readBack?: boolean } = {}): ReconcileReport {
+    const readBack = opts.readBack ?? true;
     const t0 = performance.now();
     const s = this.state;
     // About one FDB, neighbour and RARP row per directory entry: sizes the shadows once.
@@ -190,12 +196,14 @@ export class Reconciler {
       l2(s.overlayFdb()),
       () => l2(s.allFdb()),
       hint,
+      readBack,
     );
     const neigh = this.neigh.resyncPacked(
       (rows, ks, vs) => emitNeigh(s, rows, ks, vs),
       l2(s.overlayNeigh()),
       () => l2(s.allNeigh()),
       hint,
+      readBack,
     );
     const flood = this.flood.resync(s.allFlood());
     const peers = this.peers.resync(s.allPeers());
@@ -204,6 +212,7 @@ export class Reconciler {
       l2(s.overlayRarp()),
       () => l2(s.allRarp()),
       hint,
+      readBack,
     );
     s.clearDirty();
     const vnis = this.fdb.installedVnis((k) => k.vni);

@@ -64,16 +64,22 @@ export interface ResyncBenchResult {
 const method = loadServices().Nva.service.Stream as grpc.MethodDefinition<object, unknown>;
 const deserialize = withSnapshotDecoder(withChangeDecoder(method.responseDeserialize));
 
-/** A snapshot as the NVA's serializer writes it. */
-function snapshotBytes(revision: number, entries: readonly DirEntry[], members: Member[]): Buffer {
-  return method.responseSerialize({
-    snapshot: {
-      revision,
-      vnis: [],
-      entries: entries.map((e) => ({ ...e, state: 'ENTRY_STATE_ACTIVE', changedAtMs: 0, tsi: '' })),
-      members,
-    },
-  });
+/**
+ * A snapshot of entries 0..n-1 (`at(i)`, undefined: absent) as the NVA's serializer writes it.
+ * The objects are garbage once encoded: the timed agent's heap holds none of them.
+ */
+function snapshotBytes(
+  revision: number,
+  n: number,
+  at: (i: number) => DirEntry | undefined,
+  members: Member[],
+): Buffer {
+  const entries: object[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = at(i);
+    if (e) entries.push({ ...e, state: 'ENTRY_STATE_ACTIVE', changedAtMs: 0, tsi: '' });
+  }
+  return method.responseSerialize({ snapshot: { revision, vnis: [], entries, members } });
 }
 
 /** A scripted NVA: delivers what it is given, accepts everything. */
@@ -101,34 +107,48 @@ class ScriptedNva implements NvaPort {
   }
 }
 
-/** The generated directory: `n` VMs at PEER, one IPv4 each, BENCH_MACS_PER_VNI per VN. */
-export function benchDirectory(n: number): { entries: DirEntry[]; members: Member[] } {
-  const entries: DirEntry[] = [];
+/** Entry i of the generated directory: a VM at PEER, one IPv4, BENCH_MACS_PER_VNI per VN. */
+export function benchEntry(i: number): DirEntry {
+  const v = Math.floor(i / BENCH_MACS_PER_VNI);
+  const k = i % BENCH_MACS_PER_VNI;
+  const mac = `02:${[i >>> 24, i >>> 16, i >>> 8, i, 0]
+    .map((x) => (x & 0xff).toString(16).padStart(2, '0'))
+    .join(':')}`;
+  return {
+    vni: 1000 + v,
+    mac,
+    ips: [{ ip: `10.${(k >> 8) & 0xff}.${k & 0xff}.${(v % 250) + 1}`, seq: 1 }],
+    nveId: PEER.id,
+    nveAddr: PEER.addr,
+    seq: 1,
+    state: 'active',
+  };
+}
+
+/** The VNs' members: this NVE and PEER in each. */
+export function benchMembers(n: number): Member[] {
   const members: Member[] = [];
-  const vnis = Math.ceil(n / BENCH_MACS_PER_VNI);
-  for (let v = 0; v < vnis; v++) {
+  for (let v = 0; v < Math.ceil(n / BENCH_MACS_PER_VNI); v++) {
     const vni = 1000 + v;
     members.push(
       { vni, nveId: ME.id, nveAddr: ME.addr },
       { vni, nveId: PEER.id, nveAddr: PEER.addr },
     );
-    for (let k = 0; k < BENCH_MACS_PER_VNI && entries.length < n; k++) {
-      const i = entries.length;
-      const mac = `02:${[i >>> 24, i >>> 16, i >>> 8, i, 0]
-        .map((x) => (x & 0xff).toString(16).padStart(2, '0'))
-        .join(':')}`;
-      entries.push({
-        vni,
-        mac,
-        ips: [{ ip: `10.${(k >> 8) & 0xff}.${k & 0xff}.${(v % 250) + 1}`, seq: 1 }],
-        nveId: PEER.id,
-        nveAddr: PEER.addr,
-        seq: 1,
-        state: 'active',
-      });
-    }
   }
-  return { entries, members };
+  return members;
+}
+
+/** The generated directory as objects (small n: tests). */
+export function benchDirectory(n: number): { entries: DirEntry[]; members: Member[] } {
+  return { entries: Array.from({ length: n }, (_, i) => benchEntry(i)), members: benchMembers(n) };
+}
+
+/** The "1%" directory: of every 1/DIFF_SHARE entries one is gone and one moved to OTHER. */
+function changedEntry(i: number): DirEntry | undefined {
+  const step = Math.round(1 / DIFF_SHARE);
+  if (i % step === 0) return undefined;
+  const e = benchEntry(i);
+  return i % step === step / 2 ? { ...e, nveId: OTHER.id, nveAddr: OTHER.addr, seq: 2 } : e;
 }
 
 const live = new Set<string>();
@@ -166,9 +186,8 @@ export function resyncBench(
   try {
     // (A profiler's signals abort the verifier with EAGAIN: start one only after the load.)
     hooks.afterLoad?.();
-    const { entries, members } = benchDirectory(n);
-    const raw = rawBatch(entries, size);
-    const snapshot = (rev: number, e: DirEntry[]): Buffer => snapshotBytes(rev, e, members);
+    const members = benchMembers(n);
+    const raw = rawBatch(n, size);
     const tables = agentTablesOver(dp.tables);
     const newAgent = () => {
       const nva = new ScriptedNva();
@@ -205,27 +224,22 @@ export function resyncBench(
     // Cold: an agent on empty maps.
     const a = newAgent();
     a.loop.start();
-    const cold = run(a, snapshot(1, entries));
-    checkMaps(dp, entries);
-    const steady = run(a, snapshot(2, entries));
-    checkMaps(dp, entries);
+    const cold = run(a, snapshotBytes(1, n, benchEntry, members));
+    checkMaps(dp, n, benchEntry);
+    const steady = run(a, snapshotBytes(2, n, benchEntry, members));
+    checkMaps(dp, n, benchEntry);
     // 1%: half of the differing VMs moved to OTHER, half are gone.
-    const step = Math.round(1 / DIFF_SHARE);
-    const changed: DirEntry[] = [];
-    entries.forEach((e, i) => {
-      if (i % step === 0) return; // gone
-      changed.push(
-        i % step === step / 2 ? { ...e, nveId: OTHER.id, nveAddr: OTHER.addr, seq: 2 } : e,
-      );
-    });
-    const onePercent = run(a, snapshot(3, changed));
-    checkMaps(dp, changed);
+    const onePercent = run(a, snapshotBytes(3, n, changedEntry, members));
+    checkMaps(dp, n, changedEntry);
     a.loop.stop();
     // Restart: a new agent adopts the pinned maps, then gets the same snapshot.
     const b = newAgent();
     const adopt = timed(() => b.loop.start());
-    const restart = { ...run(b, snapshot(4, changed)), adoptMs: adopt.wallMs };
-    checkMaps(dp, changed);
+    const restart = {
+      ...run(b, snapshotBytes(4, n, changedEntry, members)),
+      adoptMs: adopt.wallMs,
+    };
+    checkMaps(dp, n, changedEntry);
     b.loop.stop();
     return { entries: n, cold, steady, onePercent, restart, raw };
   } finally {
@@ -237,39 +251,38 @@ export function resyncBench(
 }
 
 /** Raw bpf_map_update_batch of the entries' FDB rows, pre-encoded, into an empty hash map. */
-function rawBatch(entries: readonly DirEntry[], size: number): ResyncTiming {
+function rawBatch(n: number, size: number): ResyncTiming {
   const map = BpfMap.create(BPF_MAP_TYPE.HASH, 'bench_raw', fdbKey.size, fdbEntry.size, size);
   try {
-    const keys = Buffer.alloc(entries.length * fdbKey.size);
-    const values = Buffer.alloc(entries.length * fdbEntry.size);
-    entries.forEach((e, i) => {
+    const keys = Buffer.alloc(n * fdbKey.size);
+    const values = Buffer.alloc(n * fdbEntry.size);
+    for (let i = 0; i < n; i++) {
+      const e = benchEntry(i);
       fdbKey.encode(e, keys, i * fdbKey.size);
       fdbEntry.encode({ kind: 'remote', nve: e.nveAddr }, values, i * fdbEntry.size);
-    });
-    const t = timed(() => map.updateBatch(keys, values, entries.length));
-    return { ...t, written: entries.length, deleted: 0 };
+    }
+    const t = timed(() => map.updateBatch(keys, values, n));
+    return { ...t, written: n, deleted: 0 };
   } finally {
     map.close();
   }
 }
 
-/** The FDB and RARP maps hold exactly the directory's VMs (sizes and a sample of values). */
-function checkMaps(dp: Dataplane, entries: readonly DirEntry[]): void {
+/** The FDB, neighbour and RARP maps hold exactly the directory's VMs (sizes, a sample of values). */
+function checkMaps(dp: Dataplane, n: number, at: (i: number) => DirEntry | undefined): void {
+  let want = 0;
+  for (let i = 0; i < n; i++) if (at(i)) want++;
   const fdb = dp.map('fdb').lookupAll().count;
   const rarp = dp.map('rarp').lookupAll().count;
   const neigh = dp.map('neigh').lookupAll().count;
-  if (fdb !== entries.length || rarp !== entries.length || neigh !== entries.length) {
-    const want = new Set(entries.map((e) => `${e.vni}/${e.mac}`));
-    const extra = [...dp.tables.fdb.entries()]
-      .map(([k]) => `${k.vni}/${k.mac}`)
-      .filter((id) => !want.has(id));
+  if (fdb !== want || rarp !== want || neigh !== want)
     throw new Error(
-      `resync bench: maps hold fdb ${fdb}, neigh ${neigh}, rarp ${rarp} entries, want ${entries.length} (not wanted: ${extra.slice(0, 5).join(' ')}; by get_next_key: ${[...dp.map('fdb').keys()].length})`,
+      `resync bench: maps hold fdb ${fdb}, neigh ${neigh}, rarp ${rarp} entries, want ${want}`,
     );
-  }
-  const stride = Math.max(1, Math.floor(entries.length / 1000));
-  for (let i = 0; i < entries.length; i += stride) {
-    const e = entries[i]!;
+  const stride = Math.max(1, Math.floor(n / 1000));
+  for (let i = 0; i < n; i += stride) {
+    const e = at(i);
+    if (!e) continue;
     const v = dp.tables.fdb.get(e);
     if (v?.kind !== 'remote' || v.nve !== e.nveAddr)
       throw new Error(
@@ -278,5 +291,8 @@ function checkMaps(dp: Dataplane, entries: readonly DirEntry[]): void {
     const ip = dp.tables.neigh.get({ vni: e.vni, ip: e.ips[0]!.ip });
     if (ip !== e.mac)
       throw new Error(`resync bench: neigh ${e.ips[0]!.ip} is ${ip}, want ${e.mac}`);
+    const r = dp.tables.rarp.get(e);
+    if (r !== e.ips[0]!.ip)
+      throw new Error(`resync bench: rarp ${e.mac} is ${r}, want ${e.ips[0]!.ip}`);
   }
 }

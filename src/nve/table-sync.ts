@@ -73,12 +73,16 @@ export class TableSync<K, V> {
    * Desired rows may carry their key id as a third element (saves recomputing it); `sizeHint`:
    * about how many rows there are.
    */
-  resync(desired: Iterable<readonly [K, V, string?]>, sizeHint = 0): SyncCounts {
-    if (this.bytes) return this.bytes.resync(desired, sizeHint);
+  resync(desired: Iterable<readonly [K, V, string?]>, sizeHint = 0, readBack = true): SyncCounts {
+    if (this.bytes) return this.bytes.resync(desired, sizeHint, readBack);
     const mark = ++this.pass;
-    // Read back what is really installed: it becomes the shadow, corrected as we go.
-    const rows = new Map<string, Row<K, V>>();
-    for (const [k, v] of this.table.entries()) rows.set(this.keyId(k), { k, v, mark: 0 });
+    // Read back what is really installed (it becomes the shadow, corrected as we go), or trust
+    // the shadow: what this agent adopted and wrote.
+    let rows = this.shadow;
+    if (readBack) {
+      rows = new Map<string, Row<K, V>>();
+      for (const [k, v] of this.table.entries()) rows.set(this.keyId(k), { k, v, mark: 0 });
+    }
     // Rows may carry their id as a third element; tables read only the first two.
     const sets: Array<readonly [K, V, string?]> = [];
     let unchanged = 0;
@@ -124,12 +128,13 @@ export class TableSync<K, V> {
     extra: Iterable<readonly [K, V, string?]>,
     all: () => Iterable<readonly [K, V, string?]>,
     sizeHint = 0,
+    readBack = true,
   ): SyncCounts {
-    if (!this.bytes) return this.resync(all(), sizeHint);
+    if (!this.bytes) return this.resync(all(), sizeHint, readBack);
     const rows = this.bytes.rows(sizeHint);
     emit(rows, this.table.raw!.map.keySize, this.table.raw!.map.valueBytes);
     this.bytes.encode(extra, rows);
-    return this.bytes.resyncRows(rows);
+    return this.bytes.resyncRows(rows, readBack);
   }
 
   /** The byte codec's value encoder (a table over a BPF map), for rows made in bulk. */

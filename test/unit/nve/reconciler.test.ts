@@ -293,6 +293,19 @@ describe('Reconciler.resync (mark and sweep)', () => {
   });
 });
 
+describe('Reconciler.resync against the shadow (a snapshot after a reconnect)', () => {
+  it('compares with what this agent installed; the default (a digest mismatch) reads the tables back', () => {
+    const { state, tables, rec, fdb } = setup();
+    const a = entry('02:00:00:00:00:0a', NVE2);
+    state.loadSnapshot(1, [], [a, entry('02:00:00:00:00:0b', NVE2)], []);
+    rec.resync();
+    tables.fdb.deleteMany([{ vni: a.vni, mac: a.mac }]); // behind the agent's back
+    expect(rec.resync({ readBack: false }).fdb).toEqual({ set: 0, deleted: 0, unchanged: 2 });
+    expect(rec.resync().fdb).toEqual({ set: 1, deleted: 0, unchanged: 1 });
+    expect(Object.keys(fdb())).toHaveLength(2);
+  });
+});
+
 describe('NveState.loadSnapshot', () => {
   it('a snapshot of one VNI (after a digest mismatch) leaves the other VNIs alone', () => {
     const { state, rec, fdb } = setup();
