@@ -4,6 +4,7 @@
 // calls. A full resync reads the map back with batch lookups into one buffer, marks what is still
 // desired, writes what differs (new entries are appended to the shadow, so they go to the kernel
 // as one contiguous range) and deletes the rest: mark and sweep on bytes, no object per entry.
+import type { BatchWriter } from './batch-writer.ts';
 import { ByteShadow } from './byte-shadow.ts';
 import type { ByteCodec, RawTable } from './raw-table.ts';
 import type { SyncCounts } from './table-sync.ts';
@@ -19,10 +20,16 @@ export class PackedRows {
     private readonly ks: number,
     private readonly vs: number,
     cap = 16,
+    /** In shared memory: a worker thread can write them into a map (batch-writer.ts). */
+    private readonly shared = false,
   ) {
-    this.kw = new Int32Array((cap * ks) / 4);
+    this.kw = new Int32Array(this.alloc(cap * ks));
     this.keys = Buffer.from(this.kw.buffer);
-    this.values = Buffer.alloc(cap * vs);
+    this.values = Buffer.from(this.alloc(cap * vs));
+  }
+
+  private alloc(bytes: number): ArrayBuffer | SharedArrayBuffer {
+    return this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
   }
 
   /** Room for one more row; returns its index. */
@@ -37,11 +44,11 @@ export class PackedRows {
     {
       let cap = Math.max(16, this.keys.length / this.ks);
       while (cap < rows) cap *= 2;
-      const kw = new Int32Array((cap * this.ks) / 4);
+      const kw = new Int32Array(this.alloc(cap * this.ks));
       kw.set(this.kw);
       this.kw = kw;
       this.keys = Buffer.from(kw.buffer);
-      const values = Buffer.alloc(cap * this.vs);
+      const values = Buffer.from(this.alloc(cap * this.vs));
       values.set(this.values);
       this.values = values;
     }
@@ -129,9 +136,9 @@ export class ByteSync<K, V> {
     return this.resyncRows(rows, readBack);
   }
 
-  /** Empty packed rows in this table's layout, room for about `sizeHint`. */
-  rows(sizeHint = 0): PackedRows {
-    return new PackedRows(this.ks, this.vs, Math.max(16, sizeHint));
+  /** Empty packed rows in this table's layout, room for about `sizeHint` (`shared`: memory). */
+  rows(sizeHint = 0, shared = false): PackedRows {
+    return new PackedRows(this.ks, this.vs, Math.max(16, sizeHint), shared);
   }
 
   /** Desired rows in object form, encoded and appended to `rows`. */
@@ -151,7 +158,7 @@ export class ByteSync<K, V> {
    * compared as bytes, what differs is written, what is not desired deleted (never a flush).
    * Over an empty map the rows go to the kernel as they are, in one batch.
    */
-  resyncRows(rows: PackedRows, readBack = true): SyncCounts {
+  resyncRows(rows: PackedRows, readBack = true, writer?: BatchWriter): SyncCounts {
     const { ks, vs, codec } = this;
     let sh: ByteShadow;
     if (readBack) {
@@ -162,7 +169,9 @@ export class ByteSync<K, V> {
           : ByteShadow.from(ks, vs, dump.keys, dump.values, dump.count, rows.n);
     } else sh = this.shadow;
     if (sh.count === 0) {
-      this.raw.map.updateBatch(rows.keys, rows.values, rows.n);
+      // (a worker writes them when it can: the caller waits for it before the maps count as equal)
+      if (!writer?.write(this.raw.map, rows.keys, rows.values, rows.n))
+        this.raw.map.updateBatch(rows.keys, rows.values, rows.n);
       // (its index is built when first needed: the next change, not this resync)
       this.shadow = ByteShadow.from(ks, vs, rows.keys, rows.values, rows.n, 0, true);
       return { set: rows.n, deleted: 0, unchanged: 0 };

@@ -162,6 +162,7 @@ export class ControlLoop {
     this.anchorIdle?.stop();
     this.moves.stop();
     this.o.nva.stop();
+    this.reconciler.close();
   }
 
   // --- inputs from the host ------------------------------------------------------------------

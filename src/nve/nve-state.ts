@@ -198,7 +198,19 @@ export class NveState {
       let prev: DirEntry | undefined;
       if (prevOf.has(s)) prev = prevOf.get(s) ?? undefined;
       else if (oldBase) {
-        const os = oldBase.findWords(keys[s * 3]!, keys[s * 3 + 1]!, keys[s * 3 + 2]!);
+        const a = keys[s * 3]!;
+        const b = keys[s * 3 + 1]!;
+        const c = keys[s * 3 + 2]!;
+        const ok = oldBase.p.keys;
+        // (the NVA sends its directory in the same order each time: most keys are where they were)
+        const os =
+          s < oldBase.count &&
+          oldBase.present[s] &&
+          ok[s * 3] === a &&
+          ok[s * 3 + 1] === b &&
+          ok[s * 3 + 2] === c
+            ? s
+            : oldBase.findWords(a, b, c);
         if (os >= 0 && oldBase.present[os]) {
           seen[os] = 1;
           if (sameSlot(oldBase.p, os, p, s, sameNve!)) continue;

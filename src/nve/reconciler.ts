@@ -17,6 +17,7 @@ import {
 import type { PrefixKey, RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
 import { TableSync, type SyncCounts } from './table-sync.ts';
 import { emitFdb, emitNeigh, emitRarp } from './packed-desired.ts';
+import { BatchWriter } from './batch-writer.ts';
 import {
   fdbEqual,
   floodEqual,
@@ -62,6 +63,7 @@ export class Reconciler {
   readonly routedVnis?: TableSync<number, RoutedVni>;
   readonly hostRoutes?: TableSync<RouteKey, RouteEntry>;
   readonly prefixRoutes?: TableSync<PrefixKey, RouteEntry>;
+  private writer: BatchWriter | undefined;
 
   constructor(
     tables: AgentTables,
@@ -74,11 +76,24 @@ export class Reconciler {
     this.flood = new TableSync(tables.flood, vniId, floodEqual);
     this.peers = new TableSync(tables.peers, peerId, () => true);
     this.rarp = new TableSync(tables.rarp, macId, (a, b) => a === b, keyOfMac);
+    // Started now, not at the first resync: its thread takes a moment to load.
+    if (this.fdb.sharedMap) this.writer = new BatchWriter();
     if (tables.l3) {
       this.routedVnis = new TableSync(tables.l3.routedVnis, vniId, routedVniEqual);
       this.hostRoutes = new TableSync(tables.l3.hostRoutes, routeId, routeEqual);
       this.prefixRoutes = new TableSync(tables.l3.prefixRoutes, prefixId, routeEqual);
     }
+  }
+
+  /** The worker that writes big batches (over real maps only; started with the reconciler). */
+  private batchWriter(): BatchWriter | undefined {
+    return this.writer;
+  }
+
+  /** Stop the batch writer's worker (the maps stay as they are). */
+  close(): void {
+    this.writer?.close();
+    this.writer = undefined;
   }
 
   /** The routed_vnis rows wanted now (few: a full pass each time they may have changed). */
@@ -189,14 +204,26 @@ export class Reconciler {
     const hostRoutes = this.hostRoutes?.resync(s.l3.hostRoutes(s));
     const prefixRoutes = this.prefixRoutes?.resync(s.l3.prefixRoutes(s));
     const routedVnis = this.syncRoutedVnis();
-    // Over BPF maps the directory's untouched entries are encoded straight from its columns.
+    // Over BPF maps the directory's untouched entries are encoded straight from its columns;
+    // a batch into an empty map (a cold start) is written by the worker thread, the FDB and
+    // RARP ones while this thread encodes and writes the neighbour map.
     const enc = this.fdb.valueEncoder;
+    const writer = this.batchWriter();
     const fdb = this.fdb.resyncPacked(
       (rows, _ks, vs) => enc && emitFdb(s, rows, enc, vs),
       l2(s.overlayFdb()),
       () => l2(s.allFdb()),
       hint,
       readBack,
+      writer,
+    );
+    const rarp = this.rarp.resyncPacked(
+      (rows) => emitRarp(s, rows),
+      l2(s.overlayRarp()),
+      () => l2(s.allRarp()),
+      hint,
+      readBack,
+      writer,
     );
     const neigh = this.neigh.resyncPacked(
       (rows, ks, vs) => emitNeigh(s, rows, ks, vs),
@@ -205,15 +232,9 @@ export class Reconciler {
       hint,
       readBack,
     );
+    writer?.wait();
     const flood = this.flood.resync(s.allFlood());
     const peers = this.peers.resync(s.allPeers());
-    const rarp = this.rarp.resyncPacked(
-      (rows) => emitRarp(s, rows),
-      l2(s.overlayRarp()),
-      () => l2(s.allRarp()),
-      hint,
-      readBack,
-    );
     s.clearDirty();
     const vnis = this.fdb.installedVnis((k) => k.vni);
     for (const v of s.vnis()) vnis.add(v);

@@ -5,6 +5,7 @@
 // A table over a BPF map (one with a `raw` view, raw-table.ts) takes the byte path instead
 // (byte-sync.ts): same semantics, no object per entry, which is what makes a resync of a million
 // entries affordable.
+import { hasFd, type BatchWriter } from './batch-writer.ts';
 import { ByteSync, type PackedRows } from './byte-sync.ts';
 import type { AgentTable } from './raw-table.ts';
 
@@ -129,12 +130,19 @@ export class TableSync<K, V> {
     all: () => Iterable<readonly [K, V, string?]>,
     sizeHint = 0,
     readBack = true,
+    writer?: BatchWriter,
   ): SyncCounts {
     if (!this.bytes) return this.resync(all(), sizeHint, readBack);
-    const rows = this.bytes.rows(sizeHint);
+    const rows = this.bytes.rows(sizeHint, writer !== undefined);
     emit(rows, this.table.raw!.map.keySize, this.table.raw!.map.valueBytes);
     this.bytes.encode(extra, rows);
-    return this.bytes.resyncRows(rows, readBack);
+    return this.bytes.resyncRows(rows, readBack, writer);
+  }
+
+  /** A table over a real BPF map (one a worker thread can write by its fd). */
+  get sharedMap(): boolean {
+    const m = this.table.raw?.map;
+    return m !== undefined && hasFd(m);
   }
 
   /** The byte codec's value encoder (a table over a BPF map), for rows made in bulk. */

@@ -1,0 +1,33 @@
+// The worker side of batch-writer.ts: writes the batches it is handed into their maps (by fd,
+// shared with the agent's thread) and counts each one done in the shared status words.
+import { parentPort } from 'node:worker_threads';
+import { BpfError } from '../bpf/errors.ts';
+import { BpfMap } from '../bpf/map.ts';
+import type { BatchJob } from './batch-writer.ts';
+
+parentPort!.on('message', (job: BatchJob) => {
+  const status = new Int32Array(job.status);
+  try {
+    const map = new BpfMap(
+      job.fd,
+      {
+        name: job.name,
+        type: job.type,
+        keySize: job.keySize,
+        valueSize: job.valueSize,
+        maxEntries: 0,
+      },
+      false,
+    );
+    map.updateBatch(
+      Buffer.from(job.keys, job.keyOffset, job.count * job.keySize),
+      Buffer.from(job.values, job.valueOffset, job.count * job.valueSize),
+      job.count,
+    );
+  } catch (err) {
+    // the first failure is what the agent's thread reports
+    Atomics.compareExchange(status, 1, 0, err instanceof BpfError ? err.errno || 5 : 5);
+  }
+  Atomics.add(status, 0, 1);
+  Atomics.notify(status, 0);
+});

@@ -1,0 +1,90 @@
+// Writes big batches into BPF maps from a worker thread while the agent's thread goes on (issue 5:
+// a cold resync writes a million FDB, neighbour and RARP entries; the kernel's hash inserts are
+// most of that time and separate maps can be written at once). The agent's thread hands over a
+// batch whose buffers live in shared memory, keeps working (encoding and writing another map),
+// and `wait()` blocks until every handed-over batch is in its map: the resync stays synchronous.
+import { Worker } from 'node:worker_threads';
+import { BpfError } from '../bpf/errors.ts';
+import type { BatchMap } from './raw-table.ts';
+
+/** What the worker is asked to write (buffers in shared memory). */
+export interface BatchJob {
+  fd: number;
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  keys: SharedArrayBuffer;
+  keyOffset: number;
+  values: SharedArrayBuffer;
+  valueOffset: number;
+  count: number;
+  /** Int32 words: batches done, first errno. */
+  status: SharedArrayBuffer;
+}
+
+/** A map a worker can write: a real BPF map (its fd is valid in every thread of the process). */
+export type SharedFdMap = BatchMap & { readonly fd: number; readonly type: number };
+
+export function hasFd(m: BatchMap): m is SharedFdMap {
+  return typeof (m as { fd?: unknown }).fd === 'number';
+}
+
+/** A view of `b` when its memory is shared (SharedArrayBuffer), else undefined. */
+function shared(b: Buffer): SharedArrayBuffer | undefined {
+  return b.buffer instanceof SharedArrayBuffer ? b.buffer : undefined;
+}
+
+export class BatchWriter {
+  private readonly worker: Worker;
+  private readonly statusBuf = new SharedArrayBuffer(8);
+  private readonly status = new Int32Array(this.statusBuf);
+  private posted = 0;
+
+  constructor() {
+    this.worker = new Worker(new URL('./batch-worker-boot.mjs', import.meta.url));
+    // never what keeps the agent alive
+    this.worker.unref();
+  }
+
+  /**
+   * Write `count` rows into `map` from the worker, if their buffers are shared; returns false
+   * (nothing done) when they are not: then the caller writes them itself.
+   */
+  write(map: BatchMap, keys: Buffer, values: Buffer, count: number): boolean {
+    const k = shared(keys);
+    const v = shared(values);
+    if (!k || !v || !hasFd(map) || count === 0) return false;
+    const job: BatchJob = {
+      fd: map.fd,
+      name: map.name,
+      type: map.type,
+      keySize: map.keySize,
+      valueSize: map.valueBytes,
+      keys: k,
+      keyOffset: keys.byteOffset,
+      values: v,
+      valueOffset: values.byteOffset,
+      count,
+      status: this.statusBuf,
+    };
+    this.worker.postMessage(job);
+    this.posted++;
+    return true;
+  }
+
+  /** Block until every batch handed over is written; throws the first failure. */
+  wait(): void {
+    for (;;) {
+      const done = Atomics.load(this.status, 0);
+      if (done >= this.posted) break;
+      Atomics.wait(this.status, 0, done);
+    }
+    const errno = Atomics.exchange(this.status, 1, 0);
+    if (errno !== 0) throw new BpfError('update batch', 'a map (worker)', errno);
+  }
+
+  close(): void {
+    void this.worker.terminate();
+  }
+}
