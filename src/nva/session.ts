@@ -37,6 +37,11 @@ export const MAX_IN_FLIGHT = 256;
 export const DEFAULT_ACK_CLOCK_MAX_WAIT_MS = 25;
 /** ... and at most this many of them (also at most half of maxQueuedChanges). */
 export const ACK_CLOCK_MAX_HELD = 1024;
+/**
+ * Messages an NVE may have unacked before its changes wait: 2, so that a lone change right after
+ * another (moves one at a time) is never held; only an NVE that is behind gets batches.
+ */
+export const ACK_CLOCK_WINDOW = 2;
 
 export type NveCall = grpc.ServerDuplexStream<unknown, object>;
 
@@ -100,6 +105,8 @@ export class NveSession {
   private acking = false;
   /** When the last message that the NVE must ack was written (ack clocking). */
   private lastSentAt = 0;
+  /** Revisions of the messages sent and not yet acked (oldest first; ack clocking). */
+  private unacked: number[] = [];
   /** Sends the held changes when the NVE's ack does not come in time. */
   private ackClockTimer: NodeJS.Timeout | undefined;
   /** The server holds the fan-out (holdFanout) and will call releaseFanout. */
@@ -174,12 +181,7 @@ export class NveSession {
 
   private scheduleFlush(): void {
     if (this.flushScheduled || this.blocked || this.snapshotting || this.phase !== 'live') return;
-    if (this.fanoutHeld) return;
-    if (this.queue.length > 0 && !this.needSnapshot && this.host.holdFanout(this)) {
-      this.fanoutHeld = true;
-      return;
-    }
-    if (this.waitingForAck()) return;
+    if (this.fanoutHeld || this.waitingForAck()) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -193,7 +195,7 @@ export class NveSession {
    * never a snapshot or a routing update, and not to an NVE that never acked (nothing to clock by).
    */
   private waitingForAck(): boolean {
-    if (!this.acking || this.sentRevision <= this.ackedRevision) return false;
+    if (!this.acking || this.unacked.length < ACK_CLOCK_WINDOW) return false;
     if (this.needSnapshot || this.l3Stale) return false;
     if (this.queue.length >= Math.min(ACK_CLOCK_MAX_HELD, this.host.maxQueuedChanges / 2)) {
       return false;
@@ -217,6 +219,17 @@ export class NveSession {
 
   private async flush(): Promise<void> {
     if (this.phase !== 'live' || this.blocked || this.snapshotting) return;
+    // Asked here, not when the change came: by now the registration that caused it is answered,
+    // so a lone move is not held for itself.
+    if (
+      this.queue.length > 0 &&
+      !this.needSnapshot &&
+      !this.l3Stale &&
+      this.host.holdFanout(this)
+    ) {
+      this.fanoutHeld = true;
+      return;
+    }
     if (this.l3Stale || this.queue.some((c) => c.vnConfig)) {
       this.l3Stale = false;
       this.snapshotting = true; // no other flush meanwhile
@@ -263,7 +276,12 @@ export class NveSession {
   private write(msg: object): boolean {
     if (this.phase === 'closed') return false;
     const ok = this.call.write(msg);
-    if ('change' in msg || 'snapshot' in msg) this.lastSentAt = performance.now();
+    if ('change' in msg || 'snapshot' in msg) {
+      this.lastSentAt = performance.now();
+      if (this.sentRevision > (this.unacked.at(-1) ?? this.ackedRevision)) {
+        this.unacked.push(this.sentRevision);
+      }
+    }
     if ('change' in msg) this.host.metrics.changesSent.inc();
     if (!ok) this.blocked = true;
     return ok;
@@ -555,7 +573,10 @@ export class NveSession {
     if (a.revision > this.ackedRevision) {
       this.ackedRevision = a.revision;
       // Ack clocking: what waited for this ack goes now.
-      if (a.revision >= this.sentRevision && this.queue.length > 0) this.scheduleFlush();
+      let acked = 0;
+      while (acked < this.unacked.length && (this.unacked[acked] as number) <= a.revision) acked++;
+      if (acked > 0) this.unacked.splice(0, acked);
+      if (this.queue.length > 0) this.scheduleFlush();
       this.host.tracker.ack(this.nveId, a.revision);
       // Shared with other replicas and shown by Status after the NVE disconnects.
       this.host.directory.store
