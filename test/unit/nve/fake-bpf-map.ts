@@ -9,9 +9,13 @@ import {
   neighEntry,
   neighKey,
   nexthop,
+  nexthopSlot,
+  NEXTHOP_SLOTS,
   nveAddr,
+  PEER_SLOTS,
   peerInfo,
   peerKey,
+  peerSlot,
   rarpEntry,
   roamConfig,
   tsiInfo,
@@ -37,6 +41,8 @@ const SIZES: Partial<Record<MapName, [number, number]>> = {
 /** Slot arrays (src/dataplane/slot-table.ts): a fixed number of slots of one size each. */
 const SLOT_ARRAYS: Partial<Record<MapName, [number, number]>> = {
   tsi_slots: [TSI_SLOTS, tsiSlot.size],
+  peer_slots: [PEER_SLOTS, peerSlot.size],
+  nexthop_slots: [NEXTHOP_SLOTS, nexthopSlot.size],
 };
 
 export class FakeBpfMap {
