@@ -95,6 +95,7 @@ export class NveAgent {
       observer: this.metrics.observer(),
       servedVnis: servedVnis(c),
       anchorIdleMs: c.anchorIdleMs,
+      warmUp: true,
     });
     this.watcher = new TsiWatcher({
       tsis: c.tsis,

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import { installedDigest, installedDigests } from './digest.ts';
 import { Learner, nextSeq, type LearnEvent, type LearnOutcome, type TsiInfo } from './learner.ts';
 import { MoveTracker, type MoveEvent } from './moves.ts';
+import { warmUpSnapshotPath } from './warm-up.ts';
 import { AnchorIdleMonitor, DEFAULT_ANCHOR_IDLE_MS } from './anchor-idle.ts';
 import type {
   AnnouncementKind,
@@ -68,6 +69,11 @@ export interface ControlLoopOptions {
   servedVnis?: readonly number[];
   /** Anchored addresses of VMs here unused this long are released (default 5 min). */
   anchorIdleMs?: number;
+  /**
+   * Run a small synthetic snapshot through the snapshot path at start, in memory (warm-up.ts),
+   * so the first real one runs compiled code (the agent; unit tests leave it off).
+   */
+  warmUp?: boolean;
 }
 
 export class ControlLoop {
@@ -143,6 +149,7 @@ export class ControlLoop {
   start(): void {
     if (this.started) return;
     this.started = true;
+    if (this.o.warmUp) warmUpSnapshotPath();
     this.adoptInstalled();
     this.anchorIdle?.start();
     const h: NvaHandlers = {
