@@ -52,37 +52,83 @@ export function macIdWords(id: string, out: Int32Array): boolean {
   return true;
 }
 
+/** The bytes of a typed array's first `n` elements. */
+function bytesOf(a: Int32Array | Uint8Array | Float64Array, n: number): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
+}
+
+/**
+ * Same keys, NVEs, states and IPs in the same order (what the indexes are built from): the
+ * NVA's same directory sent again. Rare parts (IPv6, extras) must be absent.
+ */
+function sameColumns(a: PackedEntries, b: PackedEntries): boolean {
+  const n = a.count;
+  if (b.count !== n || a.nves.length !== b.nves.length) return false;
+  if (a.ip6.size + b.ip6.size + a.extras.size + b.extras.size > 0) return false;
+  for (let i = 0; i < a.nves.length; i++)
+    if (a.nves[i]!.id !== b.nves[i]!.id || a.nves[i]!.addr !== b.nves[i]!.addr) return false;
+  const ips = a.ipStart[n]!;
+  return (
+    b.ipStart[n] === ips &&
+    bytesOf(a.keys, n * PACKED_KEY_WORDS).equals(bytesOf(b.keys, n * PACKED_KEY_WORDS)) &&
+    bytesOf(a.nve, n).equals(bytesOf(b.nve, n)) &&
+    bytesOf(a.state, n).equals(bytesOf(b.state, n)) &&
+    bytesOf(a.ipStart, n + 1).equals(bytesOf(b.ipStart, n + 1)) &&
+    bytesOf(a.ip4, ips).equals(bytesOf(b.ip4, ips))
+  );
+}
+
 export class DirectoryBase {
   readonly count: number;
   /** Slot is an entry of the directory (not overridden by a later duplicate key). */
-  readonly present: Uint8Array;
+  present: Uint8Array;
   /** Slot's entry claims its IPs and is forwarded to its NVE: live and at another NVE. */
-  readonly elsewhere: Uint8Array;
+  elsewhere: Uint8Array;
   /** Slots of live entries placed at this NVE. */
-  readonly here: number[] = [];
+  here: number[] = [];
   /** Slots with anchors. */
-  readonly anchored: number[] = [];
-  readonly vnis = new Set<number>();
+  anchored: number[] = [];
+  vnis = new Set<number>();
   /** NVE index -> this NVE. */
-  readonly nveIsMe: Uint8Array;
+  nveIsMe: Uint8Array;
   /** For IP index j: its entry's slot; and whether other claiming entries share the IP. */
-  readonly ipSlot: Int32Array;
-  readonly ipShared: Uint8Array;
+  ipSlot: Int32Array;
+  ipShared: Uint8Array;
   /** "vni/ip" of IPs claimed by more than one entry (resolved by NveState's rule). */
-  readonly sharedIps: string[] = [];
-  private readonly index: Int32Array;
-  private readonly mask: number;
-  private readonly ipIndex: Int32Array;
-  private readonly ipMask: number;
+  sharedIps: string[] = [];
+  private index: Int32Array;
+  private mask: number;
+  private ipIndex: Int32Array;
+  private ipMask: number;
   /** IPv6 claims: "vni/ip" -> IP indexes (few). */
-  private readonly ip6Owners = new Map<string, number[]>();
+  private ip6Owners = new Map<string, number[]>();
   private readonly w = new Int32Array(PACKED_KEY_WORDS);
 
   constructor(
     readonly p: PackedEntries,
-    nveId: string,
+    readonly nveId: string,
+    /** The previous base: its indexes are reused when `p` holds the same entries (a resync). */
+    prev?: DirectoryBase,
   ) {
     const n = p.count;
+    if (prev && prev.nveId === nveId && sameColumns(prev.p, p)) {
+      this.count = n;
+      this.present = prev.present;
+      this.elsewhere = prev.elsewhere;
+      this.here = prev.here;
+      this.anchored = prev.anchored;
+      this.vnis = prev.vnis;
+      this.nveIsMe = prev.nveIsMe;
+      this.ipSlot = prev.ipSlot;
+      this.ipShared = prev.ipShared;
+      this.sharedIps = prev.sharedIps;
+      this.index = prev.index;
+      this.mask = prev.mask;
+      this.ipIndex = prev.ipIndex;
+      this.ipMask = prev.ipMask;
+      this.ip6Owners = prev.ip6Owners;
+      return;
+    }
     this.count = n;
     this.present = new Uint8Array(n);
     this.elsewhere = new Uint8Array(n);

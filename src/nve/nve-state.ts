@@ -160,7 +160,7 @@ export class NveState {
     const old = this.directory;
     // A snapshot of some VNIs: the entries of the others stay (rare: after a digest mismatch).
     const p = vnis.length > 0 ? mergeUncovered(old, covered, packed) : packed;
-    const base = new DirectoryBase(p, this.nveId);
+    const base = new DirectoryBase(p, this.nveId, old.base);
     const mark = !this.resyncPending;
     const changes: SnapshotChange[] = [];
     /** MAC ids whose desired rows may differ (only when no resync follows). */
