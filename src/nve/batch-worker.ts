@@ -1,9 +1,12 @@
 // The worker side of batch-writer.ts: writes the batches it is handed into their maps (by fd,
 // shared with the agent's thread) and counts each one done in the shared status words.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { BpfError } from '../bpf/errors.ts';
 import { BpfMap } from '../bpf/map.ts';
 import type { BatchJob } from './batch-writer.ts';
+
+// loaded: the agent's thread may hand batches over from now on
+Atomics.store(new Int32Array(workerData as SharedArrayBuffer), 2, 1);
 
 parentPort!.on('message', (job: BatchJob) => {
   const status = new Int32Array(job.status);

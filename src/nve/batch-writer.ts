@@ -19,7 +19,7 @@ export interface BatchJob {
   values: SharedArrayBuffer;
   valueOffset: number;
   count: number;
-  /** Int32 words: batches done, first errno. */
+  /** Int32 words: batches done, first errno, worker ready. */
   status: SharedArrayBuffer;
 }
 
@@ -30,6 +30,9 @@ export function hasFd(m: BatchMap): m is SharedFdMap {
   return typeof (m as { fd?: unknown }).fd === 'number';
 }
 
+/** A handed-over batch not done this long means the worker is gone: the resync fails loudly. */
+export const BATCH_WAIT_MAX_MS = 60_000;
+
 /** A view of `b` when its memory is shared (SharedArrayBuffer), else undefined. */
 function shared(b: Buffer): SharedArrayBuffer | undefined {
   return b.buffer instanceof SharedArrayBuffer ? b.buffer : undefined;
@@ -37,12 +40,14 @@ function shared(b: Buffer): SharedArrayBuffer | undefined {
 
 export class BatchWriter {
   private readonly worker: Worker;
-  private readonly statusBuf = new SharedArrayBuffer(8);
+  private readonly statusBuf = new SharedArrayBuffer(12);
   private readonly status = new Int32Array(this.statusBuf);
   private posted = 0;
 
   constructor() {
-    this.worker = new Worker(new URL('./batch-worker-boot.mjs', import.meta.url));
+    this.worker = new Worker(new URL('./batch-worker-boot.mjs', import.meta.url), {
+      workerData: this.statusBuf,
+    });
     // never what keeps the agent alive
     this.worker.unref();
   }
@@ -54,7 +59,8 @@ export class BatchWriter {
   write(map: BatchMap, keys: Buffer, values: Buffer, count: number): boolean {
     const k = shared(keys);
     const v = shared(values);
-    if (!k || !v || !hasFd(map) || count === 0) return false;
+    // (not before the worker has loaded: its thread starts without the agent waiting for it)
+    if (!k || !v || !hasFd(map) || count === 0 || Atomics.load(this.status, 2) !== 1) return false;
     const job: BatchJob = {
       fd: map.fd,
       name: map.name,
@@ -75,10 +81,18 @@ export class BatchWriter {
 
   /** Block until every batch handed over is written; throws the first failure. */
   wait(): void {
+    const deadline = Date.now() + BATCH_WAIT_MAX_MS;
     for (;;) {
       const done = Atomics.load(this.status, 0);
       if (done >= this.posted) break;
-      Atomics.wait(this.status, 0, done);
+      if (Date.now() > deadline)
+        throw new BpfError(
+          'update batch',
+          'a map (worker)',
+          62,
+          'the batch writer stopped answering',
+        );
+      Atomics.wait(this.status, 0, done, 1000);
     }
     const errno = Atomics.exchange(this.status, 1, 0);
     if (errno !== 0) throw new BpfError('update batch', 'a map (worker)', errno);
