@@ -201,7 +201,8 @@ async function benchKernel(): Promise<SideResult & { scriptMs: number[] }> {
 
 /**
  * The agent's full resync of `n` directory entries into empty, real BPF maps: from the snapshot's
- * arrival to maps equal to it (src/nve/resync-bench.ts, also `npm run bench:resync`).
+ * wire bytes (decoding and validation timed) to maps equal to it (src/nve/resync-bench.ts, also
+ * `npm run bench:resync`).
  */
 function benchResync(n: number) {
   const r = resyncBench(n);
