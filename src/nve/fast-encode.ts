@@ -92,15 +92,25 @@ export function encodeIpKey(vni: number, ip: string, b: Buffer, o: number): void
   neighKey.encode({ vni, ip }, b, o);
 }
 
-/** struct neigh_key of (vni, IPv4 as the number a<<24|b<<16|c<<8|d). */
-export function encodeIpv4KeyNum(vni: number, ip4: number, b: Uint8Array, o: number): void {
+/**
+ * struct neigh_key of (vni, IPv4 as the number a<<24|b<<16|c<<8|d). `zeroed`: the bytes are zero
+ * already (a fresh batch buffer), the padding is not written.
+ */
+export function encodeIpv4KeyNum(
+  vni: number,
+  ip4: number,
+  b: Uint8Array,
+  o: number,
+  zeroed = false,
+): void {
   writeU32(b, o, vni);
   b[o + 4] = FAMILY_V4;
-  b.fill(0, o + 5, o + 8);
   b[o + 8] = ip4 >>> 24;
   b[o + 9] = (ip4 >>> 16) & 0xff;
   b[o + 10] = (ip4 >>> 8) & 0xff;
   b[o + 11] = ip4 & 0xff;
+  if (zeroed) return;
+  b.fill(0, o + 5, o + 8);
   b.fill(0, o + 12, o + NEIGH_KEY_BYTES);
 }
 

@@ -9,6 +9,9 @@ import type { NveState } from './nve-state.ts';
 import type { FdbEntry } from './tables.ts';
 
 const KEY_BYTES = 12;
+const KEY_WORDS = 3;
+// (Rows are written into fresh, zero-filled buffers: padding is not written again, and bytes are
+// copied by hand rather than through a view per row.)
 
 /** Remote FDB rows: key from the base, value encoded once per NVE by `encodeRemote`. */
 export function emitFdb(
@@ -21,19 +24,29 @@ export function emitFdb(
   const b = d.base;
   if (!b) return;
   const p = b.p;
+  // one value per NVE, as 32-bit words
+  const vw = vs / 4;
   const nves = p.nves.map((n) => {
     const v = Buffer.alloc(vs);
     encodeRemote({ kind: 'remote', vtep: n.addr }, v, 0);
-    return v;
+    return new Int32Array(v.buffer, v.byteOffset, vw);
   });
   const l2 = l2Filter(s);
   rows.reserve(rows.n + b.count);
-  const kb = p.keyBytes;
+  const keys = p.keys;
+  const rk = rows.kw;
+  const rv = new Int32Array(rows.values.buffer, rows.values.byteOffset, rows.values.length >> 2);
   for (let i = 0; i < b.count; i++) {
-    if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(p.keys[i * 3]!)) continue;
+    if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(keys[i * 3]!)) continue;
     const r = rows.n++;
-    rows.keys.set(kb.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES), r * KEY_BYTES);
-    rows.values.set(nves[p.nve[i]!]!, r * vs);
+    const ko = r * KEY_WORDS;
+    const ki = i * KEY_WORDS;
+    rk[ko] = keys[ki]!;
+    rk[ko + 1] = keys[ki + 1]!;
+    rk[ko + 2] = keys[ki + 2]!;
+    const v = nves[p.nve[i]!]!;
+    const vo = r * vw;
+    for (let w = 0; w < vw; w++) rv[vo + w] = v[w]!;
   }
 }
 
@@ -46,18 +59,26 @@ export function emitNeigh(s: NveState, rows: PackedRows, ks: number, vs: number)
   const l2 = l2Filter(s);
   rows.reserve(rows.n + p.ipStart[b.count]!);
   const kb = p.keyBytes;
+  const any6 = p.ip6.size > 0;
   for (let i = 0; i < b.count; i++) {
     const vni = p.keys[i * 3]!;
     if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(vni)) continue;
     for (let j = p.ipStart[i]!; j < p.ipStart[i + 1]!; j++) {
       if (s.ipOverlaid[j] || b.ipShared[j]) continue;
       const r = rows.add();
-      const six = p.ip6.get(j);
-      if (six === undefined) encodeIpv4KeyNum(vni, p.ip4[j]!, rows.keys, r * ks);
+      const six = any6 ? p.ip6.get(j) : undefined;
+      if (six === undefined) encodeIpv4KeyNum(vni, p.ip4[j]!, rows.keys, r * ks, true);
       else encodeIpKey(vni, six, rows.keys, r * ks);
+      // the MAC: bytes 4..10 of the entry's key
       const vo = r * vs;
-      rows.values.set(kb.subarray(i * KEY_BYTES + 4, i * KEY_BYTES + 10), vo);
-      rows.values.fill(0, vo + 6, vo + vs);
+      const ko = i * KEY_BYTES + 4;
+      const rv = rows.values;
+      rv[vo] = kb[ko]!;
+      rv[vo + 1] = kb[ko + 1]!;
+      rv[vo + 2] = kb[ko + 2]!;
+      rv[vo + 3] = kb[ko + 3]!;
+      rv[vo + 4] = kb[ko + 4]!;
+      rv[vo + 5] = kb[ko + 5]!;
     }
   }
 }
@@ -70,13 +91,17 @@ export function emitRarp(s: NveState, rows: PackedRows): void {
   const p = b.p;
   const l2 = l2Filter(s);
   rows.reserve(rows.n + b.count);
-  const kb = p.keyBytes;
+  const keys = p.keys;
+  const any6 = p.ip6.size > 0;
   for (let i = 0; i < b.count; i++) {
-    if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(p.keys[i * 3]!)) continue;
+    if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(keys[i * 3]!)) continue;
     for (let j = p.ipStart[i]!; j < p.ipStart[i + 1]!; j++) {
-      if (p.ip6.has(j)) continue;
+      if (any6 && p.ip6.has(j)) continue;
       const r = rows.add();
-      rows.keys.set(kb.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES), r * KEY_BYTES);
+      const rk = rows.kw;
+      rk[r * KEY_WORDS] = keys[i * KEY_WORDS]!;
+      rk[r * KEY_WORDS + 1] = keys[i * KEY_WORDS + 1]!;
+      rk[r * KEY_WORDS + 2] = keys[i * KEY_WORDS + 2]!;
       const v = p.ip4[j]!;
       const o = r * 4;
       rows.values[o] = v >>> 24;
