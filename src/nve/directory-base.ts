@@ -135,55 +135,79 @@ export class DirectoryBase {
     this.nveIsMe = new Uint8Array(p.nves.length);
     p.nves.forEach((v, i) => (this.nveIsMe[i] = v.id === nveId ? 1 : 0));
     const cells = cellsFor(n);
-    this.index = new Int32Array(cells).fill(EMPTY);
-    this.mask = cells - 1;
+    // cells of two words: the key's hash (compared first: most probes read no key) and its slot
+    const index = new Int32Array(cells * 2).fill(EMPTY);
+    const mask = cells - 1;
+    this.index = index;
+    this.mask = mask;
     const keys = p.keys;
+    const present = this.present;
+    const elsewhere = this.elsewhere;
+    const state = p.state;
+    const nve = p.nve;
+    const isMe = this.nveIsMe;
     let lastVni = -1;
     for (let s = 0; s < n; s++) {
       const o = s * 3;
       const a = keys[o]!;
       const b = keys[o + 1]!;
       const c = keys[o + 2]!;
-      let i = mix(a, b, c) & this.mask;
+      const h = mix(a, b, c) | 0;
+      let i = h & mask;
       for (;;) {
-        const t = this.index[i]!;
+        const t = index[i * 2 + 1]!;
         if (t === EMPTY) {
-          this.index[i] = s;
+          index[i * 2] = h;
+          index[i * 2 + 1] = s;
           break;
         }
-        if (keys[t * 3] === a && keys[t * 3 + 1] === b && keys[t * 3 + 2] === c) {
+        if (
+          index[i * 2] === h &&
+          keys[t * 3] === a &&
+          keys[t * 3 + 1] === b &&
+          keys[t * 3 + 2] === c
+        ) {
           // the same key twice: the later one is the entry (as a Map would keep it)
-          this.present[t] = 0;
-          this.elsewhere[t] = 0;
-          this.index[i] = s;
+          present[t] = 0;
+          elsewhere[t] = 0;
+          index[i * 2 + 1] = s;
           break;
         }
-        i = (i + 1) & this.mask;
+        i = (i + 1) & mask;
       }
-      this.present[s] = 1;
+      present[s] = 1;
       if (a !== lastVni) this.vnis.add((lastVni = a));
-      if (p.state[s] === STATE_WITHDRAWN) continue;
-      if (this.nveIsMe[p.nve[s]!]) continue;
-      this.elsewhere[s] = 1;
+      if (state[s] === STATE_WITHDRAWN) continue;
+      if (isMe[nve[s]!]) continue;
+      elsewhere[s] = 1;
     }
+    const extras = p.extras.size > 0;
     for (let s = 0; s < n; s++) {
-      if (!this.present[s]) continue;
-      if (p.state[s] !== STATE_WITHDRAWN && this.nveIsMe[p.nve[s]!]) this.here.push(s);
-      if (p.extras.get(s)?.anchors.length) this.anchored.push(s);
+      if (!present[s]) continue;
+      if (state[s] !== STATE_WITHDRAWN && isMe[nve[s]!]) this.here.push(s);
+      if (extras && p.extras.get(s)?.anchors.length) this.anchored.push(s);
     }
     // IPs of the claiming entries
     const nIps = p.ipStart[n]!;
     this.ipSlot = new Int32Array(nIps);
     this.ipShared = new Uint8Array(nIps);
     const ipCells = cellsFor(nIps);
-    this.ipIndex = new Int32Array(ipCells).fill(EMPTY);
-    this.ipMask = ipCells - 1;
+    // cells of two words, as the key index: the (vni, IPv4) hash and the IP's index
+    const ipIndex = new Int32Array(ipCells * 2).fill(EMPTY);
+    const ipMask = ipCells - 1;
+    this.ipIndex = ipIndex;
+    this.ipMask = ipMask;
+    const ipSlot = this.ipSlot;
+    const ipShared = this.ipShared;
+    const ip4 = p.ip4;
+    const ipStart = p.ipStart;
+    const any6 = p.ip6.size > 0;
     for (let s = 0; s < n; s++) {
-      if (!this.elsewhere[s]) continue;
+      if (!elsewhere[s]) continue;
       const vni = keys[s * 3]!;
-      for (let j = p.ipStart[s]!; j < p.ipStart[s + 1]!; j++) {
-        this.ipSlot[j] = s;
-        if (p.ip6.has(j)) {
+      for (let j = ipStart[s]!; j < ipStart[s + 1]!; j++) {
+        ipSlot[j] = s;
+        if (any6 && p.ip6.has(j)) {
           const id = `${vni >>> 0}/${p.ip6.get(j)!}`;
           const owners = this.ip6Owners.get(id);
           if (owners) {
@@ -194,21 +218,28 @@ export class DirectoryBase {
           } else this.ip6Owners.set(id, [j]);
           continue;
         }
-        const ip = p.ip4[j]!;
-        let i = mix(vni, ip, 0x5bd1e995) & this.ipMask;
+        const ip = ip4[j]!;
+        const h = mix(vni, ip, 0x5bd1e995) | 0;
+        let i = h & ipMask;
         for (;;) {
-          const t = this.ipIndex[i]!;
+          const t = ipIndex[i * 2 + 1]!;
           if (t === EMPTY) {
-            this.ipIndex[i] = j;
+            ipIndex[i * 2] = h;
+            ipIndex[i * 2 + 1] = j;
             break;
           }
-          if (p.ip4[t] === ip && keys[this.ipSlot[t]! * 3] === vni && !p.ip6.has(t)) {
+          if (
+            ipIndex[i * 2] === h &&
+            ip4[t] === ip &&
+            keys[ipSlot[t]! * 3] === vni &&
+            !(any6 && p.ip6.has(t))
+          ) {
             // shared: chain the claims through the probe sequence (each j its own cell)
-            if (!this.ipShared[t]) this.sharedIps.push(`${vni >>> 0}/${p.ip(t)}`);
-            this.ipShared[t] = 1;
-            this.ipShared[j] = 1;
+            if (!ipShared[t]) this.sharedIps.push(`${vni >>> 0}/${p.ip(t)}`);
+            ipShared[t] = 1;
+            ipShared[j] = 1;
           }
-          i = (i + 1) & this.ipMask;
+          i = (i + 1) & ipMask;
         }
       }
     }
@@ -217,11 +248,14 @@ export class DirectoryBase {
   /** The slot of (vni, mac) key words, or -1. */
   findWords(a: number, b: number, c: number): number {
     const keys = this.p.keys;
-    let i = mix(a, b, c) & this.mask;
+    const index = this.index;
+    const h = mix(a, b, c) | 0;
+    let i = h & this.mask;
     for (;;) {
-      const t = this.index[i]!;
+      const t = index[i * 2 + 1]!;
       if (t === EMPTY) return -1;
-      if (keys[t * 3] === a && keys[t * 3 + 1] === b && keys[t * 3 + 2] === c) return t;
+      if (index[i * 2] === h && keys[t * 3] === a && keys[t * 3 + 1] === b && keys[t * 3 + 2] === c)
+        return t;
       i = (i + 1) & this.mask;
     }
   }
@@ -260,11 +294,18 @@ export class DirectoryBase {
     if (v4 === null) return this.ip6Owners.get(ipId) ?? [];
     const p = this.p;
     const out: number[] = [];
-    let i = mix(vni, v4, 0x5bd1e995) & this.ipMask;
+    const h = mix(vni, v4, 0x5bd1e995) | 0;
+    let i = h & this.ipMask;
     for (;;) {
-      const t = this.ipIndex[i]!;
+      const t = this.ipIndex[i * 2 + 1]!;
       if (t === EMPTY) break;
-      if (p.ip4[t] === v4 && p.keys[this.ipSlot[t]! * 3] === vni && !p.ip6.has(t)) out.push(t);
+      if (
+        this.ipIndex[i * 2] === h &&
+        p.ip4[t] === v4 &&
+        p.keys[this.ipSlot[t]! * 3] === vni &&
+        !p.ip6.has(t)
+      )
+        out.push(t);
       i = (i + 1) & this.ipMask;
     }
     return out.sort((a, b) => a - b);
