@@ -9,6 +9,12 @@ import { ByteShadow } from './byte-shadow.ts';
 import type { ByteCodec, RawTable } from './raw-table.ts';
 import type { SyncCounts } from './table-sync.ts';
 
+/** A worker that writes a share (0..1) of a batch into an empty map (batch-writer.ts). */
+export interface Offload {
+  writer: BatchWriter;
+  share: number;
+}
+
 /** Packed rows to hand to a batch call; keys stay 32-bit aligned for the shadow's lookups. */
 export class PackedRows {
   keys: Buffer;
@@ -158,7 +164,7 @@ export class ByteSync<K, V> {
    * compared as bytes, what differs is written, what is not desired deleted (never a flush).
    * Over an empty map the rows go to the kernel as they are, in one batch.
    */
-  resyncRows(rows: PackedRows, readBack = true, writer?: BatchWriter): SyncCounts {
+  resyncRows(rows: PackedRows, readBack = true, offload?: Offload): SyncCounts {
     const { ks, vs, codec } = this;
     let sh: ByteShadow;
     if (readBack) {
@@ -169,9 +175,18 @@ export class ByteSync<K, V> {
           : ByteShadow.from(ks, vs, dump.keys, dump.values, dump.count, rows.n);
     } else sh = this.shadow;
     if (sh.count === 0) {
-      // (a worker writes them when it can: the caller waits for it before the maps count as equal)
-      if (!writer?.write(this.raw.map, rows.keys, rows.values, rows.n))
-        this.raw.map.updateBatch(rows.keys, rows.values, rows.n);
+      // A worker writes the first `share` of them when it can (the caller waits for it before
+      // the maps count as equal), this thread the rest.
+      const n = rows.n;
+      const h = offload ? Math.round(n * offload.share) : 0;
+      const handed = h > 0 && offload!.writer.write(this.raw.map, rows.keys, rows.values, h);
+      const from = handed ? h : 0;
+      if (from < n)
+        this.raw.map.updateBatch(
+          rows.keys.subarray(from * ks, n * ks),
+          rows.values.subarray(from * vs, n * vs),
+          n - from,
+        );
       // (its index is built when first needed: the next change, not this resync)
       this.shadow = ByteShadow.from(ks, vs, rows.keys, rows.values, rows.n, 0, true);
       return { set: rows.n, deleted: 0, unchanged: 0 };

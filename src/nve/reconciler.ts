@@ -204,9 +204,10 @@ export class Reconciler {
     const hostRoutes = this.hostRoutes?.resync(s.l3.hostRoutes(s));
     const prefixRoutes = this.prefixRoutes?.resync(s.l3.prefixRoutes(s));
     const routedVnis = this.syncRoutedVnis();
-    // Over BPF maps the directory's untouched entries are encoded straight from its columns;
-    // a batch into an empty map (a cold start) is written by the worker thread, the FDB and
-    // RARP ones while this thread encodes and writes the neighbour map.
+    // Over BPF maps the directory's untouched entries are encoded straight from its columns.
+    // Batches into empty maps (a cold start) are shared with the worker thread, about evenly
+    // (the kernel's inserts cost the same per entry in each map): it writes the FDB and half the
+    // RARP rows while this thread writes the other half and the neighbour map.
     const enc = this.fdb.valueEncoder;
     const writer = this.batchWriter();
     const fdb = this.fdb.resyncPacked(
@@ -215,7 +216,7 @@ export class Reconciler {
       () => l2(s.allFdb()),
       hint,
       readBack,
-      writer,
+      writer && { writer, share: 1 },
     );
     const rarp = this.rarp.resyncPacked(
       (rows) => emitRarp(s, rows),
@@ -223,7 +224,7 @@ export class Reconciler {
       () => l2(s.allRarp()),
       hint,
       readBack,
-      writer,
+      writer && { writer, share: 0.5 },
     );
     const neigh = this.neigh.resyncPacked(
       (rows, ks, vs) => emitNeigh(s, rows, ks, vs),

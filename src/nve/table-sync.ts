@@ -5,8 +5,8 @@
 // A table over a BPF map (one with a `raw` view, raw-table.ts) takes the byte path instead
 // (byte-sync.ts): same semantics, no object per entry, which is what makes a resync of a million
 // entries affordable.
-import { hasFd, type BatchWriter } from './batch-writer.ts';
-import { ByteSync, type PackedRows } from './byte-sync.ts';
+import { hasFd } from './batch-writer.ts';
+import { ByteSync, type Offload, type PackedRows } from './byte-sync.ts';
 import type { AgentTable } from './raw-table.ts';
 
 /** What one sync pass wrote. */
@@ -130,13 +130,13 @@ export class TableSync<K, V> {
     all: () => Iterable<readonly [K, V, string?]>,
     sizeHint = 0,
     readBack = true,
-    writer?: BatchWriter,
+    offload?: Offload,
   ): SyncCounts {
     if (!this.bytes) return this.resync(all(), sizeHint, readBack);
-    const rows = this.bytes.rows(sizeHint, writer !== undefined);
+    const rows = this.bytes.rows(sizeHint, offload !== undefined);
     emit(rows, this.table.raw!.map.keySize, this.table.raw!.map.valueBytes);
     this.bytes.encode(extra, rows);
-    return this.bytes.resyncRows(rows, readBack, writer);
+    return this.bytes.resyncRows(rows, readBack, offload);
   }
 
   /** A table over a real BPF map (one a worker thread can write by its fd). */
