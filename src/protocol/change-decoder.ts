@@ -105,6 +105,23 @@ export class Reader {
     return out;
   }
 
+  /**
+   * Narrow to the sub-message starting here (as inSub, without a callback: for the hottest
+   * loops); returns the end to give back to leave() once it is read.
+   */
+  enter(): number {
+    const len = this.varint();
+    const outer = this.end;
+    const end = this.pos + len;
+    if (end > outer) throw new Unexpected('truncated message');
+    this.end = end;
+    return outer;
+  }
+
+  leave(outer: number): void {
+    this.end = outer;
+  }
+
   /** A field tag: (field number << 3) | wire type. */
   tag(): number {
     const tag = this.varint();

@@ -176,8 +176,11 @@ class SnapshotReader {
         if (field === 2) {
           macS = span(r);
           macLen = r.pos - macS;
-        } else if (field === 3) r.inSub((sub) => this.ipBinding(sub));
-        else if (field === 4) {
+        } else if (field === 3) {
+          const outer = r.enter();
+          this.ipBinding(r);
+          r.leave(outer);
+        } else if (field === 4) {
           idS = span(r);
           idLen = r.pos - idS;
         } else if (field === 5) {
@@ -185,7 +188,8 @@ class SnapshotReader {
           addrLen = r.pos - addrS;
         } else if (field === 9) {
           const s = span(r);
-          tsi = this.text(s, r.pos);
+          // (the NVA writes an empty TSI name for entries of other NVEs: no string for it)
+          tsi = r.pos === s ? '' : this.text(s, r.pos);
         } else if (field === 10) {
           const a = anchorSchema.safeParse(r.inSub(anchorOf));
           if (!a.success) throw new Unexpected('bad anchor');
@@ -311,8 +315,11 @@ function snapshot(buf: Buffer, r: Reader): PackedSnapshotMsg {
     const tag = r.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 3 && wire === WIRE_LEN) r.inSub((sub) => sr.entry(sub));
-    else if (field === 1 && wire === WIRE_VARINT) revision = r.varint();
+    if (field === 3 && wire === WIRE_LEN) {
+      const outer = r.enter();
+      sr.entry(r);
+      r.leave(outer);
+    } else if (field === 1 && wire === WIRE_VARINT) revision = r.varint();
     else if (field === 2 && wire === WIRE_LEN) {
       // packed repeated uint32 (proto3's default encoding)
       r.inSub((sub) => {
