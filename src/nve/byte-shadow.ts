@@ -72,6 +72,41 @@ export class ByteShadow {
     return s;
   }
 
+  /**
+   * A shadow that takes packed rows as its own storage, without copying (rows just written
+   * whole into an empty map: nobody else uses them). `kw` and `values` must hold the same
+   * number of rows; the key index is built when first needed.
+   */
+  static own(
+    keySize: number,
+    valueSize: number,
+    kw: Int32Array,
+    values: Buffer,
+    count: number,
+  ): ByteShadow {
+    const s = new ByteShadow(keySize, valueSize, MIN_SLOTS, true);
+    const cap = Math.min((kw.length * 4) / keySize, values.length / valueSize);
+    if (cap < Math.max(count, MIN_SLOTS))
+      return ByteShadow.from(
+        keySize,
+        valueSize,
+        Buffer.from(kw.buffer, kw.byteOffset, count * keySize),
+        values,
+        count,
+        0,
+        true,
+      );
+    s.kw = kw;
+    s.keys = Buffer.from(kw.buffer, kw.byteOffset, cap * keySize);
+    s.values = values.subarray(0, cap * valueSize);
+    s.live = new Uint8Array(cap);
+    s.live.fill(1, 0, count);
+    s.slots = count;
+    s.count = count;
+    s.indexed = false;
+    return s;
+  }
+
   get capacity(): number {
     return this.live.length;
   }

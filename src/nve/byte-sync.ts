@@ -187,8 +187,8 @@ export class ByteSync<K, V> {
           rows.values.subarray(from * vs, n * vs),
           n - from,
         );
-      // (its index is built when first needed: the next change, not this resync)
-      this.shadow = ByteShadow.from(ks, vs, rows.keys, rows.values, rows.n, 0, true);
+      // (the rows become the shadow; its index is built when first needed: the next change)
+      this.shadow = ByteShadow.own(ks, vs, rows.kw, rows.values, rows.n);
       return { set: rows.n, deleted: 0, unchanged: 0 };
     }
     const base = sh.slots;
