@@ -198,9 +198,14 @@ export class ByteSync<K, V> {
     let unchanged = 0;
     const kw = rows.kw;
     const kwords = ks / 4;
+    // Rows in the order they were installed last time need no index lookup: slot = row + shift,
+    // the shift changing where rows were added or deleted before (one lookup each time).
+    let shift = 0;
     for (let r = 0; r < rows.n; r++) {
-      // Rows in the order they were installed last time need no index lookup.
-      const slot = r < base && sh.sameKey(r, kw, r * kwords) ? r : sh.find(kw, r * kwords);
+      const at = r + shift;
+      const slot =
+        at >= 0 && at < base && sh.sameKey(at, kw, r * kwords) ? at : sh.find(kw, r * kwords);
+      if (slot >= 0 && slot < base && slot !== at) shift = slot - r;
       const vo = r * vs;
       if (slot < 0) {
         sh.put(kw, r * kwords, rows.values, vo); // new: appended after the installed slots

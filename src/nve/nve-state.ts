@@ -193,6 +193,9 @@ export class NveState {
       }
     const sameNve = oldBase ? nveMap(oldBase.p, p) : undefined;
     const keys = p.keys;
+    // Old slot = new slot + shift while runs of entries are where they were, shifted by what was
+    // deleted or added before them: one index lookup per shift, not per entry.
+    let shift = 0;
     for (let s = 0; s < base.count; s++) {
       if (!base.present[s]) continue;
       let prev: DirEntry | undefined;
@@ -203,14 +206,17 @@ export class NveState {
         const c = keys[s * 3 + 2]!;
         const ok = oldBase.p.keys;
         // (the NVA sends its directory in the same order each time: most keys are where they were)
+        const at = s + shift;
         const os =
-          s < oldBase.count &&
-          oldBase.present[s] &&
-          ok[s * 3] === a &&
-          ok[s * 3 + 1] === b &&
-          ok[s * 3 + 2] === c
-            ? s
+          at >= 0 &&
+          at < oldBase.count &&
+          oldBase.present[at] &&
+          ok[at * 3] === a &&
+          ok[at * 3 + 1] === b &&
+          ok[at * 3 + 2] === c
+            ? at
             : oldBase.findWords(a, b, c);
+        if (os >= 0 && os !== at) shift = os - s;
         if (os >= 0 && oldBase.present[os]) {
           seen[os] = 1;
           if (sameSlot(oldBase.p, os, p, s, sameNve!)) continue;
