@@ -21,9 +21,6 @@
 #ifndef NEIGH_MAX_ENTRIES
 #define NEIGH_MAX_ENTRIES 262144
 #endif
-#ifndef RARP_MAX_ENTRIES
-#define RARP_MAX_ENTRIES 65536
-#endif
 #ifndef TSI_MAX_ENTRIES
 #define TSI_MAX_ENTRIES 4096
 #endif
@@ -126,7 +123,7 @@ struct nve_addr {
 	__u8 ip[IP_ADDR_LEN]; /* network order */
 };
 
-/* A tenant MAC inside one virtual network: key of `fdb`, `rarp`, `event_limits`. */
+/* A tenant MAC inside one virtual network: key of `fdb`, `event_limits`. */
 struct fdb_key {
 	__u32 vni; /* host order */
 	__u8 mac[6];
@@ -141,7 +138,9 @@ struct fdb_entry {
 	__u32 ifindex;         /* FDB_LOCAL / FDB_DUAL: the TSI the VM is plugged into */
 	__u64 moved_until_ns;  /* FDB_MOVED: re-tunnel to `remote` until this time, then drop */
 	struct nve_addr remote; /* FDB_REMOTE / FDB_MOVED / FDB_DUAL: the NVE that serves the MAC */
-	__u32 _pad1;
+	/* The IPv4 a RARP request for this MAC is answered with (network order; 0.0.0.0: none).
+	 * In the padding the entry had anyway, so RARP costs no map of its own. */
+	__u8 rarp_ip4[4];
 };
 #define FDB_LOCAL 1
 #define FDB_REMOTE 2
@@ -160,11 +159,6 @@ struct neigh_key {
 struct neigh_entry {
 	__u8 mac[6];
 	__u16 flags; /* reserved, 0 */
-};
-
-/* The IPv4 address a RARP reply hands to a MAC (value of `rarp`, keyed by fdb_key). */
-struct rarp_entry {
-	__u8 ip4[4];
 };
 
 /* A tenant system interface (value of `tsis`, keyed by __u32 ifindex). */

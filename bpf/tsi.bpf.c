@@ -100,7 +100,7 @@ static __always_inline int tsi_handle_rarp(const struct roam_config *cfg,
 {
 	struct arp_eth_ipv4 *arp = cursor_pull(c, sizeof(*arp));
 	struct fdb_key key = { .vni = vni };
-	struct rarp_entry *r;
+	struct fdb_entry *e;
 
 	if (!arp)
 		return DROP_TRUNCATED;
@@ -111,10 +111,11 @@ static __always_inline int tsi_handle_rarp(const struct roam_config *cfg,
 	event_announce(cfg, tsi, ifindex, vni, eth->h_source, arp->sha, EVENT_RARP, FAMILY_NONE,
 		       NULL);
 	eth_addr_copy(key.mac, arp->tha);
-	r = bpf_map_lookup_elem(&rarp, &key);
-	if (!r)
+	/* the MAC's IPv4 rides in its FDB entry (0.0.0.0: none known) */
+	e = bpf_map_lookup_elem(&fdb, &key);
+	if (!e || !(e->rarp_ip4[0] | e->rarp_ip4[1] | e->rarp_ip4[2] | e->rarp_ip4[3]))
 		return VERDICT_ANNOUNCE;
-	rarp_prepare_reply(eth, arp, r->ip4);
+	rarp_prepare_reply(eth, arp, e->rarp_ip4);
 	return fwd_reply(cfg, ifindex, vni, VERDICT_RARP_REPLY);
 }
 

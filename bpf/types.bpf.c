@@ -12,7 +12,6 @@ struct fdb_key anchor_fdb_key;
 struct fdb_entry anchor_fdb_entry;
 struct neigh_key anchor_neigh_key;
 struct neigh_entry anchor_neigh_entry;
-struct rarp_entry anchor_rarp_entry;
 struct tsi_info anchor_tsi_info;
 struct tsi_slot anchor_tsi_slot;
 struct vni_info anchor_vni_info;

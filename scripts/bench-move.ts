@@ -11,8 +11,8 @@
 // after the VM announced itself at the new NVE (until the next move) that never arrived.
 // Convergence (roam): from the announce until every NVE's map holds the new place, read from the
 // pinned maps about every ms. Resync: an agent receiving a snapshot of N directory entries and
-// writing them (FDB + neighbour + RARP entries each) into freshly loaded, empty BPF maps, mark and
-// sweep (src/nve/resync-bench.ts).
+// writing them (an FDB entry, which carries the RARP address, and a neighbour entry each) into
+// freshly loaded, empty BPF maps, mark and sweep (src/nve/resync-bench.ts).
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { announce } from '../src/lab/announce.ts';

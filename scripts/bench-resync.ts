@@ -48,7 +48,7 @@ const row = (name: string, c: ResyncBenchResult['cold']) =>
   )} ${String(c.written).padStart(9)} ${String(c.deleted).padStart(8)}`;
 process.stdout.write(
   [
-    `resync of ${N} directory entries (FDB + neighbour + RARP each) into real BPF maps; load ${loadavg()[0]!.toFixed(1)}`,
+    `resync of ${N} directory entries (FDB with RARP + neighbour each) into real BPF maps; load ${loadavg()[0]!.toFixed(1)}`,
     `case      wall ms   cpu ms wall/raw  cpu/raw   written  deleted`,
     row('cold', r.cold),
     row('steady', r.steady),

@@ -106,6 +106,9 @@ static __always_inline void event_learn_local(__u32 ifindex, __u32 vni, const __
 	/* already here (a migrating VM, dual, stays dual until its move completes) */
 	if (e && (e->kind == FDB_LOCAL || e->kind == FDB_DUAL) && e->ifindex == ifindex)
 		return;
+	/* the MAC's IPv4 for RARP answers stays what the agent wrote into the entry */
+	if (e)
+		__builtin_memcpy(local.rarp_ip4, e->rarp_ip4, sizeof(local.rarp_ip4));
 	bpf_map_update_elem(&fdb, &key, &local, BPF_ANY);
 }
 

@@ -82,15 +82,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } neigh SEC(".maps");
 
-/* (vni, MAC) -> IPv4 for RARP answers. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RARP_MAX_ENTRIES);
-	__type(key, struct fdb_key);
-	__type(value, struct rarp_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rarp SEC(".maps");
-
 /* NVE -> underlay next-hop MAC (installed by the agent; see also F_CFG_GATEWAY / F_CFG_FIB).
  * Slots, and the spill hash. */
 struct {

@@ -200,17 +200,32 @@ export const fdbKey: StructCodec<FdbKey> = structCodec(
  * as process.hrtime.bigint()) re-tunnelled to the NVE the VM moved to, or, while a VM
  * migrates away, both to its local TSI and to its new NVE (dual, needs the TC programs;
  * without them only the local TSI gets the frames). */
-export type FdbEntry =
+export type FdbEntry = (
   | { kind: 'local'; ifindex: number }
   | { kind: 'remote'; nve: string }
   | { kind: 'moved'; nve: string; untilNs: bigint }
-  | { kind: 'dual'; ifindex: number; nve: string };
+  | { kind: 'dual'; ifindex: number; nve: string }
+) & {
+  /** The IPv4 a RARP request for the MAC is answered with (absent: none; never 0.0.0.0). */
+  rarpIp4?: string;
+};
+
+/** Offset of rarp_ip4 in struct fdb_entry. */
+export const FDB_RARP_IP4_OFF = 36;
 
 export const fdbEntry: StructCodec<FdbEntry> = structCodec(
   {
     cName: 'fdb_entry',
     size: 40,
-    members: { kind: 0, flags: 1, _pad0: 2, ifindex: 4, moved_until_ns: 8, remote: 16, _pad1: 36 },
+    members: {
+      kind: 0,
+      flags: 1,
+      _pad0: 2,
+      ifindex: 4,
+      moved_until_ns: 8,
+      remote: 16,
+      rarp_ip4: FDB_RARP_IP4_OFF,
+    },
   },
   (v, b, o) => {
     if (v.kind === 'local') {
@@ -228,22 +243,42 @@ export const fdbEntry: StructCodec<FdbEntry> = structCodec(
       b.writeUInt32LE(v.ifindex, o + 4);
       nveAddr.encode(v.nve, b, o + 16);
     }
+    if (v.rarpIp4 !== undefined) writeRarpIp4(v.rarpIp4, b, o + FDB_RARP_IP4_OFF);
   },
   (b, o) => {
-    const kind = b[o];
-    if (kind === FDB_LOCAL) return { kind: 'local', ifindex: b.readUInt32LE(o + 4) };
-    if (kind === FDB_REMOTE) return { kind: 'remote', nve: nveAddr.decode(b, o + 16) };
-    if (kind === FDB_MOVED) {
-      return { kind: 'moved', nve: nveAddr.decode(b, o + 16), untilNs: b.readBigUInt64LE(o + 8) };
-    }
-    if (kind === FDB_DUAL) {
-      return { kind: 'dual', ifindex: b.readUInt32LE(o + 4), nve: nveAddr.decode(b, o + 16) };
-    }
-    throw new RangeError(`fdb entry with unknown kind ${kind}`);
+    const e = decodeFdbPlace(b, o);
+    const rarp = readRarpIp4(b, o + FDB_RARP_IP4_OFF);
+    return rarp === undefined ? e : { ...e, rarpIp4: rarp };
   },
 );
 
-// ---- struct neigh_key / neigh_entry / rarp_entry -------------------------------------------
+/** An FDB entry's kind and place (without its RARP address). */
+function decodeFdbPlace(b: Buffer, o: number): FdbEntry {
+  const kind = b[o];
+  if (kind === FDB_LOCAL) return { kind: 'local', ifindex: b.readUInt32LE(o + 4) };
+  if (kind === FDB_REMOTE) return { kind: 'remote', nve: nveAddr.decode(b, o + 16) };
+  if (kind === FDB_MOVED) {
+    return { kind: 'moved', nve: nveAddr.decode(b, o + 16), untilNs: b.readBigUInt64LE(o + 8) };
+  }
+  if (kind === FDB_DUAL) {
+    return { kind: 'dual', ifindex: b.readUInt32LE(o + 4), nve: nveAddr.decode(b, o + 16) };
+  }
+  throw new RangeError(`fdb entry with unknown kind ${kind}`);
+}
+
+/** The RARP address as 4 bytes (0.0.0.0 reads back as none). */
+function writeRarpIp4(v: string, b: Buffer, o: number): void {
+  if (ipFamily(v) !== FAMILY_V4) throw new RangeError(`RARP needs an IPv4 address: "${v}"`);
+  v.split('.').forEach((p, i) => (b[o + i] = Number(p)));
+}
+
+/** The RARP address of 4 bytes, undefined for 0.0.0.0 (none). */
+function readRarpIp4(b: Buffer, o: number): string | undefined {
+  const q = b.subarray(o, o + 4);
+  return q.every((x) => x === 0) ? undefined : Array.from(q).join('.');
+}
+
+// ---- struct neigh_key / neigh_entry -------------------------------------------------------
 
 /** An IP (v4 or v6) in a virtual network. */
 export interface NeighKey {
@@ -266,16 +301,6 @@ export const neighEntry: StructCodec<string> = structCodec(
   { cName: 'neigh_entry', size: 8, members: { mac: 0, flags: 6 } },
   (v, b, o) => writeMac(v, b, o),
   (b, o) => readMac(b, o),
-);
-
-/** The IPv4 address a RARP reply hands out. */
-export const rarpEntry: StructCodec<string> = structCodec(
-  { cName: 'rarp_entry', size: 4, members: { ip4: 0 } },
-  (v, b, o) => {
-    if (ipFamily(v) !== FAMILY_V4) throw new RangeError(`RARP needs an IPv4 address: "${v}"`);
-    v.split('.').forEach((p, i) => (b[o + i] = Number(p)));
-  },
-  (b, o) => Array.from(b.subarray(o, o + 4)).join('.'),
 );
 
 // ---- struct tsi_info / vni_info / peer_key / peer_info / nexthop ----------------------------
@@ -786,7 +811,6 @@ export const STRUCT_CODECS: readonly StructCodec<unknown>[] = [
   fdbEntry,
   neighKey,
   neighEntry,
-  rarpEntry,
   tsiInfo,
   tsiSlot,
   vniInfo,

@@ -48,16 +48,7 @@ export const PROGRAMS = {
 export type ProgramRole = keyof typeof PROGRAMS;
 /** Maps whose size may be chosen at load (the same in every object: they share pins). */
 export type SizedMap =
-  | 'fdb'
-  | 'neigh'
-  | 'rarp'
-  | 'peers'
-  | 'stats'
-  | 'event_limits'
-  | 'nexthops'
-  | 'tsis'
-  | 'vnis'
-  | 'flood';
+  'fdb' | 'neigh' | 'peers' | 'stats' | 'event_limits' | 'nexthops' | 'tsis' | 'vnis' | 'flood';
 const DEFAULT_TTL = 64;
 const ENOENT = 2;
 

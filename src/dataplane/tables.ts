@@ -24,7 +24,6 @@ import {
   peerInfo,
   peerKey,
   peerSlot,
-  rarpEntry,
   roamConfig,
   SLOT_PROBES,
   STATS_PROBES,
@@ -62,7 +61,6 @@ export const MAP_NAMES = [
   'peers',
   'fdb',
   'neigh',
-  'rarp',
   'nexthop_slots',
   'nexthops',
   'flood',
@@ -78,12 +76,10 @@ export type MapName = (typeof MAP_NAMES)[number];
 
 /** The tables the control plane writes. */
 export interface DataplaneTables {
-  /** (vni, MAC) -> local TSI / remote NVE / moved-to NVE. */
+  /** (vni, MAC) -> local TSI / remote NVE / moved-to NVE, and the MAC's IPv4 for RARP answers. */
   fdb: Table<FdbKey, FdbEntry>;
   /** (vni, IP) -> MAC, for ARP and ND answers. */
   neigh: Table<NeighKey, string>;
-  /** (vni, MAC) -> IPv4, for RARP answers. */
-  rarp: Table<FdbKey, string>;
   /** TSI ifindex -> its VNI. */
   tsis: Table<number, TsiInfo>;
   /** VNIs served here. */
@@ -198,7 +194,6 @@ export function openTables(mapOf: MapSource): DataplaneTables {
   return {
     fdb: new TypedMap(mapOf('fdb'), fdbKey, fdbEntry),
     neigh: new TypedMap(mapOf('neigh'), neighKey, neighEntry),
-    rarp: new TypedMap(mapOf('rarp'), fdbKey, rarpEntry),
     tsis: openTsis(mapOf),
     vnis: new TypedMap(mapOf('vnis'), u32, vniInfo),
     peers: openPeers(mapOf),
@@ -213,7 +208,6 @@ export function memoryTables(): DataplaneTables {
   return {
     fdb: new MemoryTable('fdb', keyIdOf(fdbKey)),
     neigh: new MemoryTable('neigh', keyIdOf(neighKey)),
-    rarp: new MemoryTable('rarp', keyIdOf(fdbKey)),
     tsis: new MemoryTable('tsis', keyIdOf(u32)),
     vnis: new MemoryTable('vnis', keyIdOf(u32)),
     peers: new MemoryTable('peers', keyIdOf(peerKey)),

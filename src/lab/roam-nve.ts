@@ -78,8 +78,8 @@ export class RoamNve {
       vms.map((v): [FdbKey, FdbEntry] => [
         { vni: v.vni, mac: v.mac },
         v.nve === this.nve.index
-          ? { kind: 'local', ifindex: v.tsiIfindex }
-          : { kind: 'remote', nve: this.addr(this.topo.nve(v.nve)) },
+          ? { kind: 'local', ifindex: v.tsiIfindex, rarpIp4: v.ipv4 }
+          : { kind: 'remote', nve: this.addr(this.topo.nve(v.nve)), rarpIp4: v.ipv4 },
       ]),
     );
     t.neigh.setMany(
@@ -88,7 +88,6 @@ export class RoamNve {
         [{ vni: v.vni, ip: v.ipv6 }, v.mac],
       ]),
     );
-    t.rarp.setMany(vms.map((v): [FdbKey, string] => [{ vni: v.vni, mac: v.mac }, v.ipv4]));
     t.nexthops.setMany(others.map((n): [string, string] => [this.addr(n), n.underlayMac]));
     const peers: [PeerKey, true][] = [];
     const floods: [number, FloodList][] = [];

@@ -74,7 +74,6 @@ export class NveAgent {
           neigh: r.neigh.installedCount,
           flood: r.flood.installedCount,
           peers: r.peers.installedCount,
-          rarp: r.rarp.installedCount,
           // the L3 overlay (docs/l3.md)
           routed_vnis: r.routedVnis?.installedCount ?? 0,
           host_routes: r.hostRoutes?.installedCount ?? 0,

@@ -1,5 +1,5 @@
 // Writes big batches into BPF maps from a worker thread while the agent's thread goes on (issue 5:
-// a cold resync writes a million FDB, neighbour and RARP entries; the kernel's hash inserts are
+// a cold resync writes a million FDB and neighbour entries; the kernel's hash inserts are
 // most of that time and separate maps can be written at once). The agent's thread hands over a
 // batch whose buffers live in shared memory, keeps working (encoding and writing another map),
 // and `wait()` blocks until every handed-over batch is in its map: the resync stays synchronous.

@@ -438,7 +438,6 @@ export class ControlLoop {
       r.neigh,
       r.flood,
       r.peers,
-      r.rarp,
       r.routedVnis,
       r.hostRoutes,
       r.prefixRoutes,

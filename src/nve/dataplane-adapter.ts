@@ -5,18 +5,19 @@
 //   MOVED_GRACE_MS after the agent's own, so the agent's hold timer always replaces the entry
 //   before the C would start dropping frames for it as expired.
 // - "dual" maps to the C's FDB_DUAL (local TSI, and a copy to the new NVE by the TC program).
+// (An entry's `rarp` is the C's rarp_ip4: the IPv4 the XDP answers a RARP for the MAC with.)
 import type { DataplaneTables } from '../dataplane/tables.ts';
 import { TypedMap } from '../bpf/typed-map.ts';
 import {
   FDB_DUAL,
   FDB_LOCAL,
   FDB_MOVED,
+  FDB_RARP_IP4_OFF,
   FDB_REMOTE,
   fdbEntry,
   fdbKey,
   neighEntry,
   neighKey,
-  rarpEntry,
   readMac,
   type FdbEntry as DpFdbEntry,
   type RoamEvent,
@@ -28,7 +29,6 @@ import {
   encodeIpKey,
   encodeMacKey,
   encodeNeighEntry,
-  encodeRarpEntry,
 } from './fast-encode.ts';
 import { readU32, sameBytes, type ByteCodec, type RawTable } from './raw-table.ts';
 import type { LearnEvent } from './learner.ts';
@@ -81,6 +81,11 @@ const identity = { to: same, from: same };
 
 /** Agent FDB entry -> C fdb_entry. */
 export function fdbToDataplane(v: FdbEntry, c: Clocks = systemClocks): DpFdbEntry {
+  const place = fdbPlaceToDataplane(v, c);
+  return v.rarp === undefined ? place : { ...place, rarpIp4: v.rarp };
+}
+
+function fdbPlaceToDataplane(v: FdbEntry, c: Clocks): DpFdbEntry {
   switch (v.kind) {
     case 'local':
       return { kind: 'local', ifindex: v.ifindex };
@@ -97,6 +102,11 @@ export function fdbToDataplane(v: FdbEntry, c: Clocks = systemClocks): DpFdbEntr
 
 /** C fdb_entry -> agent FDB entry (a moved deadline back in wall-clock ms, whole ms). */
 export function fdbFromDataplane(v: DpFdbEntry, c: Clocks = systemClocks): FdbEntry {
+  const place = fdbPlaceFromDataplane(v, c);
+  return v.rarpIp4 === undefined ? place : { ...place, rarp: v.rarpIp4 };
+}
+
+function fdbPlaceFromDataplane(v: DpFdbEntry, c: Clocks): FdbEntry {
   if (v.kind === 'local') return { kind: 'local', ifindex: v.ifindex };
   if (v.kind === 'remote') return { kind: 'remote', vtep: v.nve };
   if (v.kind === 'moved') {
@@ -138,11 +148,6 @@ export function agentTablesOver(dp: DataplaneTables, clocks: Clocks = systemCloc
       { to: (k) => ({ vni: k.vni, nve: k.vtep }), from: (k) => ({ vni: k.vni, vtep: k.nve }) },
       identity,
     ),
-    rarp: withRaw(
-      mappedTable<MacKey, string, MacKey, string>(dp.rarp, identity, identity),
-      dp.rarp,
-      rarpByteCodec,
-    ),
   };
 }
 
@@ -167,14 +172,15 @@ export function fdbByteCodec(c: Clocks = systemClocks): ByteCodec<MacKey, FdbEnt
   return {
     encodeKey: (k, b, o) => encodeMacKey(k.vni, k.mac, b, o),
     encodeValue: (v, b, o) => {
-      if (v.kind === 'remote') encodeFdbRemote(v.vtep, b, o);
+      if (v.kind === 'remote') encodeFdbRemote(v.vtep, b, o, v.rarp);
       else encodeFdbEntry(fdbToDataplane(v, c), b, o);
     },
     decodeKey: (b, o) => fdbKey.decode(b, o),
     decodeValue: (b, o) => fdbFromDataplane(fdbEntry.decode(b, o), c),
     sameValue: (a, ao, b, bo) => {
       const kind = a[ao];
-      if (kind !== b[bo]) return false;
+      if (kind !== b[bo] || !sameBytes(a, ao + FDB_RARP_IP4_OFF, b, bo + FDB_RARP_IP4_OFF, 4))
+        return false;
       // Only what the kind uses (no closures here: this runs once per entry).
       const ifindexSame =
         kind === FDB_REMOTE ||
@@ -214,15 +220,6 @@ const neighByteCodec: ByteCodec<IpKey, NeighEntry> = {
   sameValue: (a, ao, b, bo) => sameBytes(a, ao, b, bo, 6),
   vniOfKey: readU32,
   tag: readMac,
-};
-
-const rarpByteCodec: ByteCodec<MacKey, string> = {
-  encodeKey: (k, b, o) => encodeMacKey(k.vni, k.mac, b, o),
-  encodeValue: (v, b, o) => encodeRarpEntry(v, b, o),
-  decodeKey: (b, o) => fdbKey.decode(b, o),
-  decodeValue: (b, o) => rarpEntry.decode(b, o),
-  sameValue: (a, ao, b, bo) => sameBytes(a, ao, b, bo, 4),
-  vniOfKey: readU32,
 };
 
 /** A ring-buffer event as the learner takes it. */

@@ -5,12 +5,12 @@
 import {
   FDB_LOCAL,
   FDB_REMOTE,
+  FDB_RARP_IP4_OFF,
   VNI_MAX,
   fdbEntry,
   fdbKey,
   neighKey,
   nveAddr,
-  rarpEntry,
   type FdbEntry,
 } from '../dataplane/codecs.ts';
 import { ipv4Number } from '../protocol/packed-snapshot.ts';
@@ -20,7 +20,6 @@ export const FDB_KEY_BYTES = fdbKey.size;
 export const FDB_ENTRY_BYTES = fdbEntry.size;
 export const NEIGH_KEY_BYTES = neighKey.size;
 export const NEIGH_ENTRY_BYTES = 8;
-export const RARP_ENTRY_BYTES = rarpEntry.size;
 const NVE_ADDR_BYTES = nveAddr.size;
 /** Offset of `remote` (struct nve_addr) in struct fdb_entry. */
 const FDB_REMOTE_OFF = 16;
@@ -127,11 +126,6 @@ export function encodeNeighEntry(mac: string, b: Buffer, o: number): void {
   SCRATCH.copy(b, o, 4, 10);
 }
 
-/** struct rarp_entry: an IPv4 address. */
-export function encodeRarpEntry(ip: string, b: Buffer, o: number): void {
-  if (!parseIpv4(ip, b, o)) rarpEntry.encode(ip, b, o);
-}
-
 const SCRATCH = Buffer.alloc(64);
 const nveCache = new Map<string, Buffer>();
 
@@ -150,20 +144,30 @@ function encodeNve(addr: string, b: Buffer, o: number): void {
 /** struct fdb_entry of a dataplane FDB entry (local and remote fast, the rest by the codec). */
 export function encodeFdbEntry(v: FdbEntry, b: Buffer, o: number): void {
   if (v.kind === 'remote') {
-    encodeFdbRemote(v.nve, b, o);
+    encodeFdbRemote(v.nve, b, o, v.rarpIp4);
   } else if (v.kind === 'local') {
     b.fill(0, o, o + FDB_ENTRY_BYTES);
     b[o] = FDB_LOCAL;
     writeU32(b, o + 4, v.ifindex);
+    encodeRarpIp4(v.rarpIp4, b, o + FDB_RARP_IP4_OFF, v);
   } else {
+    b.fill(0, o, o + FDB_ENTRY_BYTES);
     fdbEntry.encode(v, b, o);
   }
 }
 
-/** struct fdb_entry of a remote entry: VXLAN to the NVE at `nve`. */
-export function encodeFdbRemote(nve: string, b: Buffer, o: number): void {
+/** struct fdb_entry of a remote entry: VXLAN to the NVE at `nve`, RARP answered with `rarpIp4`. */
+export function encodeFdbRemote(nve: string, b: Buffer, o: number, rarpIp4?: string): void {
   for (let i = 0; i < FDB_REMOTE_OFF; i++) b[o + i] = 0;
   b[o] = FDB_REMOTE;
   encodeNve(nve, b, o + FDB_REMOTE_OFF);
   for (let i = FDB_REMOTE_OFF + NVE_ADDR_BYTES; i < FDB_ENTRY_BYTES; i++) b[o + i] = 0;
+  if (rarpIp4 !== undefined)
+    encodeRarpIp4(rarpIp4, b, o + FDB_RARP_IP4_OFF, { kind: 'remote', nve, rarpIp4 });
+}
+
+/** fdb_entry.rarp_ip4 (left zero when undefined); odd forms and errors through the codec. */
+function encodeRarpIp4(ip: string | undefined, b: Buffer, o: number, whole: FdbEntry): void {
+  if (ip === undefined || parseIpv4(ip, b, o)) return;
+  fdbEntry.encode(whole, b, o - FDB_RARP_IP4_OFF);
 }

@@ -108,7 +108,7 @@ export class NveState {
     readonly underlayAddr: string,
     /**
      * VNIs this NVE serves (its TSIs' VNIs). Entries of other VNIs (routed VNs of its VRFs) are
-     * for host routes only: no FDB, neighbour or RARP entry, no flood list. Undefined: all.
+     * for host routes only: no FDB or neighbour entry, no flood list. Undefined: all.
      */
     private readonly served?: ReadonlySet<number>,
   ) {}
@@ -522,6 +522,15 @@ export class NveState {
 
   /** Where frames for this MAC should go, or undefined (no entry). */
   desiredFdb(id: string): FdbEntry | undefined {
+    const place = this.desiredPlace(id);
+    if (!place) return undefined;
+    // the IPv4 a RARP request for the MAC is answered with rides in the same entry
+    const rarp = this.desiredRarp(id);
+    return rarp === undefined ? place : { ...place, rarp };
+  }
+
+  /** desiredFdb without the RARP address. */
+  private desiredPlace(id: string): FdbEntry | undefined {
     const local = this.locals.get(id);
     if (local) {
       const hint = this.hints.get(id);
@@ -593,7 +602,8 @@ export class NveState {
     for (const [id, e] of d.overlay) {
       if (!e || (others && (this.locals.has(id) || this.moved.has(id)))) continue;
       // desiredFdb for a MAC neither local nor moved, without looking it up again.
-      if (this.isElsewhere(e)) yield [this.key(id)!, remoteEntry(e.nveAddr), id];
+      if (this.isElsewhere(e))
+        yield [this.key(id)!, remoteEntry(e.nveAddr, this.desiredRarp(id)), id];
     }
     const b = d.base;
     if (b)
@@ -602,7 +612,11 @@ export class NveState {
         const id = b.id(s);
         if (d.flags[s]! & F_TOUCHED && (this.locals.has(id) || this.moved.has(id))) continue;
         const nve = b.p.nves[b.p.nve[s]!]!;
-        yield [{ vni: b.p.vni(s), mac: b.p.mac(s) }, remoteEntry(nve.addr), id];
+        const p = b.p;
+        let rarp: string | undefined;
+        for (let j = p.ipStart[s]!; j < p.ipStart[s + 1]! && rarp === undefined; j++)
+          if (!p.ip6.has(j)) rarp = p.ip(j);
+        yield [{ vni: p.vni(s), mac: p.mac(s) }, remoteEntry(nve.addr, rarp), id];
       }
     for (const id of this.lingering) {
       if (this.locals.has(id) || this.moved.has(id) || this.directory.has(id)) continue;
@@ -640,14 +654,6 @@ export class NveState {
     }
   }
 
-  /** RARP rows of the MACs whose claims are kept one by one. */
-  *overlayRarp(): IterableIterator<readonly [MacKey, string, string]> {
-    for (const [id, ips] of this.ipsOfMac) {
-      const ip = firstIpv4(ips);
-      if (ip) yield [this.key(id)!, ip, id];
-    }
-  }
-
   private fdbRow(id: string): readonly [MacKey, FdbEntry, string] | undefined {
     const v = this.desiredFdb(id);
     return v ? [this.key(id)!, v, id] : undefined;
@@ -680,22 +686,6 @@ export class NveState {
   *allPeers(): IterableIterator<readonly [PeerKey, true]> {
     for (const vni of this.members.keys())
       for (const vtep of this.remotePeers(vni)) yield [{ vni, vtep }, true];
-  }
-
-  *allRarp(): IterableIterator<readonly [MacKey, string, string]> {
-    yield* this.overlayRarp();
-    const d = this.directory;
-    const b = d.base;
-    if (!b) return;
-    const p = b.p;
-    for (let s = 0; s < b.count; s++) {
-      if (!b.elsewhere[s] || d.flags[s]! & F_TOUCHED) continue;
-      for (let j = p.ipStart[s]!; j < p.ipStart[s + 1]!; j++) {
-        if (p.ip6.has(j)) continue;
-        yield [{ vni: p.vni(s), mac: p.mac(s) }, p.ip(j), b.id(s)];
-        break;
-      }
-    }
   }
 
   /** The IPs a MAC claims in its VN while it has an FDB entry here. */
@@ -731,10 +721,12 @@ function firstIpv4(ipIds: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** Remote FDB entries, one per NVE address (desired values are never mutated: shared). */
+/** Remote FDB entries, one per NVE address (desired values are never mutated: shared); with a
+ * RARP address, one per entry. */
 const remoteEntries = new Map<string, FdbEntry>();
 const REMOTE_ENTRIES_MAX = 4096;
-function remoteEntry(vtep: string): FdbEntry {
+function remoteEntry(vtep: string, rarp: string | undefined): FdbEntry {
+  if (rarp !== undefined) return { kind: 'remote', vtep, rarp };
   let v = remoteEntries.get(vtep);
   if (!v) {
     if (remoteEntries.size >= REMOTE_ENTRIES_MAX) remoteEntries.clear();

@@ -1,9 +1,10 @@
-// The desired FDB, neighbour and RARP rows of the directory's untouched packed entries
+// The desired FDB and neighbour rows of the directory's untouched packed entries
 // (directory-base.ts), written straight into batch buffers in the maps' own layout: a resync of a
 // million entries encodes each once, with no object per row. What is not the base's alone (local,
 // moved, changed or touched since the snapshot, lingering, shared IPs) comes from NveState's
-// overlay rows (overlayFdb/overlayNeigh/overlayRarp) and is appended by the caller.
+// overlay rows (overlayFdb/overlayNeigh) and is appended by the caller.
 import type { PackedRows } from './byte-sync.ts';
+import { FDB_RARP_IP4_OFF } from '../dataplane/codecs.ts';
 import { encodeIpKey, encodeIpv4KeyNum } from './fast-encode.ts';
 import type { NveState } from './nve-state.ts';
 import type { FdbEntry } from './tables.ts';
@@ -13,7 +14,8 @@ const KEY_WORDS = 3;
 // (Rows are written into fresh, zero-filled buffers: padding is not written again, and bytes are
 // copied by hand rather than through a view per row.)
 
-/** Remote FDB rows: key from the base, value encoded once per NVE by `encodeRemote`. */
+/** Remote FDB rows: key from the base, value encoded once per NVE by `encodeRemote`, and the
+ * entry's first IPv4 (what a RARP request for the MAC is answered with) written into it. */
 export function emitFdb(
   s: NveState,
   rows: PackedRows,
@@ -36,6 +38,9 @@ export function emitFdb(
   const keys = p.keys;
   const rk = rows.kw;
   const rv = new Int32Array(rows.values.buffer, rows.values.byteOffset, rows.values.length >> 2);
+  const rb = rows.values;
+  const ip4 = p.ip4;
+  const any6 = p.ip6.size > 0;
   for (let i = 0; i < b.count; i++) {
     if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(keys[i * 3]!)) continue;
     const r = rows.n++;
@@ -47,6 +52,16 @@ export function emitFdb(
     const v = nves[p.nve[i]!]!;
     const vo = r * vw;
     for (let w = 0; w < vw; w++) rv[vo + w] = v[w]!;
+    for (let j = p.ipStart[i]!; j < p.ipStart[i + 1]!; j++) {
+      if (any6 && p.ip6.has(j)) continue;
+      const a = ip4[j]!;
+      const o = r * vs + FDB_RARP_IP4_OFF;
+      rb[o] = a >>> 24;
+      rb[o + 1] = (a >>> 16) & 0xff;
+      rb[o + 2] = (a >>> 8) & 0xff;
+      rb[o + 3] = a & 0xff;
+      break;
+    }
   }
 }
 
@@ -79,36 +94,6 @@ export function emitNeigh(s: NveState, rows: PackedRows, ks: number, vs: number)
       rv[vo + 3] = kb[ko + 3]!;
       rv[vo + 4] = kb[ko + 4]!;
       rv[vo + 5] = kb[ko + 5]!;
-    }
-  }
-}
-
-/** RARP rows: the first IPv4 of each untouched entry that claims its IPs. */
-export function emitRarp(s: NveState, rows: PackedRows): void {
-  const d = s.directory;
-  const b = d.base;
-  if (!b) return;
-  const p = b.p;
-  const l2 = l2Filter(s);
-  rows.reserve(rows.n + b.count);
-  const keys = p.keys;
-  const any6 = p.ip6.size > 0;
-  for (let i = 0; i < b.count; i++) {
-    if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(keys[i * 3]!)) continue;
-    for (let j = p.ipStart[i]!; j < p.ipStart[i + 1]!; j++) {
-      if (any6 && p.ip6.has(j)) continue;
-      const r = rows.add();
-      const rk = rows.kw;
-      rk[r * KEY_WORDS] = keys[i * KEY_WORDS]!;
-      rk[r * KEY_WORDS + 1] = keys[i * KEY_WORDS + 1]!;
-      rk[r * KEY_WORDS + 2] = keys[i * KEY_WORDS + 2]!;
-      const v = p.ip4[j]!;
-      const o = r * 4;
-      rows.values[o] = v >>> 24;
-      rows.values[o + 1] = (v >>> 16) & 0xff;
-      rows.values[o + 2] = (v >>> 8) & 0xff;
-      rows.values[o + 3] = v & 0xff;
-      break;
     }
   }
 }

@@ -16,7 +16,7 @@ import {
 } from './l3-state.ts';
 import type { PrefixKey, RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3-codecs.ts';
 import { TableSync, type SyncCounts } from './table-sync.ts';
-import { emitFdb, emitNeigh, emitRarp } from './packed-desired.ts';
+import { emitFdb, emitNeigh } from './packed-desired.ts';
 import { BatchWriter } from './batch-writer.ts';
 import {
   fdbEqual,
@@ -43,7 +43,6 @@ export interface ReconcileReport {
   neigh: SyncCounts;
   flood: SyncCounts;
   peers: SyncCounts;
-  rarp: SyncCounts;
   /** The L3 overlay's tables (absent when the dataplane has none, e.g. some unit tests). */
   routedVnis?: SyncCounts;
   hostRoutes?: SyncCounts;
@@ -59,7 +58,6 @@ export class Reconciler {
   readonly neigh: TableSync<IpKey, NeighEntry>;
   readonly flood: TableSync<number, FloodEntry>;
   readonly peers: TableSync<PeerKey, true>;
-  readonly rarp: TableSync<MacKey, string>;
   readonly routedVnis?: TableSync<number, RoutedVni>;
   readonly hostRoutes?: TableSync<RouteKey, RouteEntry>;
   readonly prefixRoutes?: TableSync<PrefixKey, RouteEntry>;
@@ -75,7 +73,6 @@ export class Reconciler {
     this.neigh = new TableSync(tables.neigh, ipId, neighEqual, parseIpId);
     this.flood = new TableSync(tables.flood, vniId, floodEqual);
     this.peers = new TableSync(tables.peers, peerId, () => true);
-    this.rarp = new TableSync(tables.rarp, macId, (a, b) => a === b, keyOfMac);
     // Started now, not at the first resync: its thread takes a moment to load.
     if (this.fdb.sharedMap) this.writer = new BatchWriter();
     if (tables.l3) {
@@ -107,7 +104,6 @@ export class Reconciler {
     this.neigh.adopt();
     this.flood.adopt();
     this.peers.adopt();
-    this.rarp.adopt();
     this.routedVnis?.adopt();
     this.hostRoutes?.adopt();
     this.prefixRoutes?.adopt();
@@ -161,11 +157,6 @@ export class Reconciler {
       const vtep = id.slice(slash + 1);
       return s.remotePeers(vni).includes(vtep) ? [{ vni, vtep }, true] : undefined;
     });
-    const rarp = this.rarp.update(s.dirtyMacs, (id) => {
-      const ip = s.desiredRarp(id);
-      const k = s.key(id);
-      return ip && k && s.hasL2(k.vni) ? [k, ip] : undefined;
-    });
     // A VN served or gone changes its routed_vnis row (the flood list changes with it).
     const routedVnis = s.dirtyVnis.size > 0 ? this.syncRoutedVnis() : undefined;
     s.clearDirty();
@@ -175,7 +166,6 @@ export class Reconciler {
       neigh,
       flood,
       peers,
-      rarp,
       ...(routedVnis ? { routedVnis } : {}),
       ...(hostRoutes ? { hostRoutes } : {}),
       ...(prefixRoutes ? { prefixRoutes } : {}),
@@ -187,14 +177,14 @@ export class Reconciler {
   /**
    * Mark and sweep every table against the full desired state. `readBack` (default): against
    * the maps as they are, read whole (repairs drift behind the agent: a digest mismatch); false:
-   * the FDB, neighbour and RARP maps against this agent's shadow of them (read from the maps at
+   * the FDB and neighbour maps against this agent's shadow of them (read from the maps at
    * adoption, kept equal by every write since: a snapshot after a reconnect).
    */
   resync(opts: { readBack?: boolean } = {}): ReconcileReport {
     const readBack = opts.readBack ?? true;
     const t0 = performance.now();
     const s = this.state;
-    // About one FDB, neighbour and RARP row per directory entry: sizes the shadows once.
+    // About one FDB and neighbour row per directory entry: sizes the shadows once.
     const hint = s.directory.size + s.locals.size;
     // Entries of route-only VNs (routed VNs of our VRFs not served here) get no L2 rows.
     const filter = s.routeOnly;
@@ -206,8 +196,8 @@ export class Reconciler {
     const routedVnis = this.syncRoutedVnis();
     // Over BPF maps the directory's untouched entries are encoded straight from its columns.
     // Batches into empty maps (a cold start) are shared with the worker thread, about evenly
-    // (the kernel's inserts cost the same per entry in each map): it writes the FDB and half the
-    // RARP rows while this thread writes the other half and the neighbour map.
+    // (the kernel's inserts cost the same per entry in each map): it writes the FDB (whose
+    // entries carry the RARP address too) while this thread writes the neighbour map.
     const enc = this.fdb.valueEncoder;
     const writer = this.batchWriter();
     const fdb = this.fdb.resyncPacked(
@@ -217,14 +207,6 @@ export class Reconciler {
       hint,
       readBack,
       writer && { writer, share: 1 },
-    );
-    const rarp = this.rarp.resyncPacked(
-      (rows) => emitRarp(s, rows),
-      l2(s.overlayRarp()),
-      () => l2(s.allRarp()),
-      hint,
-      readBack,
-      writer && { writer, share: 0.5 },
     );
     const neigh = this.neigh.resyncPacked(
       (rows, ks, vs) => emitNeigh(s, rows, ks, vs),
@@ -245,7 +227,6 @@ export class Reconciler {
       neigh,
       flood,
       peers,
-      rarp,
       ...(routedVnis ? { routedVnis } : {}),
       ...(hostRoutes ? { hostRoutes } : {}),
       ...(prefixRoutes ? { prefixRoutes } : {}),

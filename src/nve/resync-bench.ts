@@ -43,7 +43,7 @@ export interface ResyncTiming {
   wallMs: number;
   /** CPU time of the whole process (user + system) over the same span. */
   cpuMs: number;
-  /** FDB + neighbour + RARP entries written, and deleted. */
+  /** FDB (with the RARP address) + neighbour entries written, and deleted. */
   written: number;
   deleted: number;
 }
@@ -200,7 +200,7 @@ export function resyncBench(
   const dp = Dataplane.load({
     instance: 'bench',
     pinBase,
-    maxEntries: { fdb: size, neigh: size, rarp: size },
+    maxEntries: { fdb: size, neigh: size },
   });
   try {
     // (A profiler's signals abort the verifier with EAGAIN: start one only after the load.)
@@ -234,7 +234,7 @@ export function resyncBench(
       let deleted = 0;
       // Set by the observer during the call (TS cannot see that).
       const last = a.last as ReconcileReport | undefined;
-      for (const c of last ? [last.fdb, last.neigh, last.rarp] : []) {
+      for (const c of last ? [last.fdb, last.neigh] : []) {
         written += c.set;
         deleted += c.deleted;
       }
@@ -288,17 +288,15 @@ function rawBatch(n: number, size: number): ResyncTiming {
   }
 }
 
-/** The FDB, neighbour and RARP maps hold exactly the directory's VMs (sizes, a sample of values). */
+/** The FDB and neighbour maps hold exactly the directory's VMs (sizes, a sample of values, the
+ * RARP address in the FDB entry). */
 function checkMaps(dp: Dataplane, n: number, at: (i: number) => DirEntry | undefined): void {
   let want = 0;
   for (let i = 0; i < n; i++) if (at(i)) want++;
   const fdb = dp.map('fdb').lookupAll().count;
-  const rarp = dp.map('rarp').lookupAll().count;
   const neigh = dp.map('neigh').lookupAll().count;
-  if (fdb !== want || rarp !== want || neigh !== want)
-    throw new Error(
-      `resync bench: maps hold fdb ${fdb}, neigh ${neigh}, rarp ${rarp} entries, want ${want}`,
-    );
+  if (fdb !== want || neigh !== want)
+    throw new Error(`resync bench: maps hold fdb ${fdb}, neigh ${neigh} entries, want ${want}`);
   const stride = Math.max(1, Math.floor(n / 1000));
   for (let i = 0; i < n; i += stride) {
     const e = at(i);
@@ -311,7 +309,7 @@ function checkMaps(dp: Dataplane, n: number, at: (i: number) => DirEntry | undef
     const ip = dp.tables.neigh.get({ vni: e.vni, ip: e.ips[0]!.ip });
     if (ip !== e.mac)
       throw new Error(`resync bench: neigh ${e.ips[0]!.ip} is ${ip}, want ${e.mac}`);
-    const r = dp.tables.rarp.get(e);
+    const r = v.rarpIp4;
     if (r !== e.ips[0]!.ip)
       throw new Error(`resync bench: rarp ${e.mac} is ${r}, want ${e.ips[0]!.ip}`);
   }

@@ -28,11 +28,15 @@ export interface IpKey {
  * - `dual`: an announced migration from here to `vtep` is under way: deliver to the local TSI AND
  *   to `vtep`, so the VM gets its frames whichever side it runs on when they arrive.
  */
-export type FdbEntry =
+export type FdbEntry = (
   | { kind: 'local'; ifindex: number }
   | { kind: 'remote'; vtep: string }
   | { kind: 'moved'; vtep: string; untilMs: number }
-  | { kind: 'dual'; ifindex: number; vtep: string };
+  | { kind: 'dual'; ifindex: number; vtep: string }
+) & {
+  /** The MAC's IPv4 address a RARP request is answered with (in the same map entry). */
+  rarp?: string;
+};
 
 /** Which MAC answers for an IP in a VN (ARP/ND answered in XDP). */
 export interface NeighEntry {
@@ -57,8 +61,6 @@ export interface AgentTables {
   neigh: AgentTable<IpKey, NeighEntry>;
   flood: AgentTable<number, FloodEntry>;
   peers: AgentTable<PeerKey, true>;
-  /** (VNI, MAC) -> its IPv4 address, for RARP answers. */
-  rarp: AgentTable<MacKey, string>;
   /** The L3 overlay (docs/l3.md): routed VNIs and host routes of this NVE's VRFs. */
   l3?: AgentL3Tables;
 }
@@ -85,8 +87,10 @@ export const peerId = (k: PeerKey): string => `${k.vni}/${k.vtep}`;
  */
 export const MOVED_DEADLINE_SLACK_MS = 1_000;
 
-/** Value equality of FDB entries (moved entries compare their deadline too, within the slack). */
+/** Value equality of FDB entries (moved entries compare their deadline too, within the slack;
+ * the RARP address too). */
 export function fdbEqual(a: FdbEntry, b: FdbEntry): boolean {
+  if (a.rarp !== b.rarp) return false;
   switch (a.kind) {
     case 'local':
       return b.kind === 'local' && a.ifindex === b.ifindex;
@@ -119,7 +123,6 @@ export function memoryTables(): {
   neigh: MemoryTable<IpKey, NeighEntry>;
   flood: MemoryTable<number, FloodEntry>;
   peers: MemoryTable<PeerKey, true>;
-  rarp: MemoryTable<MacKey, string>;
   l3: AgentL3Tables;
 } {
   const l3 = memoryL3Tables();
@@ -129,6 +132,5 @@ export function memoryTables(): {
     neigh: new MemoryTable('neigh', ipId),
     flood: new MemoryTable('flood', vniId),
     peers: new MemoryTable('peers', peerId),
-    rarp: new MemoryTable('rarp', macId),
   };
 }

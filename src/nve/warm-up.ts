@@ -14,7 +14,7 @@ import {
   NEIGH_KEY_BYTES,
 } from './fast-encode.ts';
 import { NveState } from './nve-state.ts';
-import { emitFdb, emitNeigh, emitRarp } from './packed-desired.ts';
+import { emitFdb, emitNeigh } from './packed-desired.ts';
 
 /** Entries of the synthetic snapshot, and how many times it runs through. */
 const WARM_ENTRIES = 20_000;
@@ -50,6 +50,5 @@ export function warmUpSnapshotPath(): void {
       NEIGH_KEY_BYTES,
       NEIGH_ENTRY_BYTES,
     );
-    emitRarp(state, new PackedRows(FDB_KEY_BYTES, 4));
   }
 }

@@ -14,7 +14,7 @@ import { UserError } from '../user-error.ts';
 /** The tables `map dump` shows, each as rows of plain strings. */
 const DUMPERS: Record<string, { header: string[]; rows: (dp: Dataplane) => string[][] }> = {
   fdb: {
-    header: ['VNI', 'MAC', 'KIND', 'WHERE'],
+    header: ['VNI', 'MAC', 'KIND', 'WHERE', 'RARP'],
     rows: (dp) =>
       [...dp.tables.fdb.entries()].map(([k, e]) => [
         String(k.vni),
@@ -27,15 +27,12 @@ const DUMPERS: Record<string, { header: string[]; rows: (dp: Dataplane) => strin
             : e.kind === 'moved'
               ? `${e.nve} (for ${Math.max(0, Number((e.untilNs - process.hrtime.bigint()) / 1_000_000n))} ms)`
               : e.nve,
+        e.rarpIp4 ?? '-',
       ]),
   },
   neigh: {
     header: ['VNI', 'IP', 'MAC'],
     rows: (dp) => [...dp.tables.neigh.entries()].map(([k, mac]) => [String(k.vni), k.ip, mac]),
-  },
-  rarp: {
-    header: ['VNI', 'MAC', 'IPV4'],
-    rows: (dp) => [...dp.tables.rarp.entries()].map(([k, ip]) => [String(k.vni), k.mac, ip]),
   },
   tsis: {
     header: ['IFINDEX', 'VNI', 'STRICT'],

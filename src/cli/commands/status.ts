@@ -28,7 +28,6 @@ function tableSizes(dp: Dataplane): Record<string, number> {
   return {
     fdb: t.fdb.size(),
     neigh: t.neigh.size(),
-    rarp: t.rarp.size(),
     tsis: t.tsis.size(),
     vnis: t.vnis.size(),
     peers: t.peers.size(),

@@ -44,7 +44,7 @@ export function installFixture(dp: TestDataplane): void {
     ],
     [
       { vni: VNI_A, mac: VM2.mac },
-      { kind: 'local', ifindex: TSI_A2 },
+      { kind: 'local', ifindex: TSI_A2, rarpIp4: VM2.ip4 },
     ],
     [
       { vni: VNI_A, mac: VM3.mac },
@@ -74,7 +74,6 @@ export function installFixture(dp: TestDataplane): void {
     ]),
   );
   t.neigh.setMany([[{ vni: VNI_B, ip: VM9.ip4 }, VM9.mac]]);
-  t.rarp.setMany([[{ vni: VNI_A, mac: VM2.mac }, VM2.ip4]]);
   t.peers.setMany([
     [{ vni: VNI_A, nve: NVE_B.ip4 }, true],
     [{ vni: VNI_A, nve: NVE_C.ip4 }, true],

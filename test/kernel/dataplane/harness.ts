@@ -117,7 +117,7 @@ export function openDataplane(label: string): TestDataplane {
     for (const path of [OBJECTS.tsi, OBJECTS.underlay, OBJECTS.flood]) {
       const o = BpfObject.open(path, { pinRoot });
       objs.push(o);
-      for (const m of ['fdb', 'neigh', 'rarp', 'event_limits', 'peers', 'stats_spill']) {
+      for (const m of ['fdb', 'neigh', 'event_limits', 'peers', 'stats_spill']) {
         o.setMaxEntries(m, TEST_MAX_ENTRIES);
       }
       o.load();
@@ -138,7 +138,7 @@ export function openDataplane(label: string): TestDataplane {
     if (!ev) throw new Error(`undecodable event of ${data.length} bytes`);
     pending.push(ev);
   });
-  const clearable: MapName[] = ['fdb', 'neigh', 'rarp', 'vnis', 'flood', 'event_limits'];
+  const clearable: MapName[] = ['fdb', 'neigh', 'vnis', 'flood', 'event_limits'];
 
   return {
     pinRoot,

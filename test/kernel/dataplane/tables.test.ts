@@ -63,7 +63,6 @@ describe('typed tables over the BPF maps', () => {
         [{ vni: 1, ip: '10.1.1.1' }, '02:00:00:00:00:01'],
         [{ vni: 1, ip: 'fd00::1' }, '02:00:00:00:00:02'],
       ]);
-      t.rarp.setMany([[{ vni: 1, mac: '02:00:00:00:00:01' }, '10.1.1.1']]);
       t.tsis.setMany([[7, { vni: 1, strictSource: true }]]);
       t.vnis.setMany([[1, { floodUnknown: true }]]);
       t.peers.setMany([[{ vni: 1, nve: 'fd00::2' }, true]]);
@@ -71,7 +70,7 @@ describe('typed tables over the BPF maps', () => {
       t.flood.setMany([[1, { local: [7, 8], remote: ['10.0.0.2', 'fd00::2'] }]]);
       t.config.set(testConfig({ mtu: 9000 }));
     }
-    for (const name of ['neigh', 'rarp', 'tsis', 'vnis', 'peers', 'nexthops', 'flood'] as const) {
+    for (const name of ['neigh', 'tsis', 'vnis', 'peers', 'nexthops', 'flood'] as const) {
       const real = [...dp.tables[name].entries()].map((e) => JSON.stringify(e)).sort();
       const twin = [...mem[name].entries()].map((e) => JSON.stringify(e)).sort();
       expect(real, name).toEqual(twin);

@@ -388,11 +388,11 @@ describe('RARP', () => {
       arp({ op: 3, sha: mac, spa: '0.0.0.0', tha: mac, tpa: '0.0.0.0' }),
     );
 
-  it('request for a known MAC: answered with its IPv4 address, and reported', () => {
+  it('request for a known MAC: answered with the IPv4 address in its FDB entry, and reported', () => {
     dp.tables.fdb.setMany([
       [
         { vni: VNI_A, mac: VM2.mac },
-        { kind: 'local', ifindex: LO },
+        { kind: 'local', ifindex: LO, rarpIp4: VM2.ip4 },
       ],
     ]);
     const r = runTsi(rarpRequest(VM2.mac), 'rarp-reply');
@@ -401,6 +401,18 @@ describe('RARP', () => {
     expect(macText(r.data, 0)).toBe(VM2.mac);
     expect(r.data.readUInt16BE(12)).toBe(ETH_P_RARP);
     expect(parseArp(r.data)).toMatchObject({ op: 4, tha: VM2.mac, tpa: VM2.ip4 });
+    expect(dp.takeEvents()).toMatchObject([{ kind: 'rarp', mac: VM2.mac, vni: VNI_A }]);
+  });
+
+  it('a known MAC whose FDB entry has no IPv4: reported and consumed, not answered', () => {
+    dp.tables.fdb.setMany([
+      [
+        { vni: VNI_A, mac: VM2.mac },
+        { kind: 'local', ifindex: LO },
+      ],
+    ]);
+    const r = runTsi(rarpRequest(VM2.mac), 'announce');
+    expect(r.retval).toBe(XDP.DROP);
     expect(dp.takeEvents()).toMatchObject([{ kind: 'rarp', mac: VM2.mac, vni: VNI_A }]);
   });
 
@@ -613,6 +625,12 @@ describe('an announcement places the VM here at once (before the agent reads its
     );
     dp.run(dp.tsi, f);
     expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'local', ifindex: LO });
+  });
+
+  it('the IPv4 for RARP answers the agent wrote into the entry stays in the local one', () => {
+    dp.tables.fdb.setMany([[KEY, { kind: 'remote', nve: NVE_B.ip4, rarpIp4: VM1.ip4 }]]);
+    runTsi(garp(), 'flood');
+    expect(dp.tables.fdb.get(KEY)).toEqual({ kind: 'local', ifindex: LO, rarpIp4: VM1.ip4 });
   });
 
   it('unsolicited NA: local too', () => {

@@ -57,12 +57,14 @@ describe('roam status and roam map dump', () => {
       mac: a.mac,
       kind: 'local',
       where: `ifindex ${a.tsiIfindex}`,
+      rarp: a.ipv4,
     });
     expect(rows).toContainEqual({
       vni: '100',
       mac: b.mac,
       kind: 'remote',
       where: topo.nve(1).ipv4,
+      rarp: b.ipv4,
     });
 
     const text = roam(
@@ -73,7 +75,7 @@ describe('roam status and roam map dump', () => {
       nve0.dp.layout.root.split('/').pop() ?? '',
     );
     expect(text.code).toBe(0);
-    expect(text.stdout.split('\n')[0]).toMatch(/^VNI\s+MAC\s+KIND\s+WHERE$/);
+    expect(text.stdout.split('\n')[0]).toMatch(/^VNI\s+MAC\s+KIND\s+WHERE\s+RARP$/);
     expect(text.stdout).toContain(b.mac);
   });
 

@@ -31,7 +31,7 @@ describe('e2e: a move over an IPv6 underlay', () => {
   it('B moves NVE2 -> NVE3: IPv6 tunnels, re-tunnelled over IPv6, nothing lost once announced', async () => {
     const a = lab.topo.vm('a');
     const b = lab.topo.vm('b');
-    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.topo.nve(1).ipv6 });
+    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.topo.nve(1).ipv6, rarpIp4: b.ipv4 });
     const rx = await startReceiver(b.ns);
     const tx = await startSender(a.ns, b.ipv4, { ratePps: STREAM_PPS });
     await sleep(500);
@@ -53,7 +53,7 @@ describe('e2e: a move over an IPv6 underlay', () => {
 
     const e = await lab.entry(b);
     expect(e?.nveAddr).toBe(lab.topo.nve(2).ipv6);
-    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.topo.nve(2).ipv6 });
+    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.topo.nve(2).ipv6, rarpIp4: b.ipv4 });
     expect(lab.fdb(1, b)).toMatchObject({ kind: 'moved', nve: lab.topo.nve(2).ipv6 });
     expect(lab.count(1, 'retunnel') - retunnelBefore).toBeGreaterThan(0);
     expect(r.lostAfter).toBe(0);

@@ -72,7 +72,7 @@ describe('e2e: moves announced by an unsolicited NA and by a RARP burst', () => 
         expect(move.announcedAtMs).toHaveLength(5);
         expect(e!.changedAtMs).toBeLessThan(move.announcedAtMs[1]!);
       }
-      expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(to) });
+      expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(to), rarpIp4: b.ipv4 });
       expect(lab.fdb(to, b)).toMatchObject({ kind: 'local', ifindex: b.tsiIfindex });
       expect(lab.count(from, 'retunnel') - retunnelBefore).toBeGreaterThan(0);
       expect(sent.errors).toBe(0);

@@ -82,7 +82,7 @@ describe('e2e: a VM moves and announces itself with a gratuitous ARP', () => {
     expect(e?.nveAddr).toBe(lab.nveAddr(2));
     expect(e!.seq).toBeGreaterThan(move.seqBefore);
     // NVE1 encapsulates to NVE3; NVE3 delivers locally; NVE2 re-tunnels what still reaches it.
-    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(2) });
+    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(2), rarpIp4: b.ipv4 });
     expect(lab.fdb(2, b)).toMatchObject({ kind: 'local', ifindex: b.tsiIfindex });
     expect(lab.fdb(1, b)).toMatchObject({ kind: 'moved', nve: lab.nveAddr(2) });
     expect(lab.count(1, 'retunnel') - retunnelBefore).toBeGreaterThan(0);

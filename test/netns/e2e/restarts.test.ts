@@ -89,7 +89,7 @@ describe('e2e: NVA restart and agent kill -9 under traffic', () => {
     const e = await lab.entry(b);
     expect(e?.nveId).toBe('nve3');
     expect(e!.seq).toBeGreaterThan(m.seqBefore);
-    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(2) });
+    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(2), rarpIp4: b.ipv4 });
     expect(await compareWithDirectory(lab, b.vni)).toEqual([]);
   });
 });

@@ -56,7 +56,7 @@ describe('e2e: the source NVE dies', () => {
     const e = await lab.entry(b);
     expect(e?.nveId).toBe('nve3');
     expect(e!.seq).toBeGreaterThan(m.seqBefore);
-    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(2) });
+    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(2), rarpIp4: b.ipv4 });
     expect(lab.fdb(2, b)).toMatchObject({ kind: 'local', ifindex: b.tsiIfindex });
     expect(r.reachable).toBeDefined();
     expect(r.lostAfterReachable).toBe(0);

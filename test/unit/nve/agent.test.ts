@@ -83,6 +83,7 @@ describe('NveAgent', () => {
     expect(B.dataplane.tables.fdb.get({ vni: 100, mac: VM_B.mac })).toEqual({
       kind: 'remote',
       vtep: '192.0.2.1',
+      rarp: VM_B.ip,
     });
 
     // Hot-plug at b: a VM on tap-x1 announces itself (open learning, no provisioned MAC).

@@ -38,10 +38,10 @@ function content(w: World): Record<string, Record<string, unknown>> {
         .map(([k, v]) => [JSON.stringify(k), v] as const)
         .sort(([a], [b]) => (a < b ? -1 : 1)),
     );
-  return { fdb: dump(w.tables.fdb), neigh: dump(w.tables.neigh), rarp: dump(w.tables.rarp) };
+  return { fdb: dump(w.tables.fdb), neigh: dump(w.tables.neigh) };
 }
 
-const counts = (r: ReconcileReport) => ({ fdb: r.fdb, neigh: r.neigh, rarp: r.rarp });
+const counts = (r: ReconcileReport) => ({ fdb: r.fdb, neigh: r.neigh });
 
 /** A small deterministic PRNG (mulberry32). */
 function prng(seed: number): () => number {
@@ -188,7 +188,6 @@ describe('the byte path (tables over BPF maps) does what the object path does', 
     for (const e of entries.slice(300, 450)) b.state.deleteEntry(e);
     expect(b.rec.apply().fdb.deleted).toBe(150);
     expect(b.maps.get('fdb')!.rows.size).toBe(50);
-    expect(b.maps.get('rarp')!.rows.size).toBe(50);
   });
 
   it('a resync with nothing changed writes nothing (steady state after a restart)', () => {

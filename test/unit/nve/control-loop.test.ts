@@ -34,7 +34,7 @@ describe('headless mode (NVA unreachable)', () => {
     expect(t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: VM_B.ip })).toBe(
       'installed',
     );
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
     expect(t.nva.registrations).toEqual([]);
 
     // The NVA returns: the queued registration goes out, the fresh snapshot is resynced
@@ -47,8 +47,8 @@ describe('headless mode (NVA unreachable)', () => {
       dirEntry(B, NVE1, { ips: [VM_B.ip] }),
     ]);
     expect(Object.fromEntries([...t.tables.fdb.entries()].map(([k, v]) => [k.mac, v]))).toEqual({
-      [B]: { kind: 'local', ifindex: IF_B },
-      [C]: { kind: 'remote', vtep: NVE3.addr },
+      [B]: { kind: 'local', ifindex: IF_B, rarp: VM_B.ip },
+      [C]: { kind: 'remote', vtep: NVE3.addr, rarp: '10.0.0.12' },
     });
     expect(t.nva.acks.at(-1)!.revision).toBe(2);
   });
@@ -59,7 +59,7 @@ describe('headless mode (NVA unreachable)', () => {
     t.loop.start();
     t.nva.connect();
     t.nva.snapshot([dirEntry(B, NVE1, { ips: [VM_B.ip] })]);
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
     t.nva.disconnect();
     t.loop.tsiDown(IF_B);
     expect(t.fdb(B)).toBeUndefined();
@@ -86,7 +86,7 @@ describe('restart: a new agent re-adopts pinned tables', () => {
     tables.fdb.setMany([
       [
         { vni: 100, mac: B },
-        { kind: 'local', ifindex: IF_B },
+        { kind: 'local', ifindex: IF_B, rarp: VM_B.ip },
       ],
       [
         { vni: 100, mac: C },
@@ -107,7 +107,7 @@ describe('restart: a new agent re-adopts pinned tables', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(t.nva.registrations).toEqual([]);
     expect(t.nva.withdrawals).toEqual([]);
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
   });
 });
 
@@ -171,7 +171,7 @@ describe('acks and digests', () => {
     // Something behind the agent's back deletes the entry from the map.
     t.tables.fdb.deleteMany([{ vni: 100, mac: C }]);
     t.nva.handlers!.digestMismatch({ vni: 100, revision: rev, expected, got: 'x' });
-    expect(t.fdb(C)).toEqual({ kind: 'remote', vtep: NVE2.addr });
+    expect(t.fdb(C)).toEqual({ kind: 'remote', vtep: NVE2.addr, rarp: '10.0.0.12' });
     expect(t.nva.acks.at(-1)).toEqual({ revision: rev, digests: [{ vni: 100, digest: expected }] });
   });
 

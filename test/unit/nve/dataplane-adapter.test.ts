@@ -33,6 +33,11 @@ describe('FDB entry translation', () => {
       { kind: 'dual', ifindex: 7, vtep: '192.0.2.3' },
       { kind: 'dual', ifindex: 7, nve: '192.0.2.3' },
     ],
+    [
+      'the IPv4 for RARP answers rides along',
+      { kind: 'remote', vtep: '192.0.2.2', rarp: '10.0.0.2' },
+      { kind: 'remote', nve: '192.0.2.2', rarpIp4: '10.0.0.2' },
+    ],
   ])('%s', (_n, agent, dp) => {
     expect(fdbToDataplane(agent, clocks)).toEqual(dp);
     expect(fdbFromDataplane(dp, clocks)).toEqual(agent);
@@ -66,16 +71,17 @@ describe('the reconciler over the dataplane tables (codec-encoded twins)', () =>
     expect(dp.fdb.get({ vni: 100, mac: '52:54:00:00:00:02' })).toEqual({
       kind: 'remote',
       nve: NVE2.addr,
+      rarpIp4: '10.0.0.2',
     });
     expect(dp.fdb.get({ vni: 100, mac: '52:54:00:00:00:09' })?.kind).toBe('moved');
     expect(dp.neigh.get({ vni: 100, ip: 'fd00::2' })).toBe('52:54:00:00:00:02');
-    expect(dp.rarp.get({ vni: 100, mac: '52:54:00:00:00:03' })).toBe('10.0.0.3');
+    expect(dp.fdb.get({ vni: 100, mac: '52:54:00:00:00:03' })?.rarpIp4).toBe('10.0.0.3');
     expect(dp.flood.get(100)).toEqual({ local: [9], remote: [NVE2.addr, NVE3.addr] });
     expect(dp.peers.get({ vni: 100, nve: NVE3.addr })).toBe(true);
     // A new agent over the same maps: the resync finds everything equal.
     const rec2 = new Reconciler(agentTablesOver(dp, clocks), state);
     const r = rec2.resync();
-    for (const c of [r.fdb, r.neigh, r.flood, r.peers, r.rarp]) expect(c.set + c.deleted).toBe(0);
+    for (const c of [r.fdb, r.neigh, r.flood, r.peers]) expect(c.set + c.deleted).toBe(0);
     expect(r.fdb.unchanged).toBe(3);
   });
 });

@@ -16,7 +16,6 @@ import {
   peerInfo,
   peerKey,
   peerSlot,
-  rarpEntry,
   roamConfig,
   tsiInfo,
   tsiSlot,
@@ -29,7 +28,6 @@ import { openTables, type DataplaneTables, type MapName } from '../../../src/dat
 const SIZES: Partial<Record<MapName, [number, number]>> = {
   fdb: [fdbKey.size, fdbEntry.size],
   neigh: [neighKey.size, neighEntry.size],
-  rarp: [fdbKey.size, rarpEntry.size],
   tsis: [4, tsiInfo.size],
   vnis: [4, vniInfo.size],
   peers: [peerKey.size, peerInfo.size],

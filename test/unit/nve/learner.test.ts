@@ -81,7 +81,13 @@ describe('Learner', () => {
     expect(t.loop.event(ev)).toBe(outcome);
     await vi.advanceTimersByTimeAsync(0);
     if (registered) {
-      expect(t.fdb(ev.mac, ev.vni)).toEqual({ kind: 'local', ifindex: ev.ifindex });
+      // the entry carries the first registered IPv4 for RARP answers
+      const ip4 = (registered as { ips: string[] }).ips.find((ip) => !ip.includes(':'));
+      expect(t.fdb(ev.mac, ev.vni)).toEqual({
+        kind: 'local',
+        ifindex: ev.ifindex,
+        ...(ip4 === undefined ? {} : { rarp: ip4 }),
+      });
       expect(t.nva.registrations).toHaveLength(1);
       expect(t.nva.registrations[0]).toMatchObject(registered);
     } else {
@@ -99,7 +105,7 @@ describe('Learner', () => {
       return new Promise((res) => (resolve = res));
     };
     t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: VM_B.ip });
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
     resolve({ ok: true, seq: 4, revision: 9, outcome: 'moved' });
   });
 
@@ -212,7 +218,7 @@ describe('an announcement XDP already installed as local (docs/dataplane.md)', (
   it.each(paths)('%s: ignored (IP not provisioned): B points at NVE2 again', async (_n, mk) => {
     const t = await setup(undefined, mk());
     const before = t.fdb(B);
-    expect(before).toEqual({ kind: 'remote', vtep: NVE2.addr });
+    expect(before).toEqual({ kind: 'remote', vtep: NVE2.addr, rarp: VM_B.ip });
     t.tables.fdb.setMany([
       [
         { vni: 100, mac: B },
@@ -236,7 +242,7 @@ describe('an announcement XDP already installed as local (docs/dataplane.md)', (
     expect(t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: VM_B.ip })).toBe(
       'installed',
     );
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
     await vi.advanceTimersByTimeAsync(0);
     // refused by the NVA later: the agent's removal reaches the kernel too
     expect(t.nva.registrations).toHaveLength(1);

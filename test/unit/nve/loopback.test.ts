@@ -67,7 +67,7 @@ describe('control loops against a real NVA on loopback', () => {
       'b and c learn B at a',
       () => b.fdb()?.kind === 'remote' && c.fdb()?.kind === 'remote',
     );
-    expect(b.fdb()).toEqual({ kind: 'remote', vtep: '192.0.2.1' });
+    expect(b.fdb()).toEqual({ kind: 'remote', vtep: '192.0.2.1', rarp: VM_B.ip });
     expect(b.tables.neigh.get({ vni: VNI, ip: VM_B.ip })).toEqual({ mac: VM_B.mac });
     expect(b.tables.flood.get(VNI)).toEqual({ local: [], remote: ['192.0.2.1', '192.0.2.3'] });
 
@@ -79,7 +79,7 @@ describe('control loops against a real NVA on loopback', () => {
       return e.state === 'ENTRY_STATE_WITHDRAWN' || (e.state as string) === 'withdrawn';
     });
     expect(c.loop.event({ kind: 'rarp', ifindex: 21, vni: VNI, mac: VM_B.mac })).toBe('installed');
-    expect(c.fdb()).toEqual({ kind: 'local', ifindex: 21 });
+    expect(c.fdb()).toEqual({ kind: 'local', ifindex: 21, rarp: VM_B.ip });
     await until(
       'b follows B to c',
       () => b.fdb()?.kind === 'remote' && (b.fdb() as { vtep: string }).vtep === '192.0.2.3',

@@ -19,7 +19,7 @@ async function sourceWithB() {
   t.loop.start();
   t.nva.connect();
   t.nva.snapshot([dirEntry(B, NVE1, { ips: [VM_B.ip] })]);
-  expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+  expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
   await vi.advanceTimersByTimeAsync(0);
   return t;
 }
@@ -28,7 +28,12 @@ describe('moves at the source NVE', () => {
   it('NVA says B now lives at NVE3: "moved to NVE3" for the hold time, then the remote entry', async () => {
     const t = await sourceWithB();
     t.nva.change([dirEntry(B, NVE3, { ips: [VM_B.ip], seq: 2, changedAtMs: Date.now() - 4 })]);
-    expect(t.fdb(B)).toEqual({ kind: 'moved', vtep: NVE3.addr, untilMs: Date.now() + HOLD_MS });
+    expect(t.fdb(B)).toEqual({
+      kind: 'moved',
+      vtep: NVE3.addr,
+      untilMs: Date.now() + HOLD_MS,
+      rarp: VM_B.ip,
+    });
     expect(t.neigh(VM_B.ip)).toBe(B);
     expect(t.loop.state.locals.size).toBe(0);
     expect(t.moves).toEqual([
@@ -46,14 +51,14 @@ describe('moves at the source NVE', () => {
     await vi.advanceTimersByTimeAsync(HOLD_MS - 1);
     expect(t.fdb(B)?.kind).toBe('moved');
     await vi.advanceTimersByTimeAsync(1);
-    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr });
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr, rarp: VM_B.ip });
   });
 
   it('a stale change (lower seq than our registration) does not move our VM', async () => {
     const t = await sourceWithB();
     t.loop.state.locals.get(`100/${B}`)!.seq = 5;
     t.nva.change([dirEntry(B, NVE3, { seq: 4 })]);
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
   });
 
   it('cold move: TSI gone -> withdraw; later a fresh registration at NVE3 -> re-tunnel for the hold time', async () => {
@@ -67,7 +72,7 @@ describe('moves at the source NVE', () => {
     t.nva.change([dirEntry(B, NVE3, { ips: [VM_B.ip], seq: 2 })]);
     expect(t.fdb(B)).toMatchObject({ kind: 'moved', vtep: NVE3.addr });
     await vi.advanceTimersByTimeAsync(HOLD_MS);
-    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr });
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr, rarp: VM_B.ip });
   });
 
   it('a moved VM that moves on (NVE3 -> NVE2) is re-tunnelled to where it is now, same deadline', async () => {
@@ -85,10 +90,10 @@ describe('moves at the source NVE', () => {
     expect(t.loop.event({ kind: 'garp', ifindex: IF_B, vni: 100, mac: B, ip: VM_B.ip })).toBe(
       'installed',
     );
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
     expect(t.nva.registrations.at(-1)).toMatchObject({ mac: B, seq: 3, kind: 'garp' });
     await vi.advanceTimersByTimeAsync(HOLD_MS * 2);
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
   });
 });
 
@@ -105,7 +110,7 @@ describe('hinted (hot) migration S -> D', () => {
   it('at S: dual (local TSI and D) while it runs; D registers -> moved; no withdraw when the TSI goes', async () => {
     const t = await sourceWithB();
     t.nva.hint(hint());
-    expect(t.fdb(B)).toEqual({ kind: 'dual', ifindex: IF_B, vtep: NVE3.addr });
+    expect(t.fdb(B)).toEqual({ kind: 'dual', ifindex: IF_B, vtep: NVE3.addr, rarp: VM_B.ip });
     t.loop.tsiDown(IF_B);
     await vi.advanceTimersByTimeAsync(0);
     expect(t.nva.withdrawals).toEqual([]);
@@ -119,7 +124,7 @@ describe('hinted (hot) migration S -> D', () => {
     const t = await sourceWithB();
     t.nva.hint(hint(5000));
     await vi.advanceTimersByTimeAsync(5000);
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: IF_B, rarp: VM_B.ip });
   });
 
   it('at D: delivered to the TSI at once, registered on the first of 5 RARPs only', async () => {
@@ -127,10 +132,10 @@ describe('hinted (hot) migration S -> D', () => {
     t.loop.start();
     t.nva.connect();
     t.nva.snapshot([dirEntry(B, NVE1, { ips: [VM_B.ip], seq: 4 })]);
-    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE1.addr });
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE1.addr, rarp: VM_B.ip });
     t.nva.hint(hint());
     t.loop.tsiUp({ name: 'tap-b', ifindex: 21, config: TSI_B });
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: 21 });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: 21, rarp: VM_B.ip });
     expect(t.nva.registrations).toEqual([]);
     const outcomes = [];
     for (let i = 0; i < 5; i++) {
@@ -149,9 +154,10 @@ describe('hinted (hot) migration S -> D', () => {
     t.loop.start();
     t.nva.connect();
     t.nva.snapshot([dirEntry(B, NVE1, { seq: 1 })]);
+    // (no IP in the directory: no RARP address)
     expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE1.addr });
     t.nva.hint(hint());
-    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: 21 });
+    expect(t.fdb(B)).toEqual({ kind: 'local', ifindex: 21, rarp: VM_B.ip });
   });
 });
 
@@ -168,17 +174,17 @@ describe('peers', () => {
       del(keys);
     };
     t.nva.change([], [{ vni: 100, mac: B }]);
-    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE1.addr });
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE1.addr, rarp: VM_B.ip });
     expect(t.neigh(VM_B.ip)).toBe(B);
     // The digest leaves it out, as the NVA's does.
     expect(t.nva.acks.at(-1)!.digests[0]!.digest).toBe(vniDigest([]));
     t.nva.change([dirEntry(B, NVE3, { ips: [VM_B.ip], seq: 2 })]);
-    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr });
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr, rarp: VM_B.ip });
     expect(writes).toEqual([]);
     // A VM withdrawn for good is forgotten after the hold time.
     t.nva.change([], [{ vni: 100, mac: B }]);
     await vi.advanceTimersByTimeAsync(LINGER_MAX_MS - 1);
-    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr });
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr, rarp: VM_B.ip });
     await vi.advanceTimersByTimeAsync(1);
     expect(t.fdb(B)).toBeUndefined();
     expect(t.neigh(VM_B.ip)).toBeUndefined();
@@ -190,7 +196,7 @@ describe('peers', () => {
     t.nva.connect();
     t.nva.snapshot([dirEntry(B, NVE1, { ips: [VM_B.ip] })]);
     t.nva.change([dirEntry(B, NVE3, { ips: [VM_B.ip], seq: 2, changedAtMs: Date.now() - 2 })]);
-    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr });
+    expect(t.fdb(B)).toEqual({ kind: 'remote', vtep: NVE3.addr, rarp: VM_B.ip });
     expect(t.moves).toEqual([
       {
         vni: 100,

@@ -55,8 +55,8 @@ describe('Reconciler.apply (incremental)', () => {
     );
     const r = rec.apply();
     expect(fdb()).toEqual({
-      '100/02:00:00:00:00:02': { kind: 'remote', vtep: NVE2.addr },
-      '100/02:00:00:00:00:03': { kind: 'remote', vtep: NVE3.addr },
+      '100/02:00:00:00:00:02': { kind: 'remote', vtep: NVE2.addr, rarp: '10.0.0.2' },
+      '100/02:00:00:00:00:03': { kind: 'remote', vtep: NVE3.addr, rarp: '10.0.0.3' },
     });
     expect(neigh()).toEqual({
       '100/10.0.0.2': '02:00:00:00:00:02',
@@ -70,7 +70,7 @@ describe('Reconciler.apply (incremental)', () => {
       { vni: 100, vtep: NVE2.addr },
       { vni: 100, vtep: NVE3.addr },
     ]);
-    expect(Object.fromEntries([...tables.rarp.entries()].map(([k, v]) => [k.mac, v]))).toEqual({
+    expect(Object.fromEntries([...tables.fdb.entries()].map(([k, v]) => [k.mac, v.rarp]))).toEqual({
       '02:00:00:00:00:02': '10.0.0.2',
       '02:00:00:00:00:03': '10.0.0.3',
     });
@@ -93,7 +93,7 @@ describe('Reconciler.apply (incremental)', () => {
       name: 'a VM moves from NVE2 to NVE3: one update, no delete',
       before: [entry('02:00:00:00:00:0a', NVE2, ['10.0.0.10'])],
       change: (s) => s.upsertEntry(entry('02:00:00:00:00:0a', NVE3, ['10.0.0.10'], 2)),
-      fdb: { '100/02:00:00:00:00:0a': { kind: 'remote', vtep: NVE3.addr } },
+      fdb: { '100/02:00:00:00:00:0a': { kind: 'remote', vtep: NVE3.addr, rarp: '10.0.0.10' } },
       neigh: { '100/10.0.0.10': '02:00:00:00:00:0a' },
       writes: { set: 1, deleted: 0 },
     },
@@ -121,12 +121,13 @@ describe('Reconciler.apply (incremental)', () => {
         entry('02:00:00:00:00:0b', NVE3, [], 1),
       ],
       change: (s) => s.upsertEntry(entry('02:00:00:00:00:0b', NVE3, ['10.0.0.10'], 5)),
+      // (both still claim the IP: a RARP for either is answered with it, the new one written)
       fdb: {
-        '100/02:00:00:00:00:0a': { kind: 'remote', vtep: NVE2.addr },
-        '100/02:00:00:00:00:0b': { kind: 'remote', vtep: NVE3.addr },
+        '100/02:00:00:00:00:0a': { kind: 'remote', vtep: NVE2.addr, rarp: '10.0.0.10' },
+        '100/02:00:00:00:00:0b': { kind: 'remote', vtep: NVE3.addr, rarp: '10.0.0.10' },
       },
       neigh: { '100/10.0.0.10': '02:00:00:00:00:0b' },
-      writes: { set: 0, deleted: 0 },
+      writes: { set: 1, deleted: 0 },
     },
     {
       name: 'a directory entry at this NVE installs nothing by itself (only a present TSI does)',
@@ -150,7 +151,7 @@ describe('Reconciler.apply (incremental)', () => {
           active: true,
           confirmed: true,
         }),
-      fdb: { '100/02:00:00:00:00:0a': { kind: 'local', ifindex: 7 } },
+      fdb: { '100/02:00:00:00:00:0a': { kind: 'local', ifindex: 7, rarp: '10.0.0.10' } },
       neigh: { '100/10.0.0.10': '02:00:00:00:00:0a' },
       writes: { set: 1, deleted: 0 },
     },
@@ -177,7 +178,9 @@ describe('Reconciler.apply (incremental)', () => {
           expiresAtMs: 1e15,
         });
       },
-      fdb: { '100/02:00:00:00:00:0a': { kind: 'dual', ifindex: 7, vtep: NVE3.addr } },
+      fdb: {
+        '100/02:00:00:00:00:0a': { kind: 'dual', ifindex: 7, vtep: NVE3.addr, rarp: '10.0.0.10' },
+      },
       neigh: { '100/10.0.0.10': '02:00:00:00:00:0a' },
       writes: { set: 1, deleted: 0 },
     },
@@ -247,7 +250,7 @@ describe('Reconciler.resync (mark and sweep)', () => {
     expect(fdb()).toEqual({
       '100/02:00:00:00:00:0a': { kind: 'remote', vtep: NVE2.addr },
       '100/02:00:00:00:00:0b': { kind: 'remote', vtep: NVE3.addr },
-      '100/02:00:00:00:00:0d': { kind: 'remote', vtep: NVE3.addr },
+      '100/02:00:00:00:00:0d': { kind: 'remote', vtep: NVE3.addr, rarp: '10.0.0.13' },
     });
     expect(r.ms).toBeGreaterThanOrEqual(0);
   });
