@@ -1,23 +1,13 @@
 // Directory data -> roam.v1 wire messages (the shapes proto-loader serializes). Changes of one VNI
 // that follow each other are coalesced into one Change message carrying the last revision: an NVE
 // that acks it has installed them all, and a thousand NVEs cost one message each, not one per move.
-import { encodeChangeMessage, encodeEntry } from '../protocol/change-encoder.ts';
+import { encodeChangeMessage, encodeEntry, type EntryOut } from '../protocol/change-encoder.ts';
 import type { WireRoutedVn } from '../protocol/schema.ts';
 import type { Entry, Membership, MoveHint, VnConfig } from './model.ts';
 import type { Change, Snapshot } from './store.ts';
 
-export interface WireEntryOut {
-  vni: number;
-  mac: string;
-  ips: { ip: string; seq: number }[];
-  nveId: string;
-  nveAddr: string;
-  seq: number;
-  state: string;
-  changedAtMs: number;
-  tsi: string;
-  anchors: { ip: string; fromVni: number; nveId: string; nveAddr: string; sinceMs: number }[];
-}
+/** An entry as NVEs are sent it: the shape the Change encoder takes. */
+export type WireEntryOut = EntryOut;
 
 export interface WireChangeOut {
   revision: number;

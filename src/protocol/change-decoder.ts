@@ -4,21 +4,14 @@
 // decode-then-toObject double pass; any other message, or anything it does not expect, goes to
 // proto-loader's deserializer. A unit test holds the two equal on a table of messages.
 
-/** roam.v1.EntryState by number (nva.proto). */
-const ENTRY_STATES = [
-  'ENTRY_STATE_UNSPECIFIED',
-  'ENTRY_STATE_ACTIVE',
-  'ENTRY_STATE_MOVING',
-  'ENTRY_STATE_DUPLICATE',
-  'ENTRY_STATE_WITHDRAWN',
-];
-
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
-/** NvaMessage field numbers (nva.proto). */
-const NVA_CHANGE = 2;
+import {
+  ENTRY_STATES,
+  NVA_CHANGE,
+  WIRE_I32,
+  WIRE_I64,
+  WIRE_LEN,
+  WIRE_VARINT,
+} from './wire-format.ts';
 
 /** Node's Buffer has this method (toString's latin1 case calls it); @types/node does not list it. */
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };

@@ -5,19 +5,12 @@
 // entry for every NVE. Canonical proto3 (default values left out, fields in number order);
 // proto-loader and change-decoder.ts decode it, a unit test holds the three equal.
 
-/** roam.v1.EntryState names (nva.proto) by their number on the wire. */
-const ENTRY_STATE_NUMBERS: Record<string, number> = {
-  ENTRY_STATE_UNSPECIFIED: 0,
-  ENTRY_STATE_ACTIVE: 1,
-  ENTRY_STATE_MOVING: 2,
-  ENTRY_STATE_DUPLICATE: 3,
-  ENTRY_STATE_WITHDRAWN: 4,
-};
+import { ENTRY_STATES, NVA_CHANGE, WIRE_LEN, WIRE_VARINT } from './wire-format.ts';
 
-const WIRE_VARINT = 0;
-const WIRE_LEN = 2;
-/** NvaMessage.change (nva.proto). */
-const NVA_CHANGE = 2;
+/** roam.v1.EntryState names by their number on the wire. */
+const ENTRY_STATE_NUMBERS: Record<string, number> = Object.fromEntries(
+  ENTRY_STATES.map((name, n) => [name, n]),
+);
 
 /** An Entry as the NVA sends it (the wire shape proto-loader would serialize). */
 export interface EntryOut {

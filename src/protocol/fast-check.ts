@@ -18,9 +18,9 @@ import type {
   WireRoutedVn,
 } from './schema.ts';
 
-const VNI_MAX = 0xffffff;
+export const VNI_MAX = 0xffffff;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-const NVE_ID_RE = /^[A-Za-z0-9._-]+$/;
+export const NVE_ID_RE = /^[A-Za-z0-9._-]+$/;
 const STATES: Record<string, WireEntry['state']> = {
   ENTRY_STATE_ACTIVE: 'active',
   ENTRY_STATE_MOVING: 'moving',

@@ -16,13 +16,8 @@ import {
 } from './packed-snapshot.ts';
 import { anchor as anchorSchema, member as memberSchema, routedVn } from './schema.ts';
 import type { WireEntry, WireMember, WireRoutedVn } from './schema.ts';
-
-const WIRE_VARINT = 0;
-const WIRE_LEN = 2;
-/** NvaMessage.snapshot (nva.proto). */
-const NVA_SNAPSHOT = 1;
-const VNI_MAX = 0xffffff;
-const NVE_ID_RE = /^[A-Za-z0-9._-]+$/;
+import { NVE_ID_RE, VNI_MAX } from './fast-check.ts';
+import { NVA_SNAPSHOT, WIRE_LEN, WIRE_VARINT } from './wire-format.ts';
 
 /** Node's Buffer has this method; @types/node does not list it. */
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
