@@ -2,26 +2,12 @@
 // hand back (null) whatever it does not handle, so the fallback decides.
 import { describe, expect, it } from 'vitest';
 import { decodeChangeMessage } from '../../../src/protocol/change-decoder.ts';
-import { loadServices } from '../../../src/protocol/proto.ts';
+import { deserializeNvaMessage, sampleEntry, serializeNvaMessage } from './stream-wire.ts';
 
-const method = loadServices().Nva.service.Stream!;
-const encode = (m: object) => method.responseSerialize(m);
-const reference = (b: Buffer) => method.responseDeserialize(b);
+const encode = serializeNvaMessage;
+const reference = deserializeNvaMessage;
 
-const entry = {
-  vni: 100,
-  mac: '02:aa:00:00:00:01',
-  ips: [
-    { ip: '10.0.0.1', seq: 1 },
-    { ip: 'fd00::1', seq: 2 },
-  ],
-  nveId: 'nve-1',
-  nveAddr: '192.0.2.1',
-  seq: 3,
-  state: 'ENTRY_STATE_MOVING',
-  changedAtMs: 1_700_000_000_123,
-  tsi: 'tap0',
-};
+const entry = sampleEntry;
 const full = {
   revision: 123_456,
   vni: 100,

@@ -7,27 +7,12 @@ import {
   type EntryOut,
 } from '../../../src/protocol/change-encoder.ts';
 import { decodeChangeMessage } from '../../../src/protocol/change-decoder.ts';
-import { loadServices } from '../../../src/protocol/proto.ts';
+import { deserializeNvaMessage, sampleEntry, serializeNvaMessage } from './stream-wire.ts';
 
-const method = loadServices().Nva.service.Stream!;
-const serialize = (m: object) => method.responseSerialize(m);
-const deserialize = (b: Buffer) => method.responseDeserialize(b);
+const serialize = serializeNvaMessage;
+const deserialize = deserializeNvaMessage;
 
-const entry: EntryOut = {
-  vni: 100,
-  mac: '02:aa:00:00:00:01',
-  ips: [
-    { ip: '10.0.0.1', seq: 1 },
-    { ip: 'fd00::1', seq: 2 },
-  ],
-  nveId: 'nve-1',
-  nveAddr: '192.0.2.1',
-  seq: 3,
-  state: 'ENTRY_STATE_MOVING',
-  changedAtMs: 1_700_000_000_123,
-  tsi: 'tap0',
-  anchors: [],
-};
+const entry: EntryOut = { ...sampleEntry, anchors: [] };
 
 interface ChangeCase {
   revision: number;

@@ -3,12 +3,11 @@
 // the fallback decides and says why.
 import { describe, expect, it } from 'vitest';
 import { packSnapshot } from '../../../src/protocol/packed-snapshot.ts';
-import { loadServices } from '../../../src/protocol/proto.ts';
 import { parseNvaMessage, type SnapshotMsg } from '../../../src/protocol/schema.ts';
 import { decodeSnapshotMessage } from '../../../src/protocol/snapshot-decoder.ts';
+import { deserializeNvaMessage, serializeNvaMessage } from './stream-wire.ts';
 
-const method = loadServices().Nva.service.Stream!;
-const encode = (m: object) => method.responseSerialize(m);
+const encode = serializeNvaMessage;
 
 const entry = {
   vni: 100,
@@ -92,7 +91,7 @@ describe('packed Snapshot decoder', () => {
   for (const [name, snap] of accepted) {
     it(`agrees with proto-loader and the schema: ${name}`, () => {
       const buf = encode({ snapshot: snap });
-      const ref = parseNvaMessage(method.responseDeserialize(buf));
+      const ref = parseNvaMessage(deserializeNvaMessage(buf));
       expect(ref.ok).toBe(true);
       const want = packSnapshot((ref as { value: { snapshot: SnapshotMsg } }).value.snapshot);
       const got = decodeSnapshotMessage(buf);
@@ -108,13 +107,13 @@ describe('packed Snapshot decoder', () => {
   for (const [name, snap] of refused) {
     it(`leaves to the fallback what the schema refuses: ${name}`, () => {
       const buf = encode({ snapshot: { revision: 1, ...snap } });
-      expect(parseNvaMessage(method.responseDeserialize(buf)).ok).toBe(false);
+      expect(parseNvaMessage(deserializeNvaMessage(buf)).ok).toBe(false);
       expect(decodeSnapshotMessage(buf)).toBeNull();
     });
   }
   it('leaves non-ASCII text to the fallback (which accepts it)', () => {
     const buf = encode({ snapshot: { revision: 1, entries: [{ ...plain, tsi: 'tæp' }] } });
-    expect(parseNvaMessage(method.responseDeserialize(buf)).ok).toBe(true);
+    expect(parseNvaMessage(deserializeNvaMessage(buf)).ok).toBe(true);
     expect(decodeSnapshotMessage(buf)).toBeNull();
   });
   it('leaves other messages alone', () => {
