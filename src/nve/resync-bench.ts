@@ -140,11 +140,6 @@ export function benchMembers(n: number): Member[] {
   return members;
 }
 
-/** The generated directory as objects (small n: tests). */
-export function benchDirectory(n: number): { entries: DirEntry[]; members: Member[] } {
-  return { entries: Array.from({ length: n }, (_, i) => benchEntry(i)), members: benchMembers(n) };
-}
-
 /** The "1%" directory: of every 1/DIFF_SHARE entries one is gone and one moved to OTHER. */
 function changedEntry(i: number): DirEntry | undefined {
   const step = Math.round(1 / DIFF_SHARE);
