@@ -3,6 +3,7 @@
 // it over IPC: connect, register the VMs' first locations, then issue moves as fast as the NVA
 // accepts them (a window of registrations in flight, the next one sent as one is accepted).
 import { NvaClient } from '../src/protocol/client.ts';
+import { startProfile, stopProfile } from './bench-nva-profile.ts';
 
 export type ToNves =
   | { cmd: 'connect'; address: string; vni: number; nves: { id: string; addr: string }[] }
@@ -13,6 +14,8 @@ export type ToNves =
       window: number;
     }
   | { cmd: 'cpu' }
+  /** With BENCH_NVA_PROFILE_DIR: start, or stop and write `<name>.cpuprofile`. */
+  | { cmd: 'profile'; start: boolean; name?: string }
   | { cmd: 'close' };
 
 export type FromNves =
@@ -20,6 +23,7 @@ export type FromNves =
   | { ok: 'registered'; accepted: number; rejected: number; firstSentAt: number; lastAt: number }
   /** CPU time (user + system) this process used since the last `cpu` request. */
   | { ok: 'cpu'; cpuMs: number }
+  | { ok: 'profile' }
   | { error: string };
 
 /** Wall clock with sub-millisecond resolution, comparable across processes. */
@@ -86,7 +90,10 @@ process.on('message', (m: ToNves) => {
     if (m.cmd === 'connect') await connect(m);
     else if (m.cmd === 'register') await register(m);
     else if (m.cmd === 'cpu') send({ ok: 'cpu', cpuMs: cpuSinceMark() });
-    else {
+    else if (m.cmd === 'profile') {
+      await (m.start ? startProfile() : stopProfile(m.name ?? 'nves'));
+      send({ ok: 'profile' });
+    } else {
       for (const c of clients.values()) c.close();
       process.exit(0);
     }

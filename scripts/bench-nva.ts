@@ -34,6 +34,7 @@ import { SqliteStore } from '../src/nva/store-sqlite.ts';
 import type { DirectoryStore } from '../src/nva/store.ts';
 import { EtcdCluster } from '../test/helpers/etcd-cluster.ts';
 import type { FromNves, ToNves } from './bench-nva-nves.ts';
+import { startProfile, stopProfile } from './bench-nva-profile.ts';
 
 const VNI = 4242;
 const DEFAULT_SIZES = [100, 1_000];
@@ -93,14 +94,7 @@ class NveProcess {
   constructor() {
     const script = fileURLToPath(new URL('./bench-nva-nves.ts', import.meta.url));
     this.proc = fork(script, [], {
-      // BENCH_NVA_PROFILE_DIR=dir: CPU profiles of the NVE processes (to tell who limits a run).
-      execArgv: [
-        '--import',
-        'tsx',
-        ...(process.env.BENCH_NVA_PROFILE_DIR
-          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_NVA_PROFILE_DIR}`]
-          : []),
-      ],
+      execArgv: ['--import', 'tsx'],
       env: { ...process.env, ROAM_LOG_LEVEL: 'error' },
     });
     this.proc.on('message', (m: FromNves) => {
@@ -207,6 +201,12 @@ async function runRow(
     await cpu();
     const nvaCpu = process.cpuUsage();
     const changesBefore = await changeMessagesSent(server);
+    // BENCH_NVA_PROFILE_DIR=dir: CPU profiles of the moves, in every process (who limits a run).
+    const profileName = `${kind}-${nves}-w${window}`;
+    await Promise.all([
+      startProfile(),
+      ...children.map((c) => c.ask({ cmd: 'profile', start: true })),
+    ]);
 
     // Move every VM once, to the next NVE; the destination registers it.
     const answers = await place((i) => (i + 1) % nves, window);
@@ -224,6 +224,12 @@ async function runRow(
     const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
     while (records.length < accepted && Date.now() < deadline) await sleep(20);
     const nvaCpuUsed = process.cpuUsage(nvaCpu);
+    await Promise.all([
+      stopProfile(`${profileName}-nva`),
+      ...children.map((c, k) =>
+        c.ask({ cmd: 'profile', start: false, name: `${profileName}-nves${k}` }),
+      ),
+    ]);
     const changeMsgs = (await changeMessagesSent(server)) - changesBefore;
     let nvesCpuMs = 0;
     for (const a of await cpu()) if ('cpuMs' in a) nvesCpuMs += a.cpuMs;
