@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -105,6 +105,29 @@ describe('sqlite durability', () => {
     expect(plan.map((p) => p.detail).join('\n')).toMatch(
       /USING (COVERING )?INDEX entry_ips_by_mac/,
     );
+  });
+
+  it('the WAL is checkpointed into the database file by a worker, not by the committing connection', async () => {
+    const file = path();
+    const s = new SqliteStore({ path: file, checkpointEveryCommits: 5 });
+    const before = statSync(file).size;
+    // The store's own connection never checkpoints: its commits only grow the WAL ...
+    const own = (s as unknown as { db: Database.Database }).db;
+    expect(own.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    for (let i = 0; i < 40; i++) {
+      await put(s, entryFor(`02:00:00:00:02:${i.toString(16).padStart(2, '0')}`, { ips: [] }));
+    }
+    // ... and the worker copies them into the database file meanwhile.
+    const deadline = Date.now() + 5_000;
+    while (statSync(file).size <= before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(statSync(file).size).toBeGreaterThan(before);
+    await s.close();
+    // Closing waited for the worker: the file is whole and readable alone.
+    const db = new Database(file, { readonly: true });
+    expect((db.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number }).n).toBe(40);
+    db.close();
   });
 
   it('VN configs are cached: a read is a copy, a put is seen at once', async () => {

@@ -1,0 +1,24 @@
+// Worker thread of sqlite-checkpointer.ts: checkpoints the NVA's WAL into its database file with
+// a connection of its own, so the page copies and the database's fsync never stall the event loop
+// that serves NVEs. Plain JavaScript: it needs nothing of roam's TypeScript (no loader to start).
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+const db = new Database(workerData.path);
+// As the store's connection: the checkpoint syncs the WAL, then the database file.
+db.pragma('synchronous = NORMAL');
+
+parentPort.on('message', (m) => {
+  if (m === 'close') {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  try {
+    // PASSIVE: copies what no reader still needs, never waits for (nor blocks) the writer.
+    const [row] = db.pragma('wal_checkpoint(PASSIVE)');
+    parentPort.postMessage({ ok: true, frames: row.log, checkpointed: row.checkpointed });
+  } catch (err) {
+    parentPort.postMessage({ ok: false, error: String(err) });
+  }
+});
