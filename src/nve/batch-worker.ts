@@ -1,5 +1,6 @@
 // The worker side of batch-writer.ts: writes the batches it is handed into their maps (by fd,
-// shared with the agent's thread) and counts each one done in the shared status words.
+// shared with the agent's thread) and counts each one done in the shared status words; a batch
+// the agent's thread has claimed (it writes it itself) is skipped, not counted.
 import { parentPort, workerData } from 'node:worker_threads';
 import { BpfError } from '../bpf/errors.ts';
 import { BpfMap } from '../bpf/map.ts';
@@ -10,6 +11,7 @@ Atomics.store(new Int32Array(workerData as SharedArrayBuffer), 2, 1);
 
 parentPort!.on('message', (job: BatchJob) => {
   const status = new Int32Array(job.status);
+  if (Atomics.compareExchange(new Int32Array(job.claim), 0, 0, 1) !== 0) return;
   try {
     const map = new BpfMap(
       job.fd,

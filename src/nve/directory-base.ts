@@ -1,6 +1,7 @@
 // The directory as the last full snapshot gave it, kept packed (issue 5: a million entries
 // without an object each): the snapshot's columns (protocol/packed-snapshot.ts) plus two
-// open-addressing indexes, (VNI, MAC) -> entry and (VNI, IPv4) -> the entries that claim it.
+// open-addressing indexes, (VNI, MAC) -> entry and (VNI, IPv4) -> the entries that claim it (the
+// second built when first needed).
 // Read-only once built: what changes afterwards is NveState's overlay (nve-state.ts), which
 // shadows the entries it touches. Entry objects are made only on demand (`entry(slot)`).
 import {
@@ -78,6 +79,79 @@ function sameColumns(a: PackedEntries, b: PackedEntries): boolean {
   );
 }
 
+/** The (VNI, IP) claims of a base's entries forwarded elsewhere. */
+export interface IpClaims {
+  /** For IP index j: its entry's slot; and whether other claiming entries share the IP. */
+  slot: Int32Array;
+  shared: Uint8Array;
+  /** "vni/ip" of IPs claimed by more than one entry. */
+  sharedIps: string[];
+  /** Cells of two words, as the key index: the (vni, IPv4) hash and the IP's index. */
+  index: Int32Array;
+  mask: number;
+  /** IPv6 claims: "vni/ip" -> IP indexes (few). */
+  ip6Owners: Map<string, number[]>;
+}
+
+/** Index the IPs of the entries forwarded elsewhere (`elsewhere[s]`), finding shared ones. */
+function buildIpClaims(p: PackedEntries, elsewhere: Uint8Array): IpClaims {
+  const n = p.count;
+  const keys = p.keys;
+  const nIps = p.ipStart[n]!;
+  const ipSlot = new Int32Array(nIps);
+  const ipShared = new Uint8Array(nIps);
+  const sharedIps: string[] = [];
+  const ip6Owners = new Map<string, number[]>();
+  const ipCells = cellsFor(nIps);
+  const ipIndex = new Int32Array(ipCells * 2).fill(EMPTY);
+  const ipMask = ipCells - 1;
+  const ip4 = p.ip4;
+  const ipStart = p.ipStart;
+  const any6 = p.ip6.size > 0;
+  for (let s = 0; s < n; s++) {
+    if (!elsewhere[s]) continue;
+    const vni = keys[s * 3]!;
+    for (let j = ipStart[s]!; j < ipStart[s + 1]!; j++) {
+      ipSlot[j] = s;
+      if (any6 && p.ip6.has(j)) {
+        const id = `${vni >>> 0}/${p.ip6.get(j)!}`;
+        const owners = ip6Owners.get(id);
+        if (owners) {
+          if (owners.length === 1) sharedIps.push(id);
+          for (const o of owners) ipShared[o] = 1;
+          ipShared[j] = 1;
+          owners.push(j);
+        } else ip6Owners.set(id, [j]);
+        continue;
+      }
+      const ip = ip4[j]!;
+      const h = mix(vni, ip, 0x5bd1e995) | 0;
+      let i = h & ipMask;
+      for (;;) {
+        const t = ipIndex[i * 2 + 1]!;
+        if (t === EMPTY) {
+          ipIndex[i * 2] = h;
+          ipIndex[i * 2 + 1] = j;
+          break;
+        }
+        if (
+          ipIndex[i * 2] === h &&
+          ip4[t] === ip &&
+          keys[ipSlot[t]! * 3] === vni &&
+          !(any6 && p.ip6.has(t))
+        ) {
+          // shared: chain the claims through the probe sequence (each j its own cell)
+          if (!ipShared[t]) sharedIps.push(`${vni >>> 0}/${p.ip(t)}`);
+          ipShared[t] = 1;
+          ipShared[j] = 1;
+        }
+        i = (i + 1) & ipMask;
+      }
+    }
+  }
+  return { slot: ipSlot, shared: ipShared, sharedIps, index: ipIndex, mask: ipMask, ip6Owners };
+}
+
 export class DirectoryBase {
   readonly count: number;
   /** Slot is an entry of the directory (not overridden by a later duplicate key). */
@@ -91,17 +165,10 @@ export class DirectoryBase {
   vnis = new Set<number>();
   /** NVE index -> this NVE. */
   nveIsMe: Uint8Array;
-  /** For IP index j: its entry's slot; and whether other claiming entries share the IP. */
-  ipSlot: Int32Array;
-  ipShared: Uint8Array;
-  /** "vni/ip" of IPs claimed by more than one entry (resolved by NveState's rule). */
-  sharedIps: string[] = [];
   private index: Int32Array;
   private mask: number;
-  private ipIndex: Int32Array;
-  private ipMask: number;
-  /** IPv6 claims: "vni/ip" -> IP indexes (few). */
-  private ip6Owners = new Map<string, number[]>();
+  /** The IP claims, built when first needed (see `ips`). */
+  private ipClaims: IpClaims | undefined;
   private readonly w = new Int32Array(PACKED_KEY_WORDS);
 
   constructor(
@@ -119,14 +186,9 @@ export class DirectoryBase {
       this.anchored = prev.anchored;
       this.vnis = prev.vnis;
       this.nveIsMe = prev.nveIsMe;
-      this.ipSlot = prev.ipSlot;
-      this.ipShared = prev.ipShared;
-      this.sharedIps = prev.sharedIps;
       this.index = prev.index;
       this.mask = prev.mask;
-      this.ipIndex = prev.ipIndex;
-      this.ipMask = prev.ipMask;
-      this.ip6Owners = prev.ip6Owners;
+      this.ipClaims = prev.ips;
       return;
     }
     this.count = n;
@@ -187,62 +249,30 @@ export class DirectoryBase {
       if (state[s] !== STATE_WITHDRAWN && isMe[nve[s]!]) this.here.push(s);
       if (extras && p.extras.get(s)?.anchors.length) this.anchored.push(s);
     }
-    // IPs of the claiming entries
-    const nIps = p.ipStart[n]!;
-    this.ipSlot = new Int32Array(nIps);
-    this.ipShared = new Uint8Array(nIps);
-    const ipCells = cellsFor(nIps);
-    // cells of two words, as the key index: the (vni, IPv4) hash and the IP's index
-    const ipIndex = new Int32Array(ipCells * 2).fill(EMPTY);
-    const ipMask = ipCells - 1;
-    this.ipIndex = ipIndex;
-    this.ipMask = ipMask;
-    const ipSlot = this.ipSlot;
-    const ipShared = this.ipShared;
-    const ip4 = p.ip4;
-    const ipStart = p.ipStart;
-    const any6 = p.ip6.size > 0;
-    for (let s = 0; s < n; s++) {
-      if (!elsewhere[s]) continue;
-      const vni = keys[s * 3]!;
-      for (let j = ipStart[s]!; j < ipStart[s + 1]!; j++) {
-        ipSlot[j] = s;
-        if (any6 && p.ip6.has(j)) {
-          const id = `${vni >>> 0}/${p.ip6.get(j)!}`;
-          const owners = this.ip6Owners.get(id);
-          if (owners) {
-            if (owners.length === 1) this.sharedIps.push(id);
-            for (const o of owners) this.ipShared[o] = 1;
-            this.ipShared[j] = 1;
-            owners.push(j);
-          } else this.ip6Owners.set(id, [j]);
-          continue;
-        }
-        const ip = ip4[j]!;
-        const h = mix(vni, ip, 0x5bd1e995) | 0;
-        let i = h & ipMask;
-        for (;;) {
-          const t = ipIndex[i * 2 + 1]!;
-          if (t === EMPTY) {
-            ipIndex[i * 2] = h;
-            ipIndex[i * 2 + 1] = j;
-            break;
-          }
-          if (
-            ipIndex[i * 2] === h &&
-            ip4[t] === ip &&
-            keys[ipSlot[t]! * 3] === vni &&
-            !(any6 && p.ip6.has(t))
-          ) {
-            // shared: chain the claims through the probe sequence (each j its own cell)
-            if (!ipShared[t]) this.sharedIps.push(`${vni >>> 0}/${p.ip(t)}`);
-            ipShared[t] = 1;
-            ipShared[j] = 1;
-          }
-          i = (i + 1) & ipMask;
-        }
-      }
-    }
+  }
+
+  /**
+   * The IP claims of the entries forwarded elsewhere: built on first use, not with the base. A
+   * cold resync hands the FDB rows (which need only the key index) to the batch writer first and
+   * builds these while the kernel writes them (the neighbour rows are the first to need them).
+   */
+  get ips(): IpClaims {
+    return (this.ipClaims ??= buildIpClaims(this.p, this.elsewhere));
+  }
+
+  /** For IP index j: its entry's slot (valid for the IPs of entries forwarded elsewhere). */
+  get ipSlot(): Int32Array {
+    return this.ips.slot;
+  }
+
+  /** For IP index j: other claiming entries share the IP. */
+  get ipShared(): Uint8Array {
+    return this.ips.shared;
+  }
+
+  /** "vni/ip" of IPs claimed by more than one entry (resolved by NveState's rule). */
+  get sharedIps(): string[] {
+    return this.ips.sharedIps;
   }
 
   /** The slot of (vni, mac) key words, or -1. */
@@ -291,22 +321,23 @@ export class DirectoryBase {
     const vni = Number(ipId.slice(0, slash));
     const ip = ipId.slice(slash + 1);
     const v4 = ipv4Number(ip);
-    if (v4 === null) return this.ip6Owners.get(ipId) ?? [];
+    if (v4 === null) return this.ips.ip6Owners.get(ipId) ?? [];
+    const c = this.ips;
     const p = this.p;
     const out: number[] = [];
     const h = mix(vni, v4, 0x5bd1e995) | 0;
-    let i = h & this.ipMask;
+    let i = h & c.mask;
     for (;;) {
-      const t = this.ipIndex[i * 2 + 1]!;
+      const t = c.index[i * 2 + 1]!;
       if (t === EMPTY) break;
       if (
-        this.ipIndex[i * 2] === h &&
+        c.index[i * 2] === h &&
         p.ip4[t] === v4 &&
-        p.keys[this.ipSlot[t]! * 3] === vni &&
+        p.keys[c.slot[t]! * 3] === vni &&
         !p.ip6.has(t)
       )
         out.push(t);
-      i = (i + 1) & this.ipMask;
+      i = (i + 1) & c.mask;
     }
     return out.sort((a, b) => a - b);
   }

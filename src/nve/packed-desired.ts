@@ -3,7 +3,7 @@
 // million entries encodes each once, with no object per row. What is not the base's alone (local,
 // moved, changed or touched since the snapshot, lingering, shared IPs) comes from NveState's
 // overlay rows (overlayFdb/overlayNeigh) and is appended by the caller.
-import type { PackedRows } from './byte-sync.ts';
+import { HAND_OVER_ROWS, type PackedRows } from './byte-sync.ts';
 import { FDB_RARP_IP4_OFF } from '../dataplane/codecs.ts';
 import { encodeIpKey, encodeIpv4KeyNum } from './fast-encode.ts';
 import type { NveState } from './nve-state.ts';
@@ -14,13 +14,18 @@ const KEY_WORDS = 3;
 // (Rows are written into fresh, zero-filled buffers: padding is not written again, and bytes are
 // copied by hand rather than through a view per row.)
 
+/** Rows between calls of an `emitted` callback (the batch writer's hand-over size). */
+const EMITTED_EVERY = HAND_OVER_ROWS;
+
 /** Remote FDB rows: key from the base, value encoded once per NVE by `encodeRemote`, and the
- * entry's first IPv4 (what a RARP request for the MAC is answered with) written into it. */
+ * entry's first IPv4 (what a RARP request for the MAC is answered with) written into it.
+ * `emitted` is called every EMITTED_EVERY rows (a cold resync hands them over as they come). */
 export function emitFdb(
   s: NveState,
   rows: PackedRows,
   encodeRemote: (v: FdbEntry, b: Buffer, o: number) => void,
   vs: number,
+  emitted?: () => void,
 ): void {
   const d = s.directory;
   const b = d.base;
@@ -41,8 +46,12 @@ export function emitFdb(
   const rb = rows.values;
   const ip4 = p.ip4;
   const any6 = p.ip6.size > 0;
+  const elsewhere = b.elsewhere;
+  const flags = d.flags;
   for (let i = 0; i < b.count; i++) {
-    if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(keys[i * 3]!)) continue;
+    if (!elsewhere[i] || flags[i] !== 0 || !l2(keys[i * 3]!)) continue;
+    // (rows before this one are complete: whole batches of them can go)
+    if (emitted && rows.n % EMITTED_EVERY === 0) emitted();
     const r = rows.n++;
     const ko = r * KEY_WORDS;
     const ki = i * KEY_WORDS;
@@ -65,8 +74,15 @@ export function emitFdb(
   }
 }
 
-/** Neighbour rows: each IP of an untouched entry that it alone claims -> its MAC. */
-export function emitNeigh(s: NveState, rows: PackedRows, ks: number, vs: number): void {
+/** Neighbour rows: each IP of an untouched entry that it alone claims -> its MAC (`emitted`: as
+ * for emitFdb). */
+export function emitNeigh(
+  s: NveState,
+  rows: PackedRows,
+  ks: number,
+  vs: number,
+  emitted?: () => void,
+): void {
   const d = s.directory;
   const b = d.base;
   if (!b) return;
@@ -75,11 +91,17 @@ export function emitNeigh(s: NveState, rows: PackedRows, ks: number, vs: number)
   rows.reserve(rows.n + p.ipStart[b.count]!);
   const kb = p.keyBytes;
   const any6 = p.ip6.size > 0;
+  const elsewhere = b.elsewhere;
+  const flags = d.flags;
+  const overlaid = s.ipOverlaid;
+  // (the base's IP claims are built here when nothing needed them before: a cold start)
+  const shared = b.ipShared;
   for (let i = 0; i < b.count; i++) {
     const vni = p.keys[i * 3]!;
-    if (!b.elsewhere[i] || d.flags[i] !== 0 || !l2(vni)) continue;
+    if (!elsewhere[i] || flags[i] !== 0 || !l2(vni)) continue;
     for (let j = p.ipStart[i]!; j < p.ipStart[i + 1]!; j++) {
-      if (s.ipOverlaid[j] || b.ipShared[j]) continue;
+      if (overlaid[j] || shared[j]) continue;
+      if (emitted && rows.n % EMITTED_EVERY === 0) emitted();
       const r = rows.add();
       const six = any6 ? p.ip6.get(j) : undefined;
       if (six === undefined) encodeIpv4KeyNum(vni, p.ip4[j]!, rows.keys, r * ks, true);

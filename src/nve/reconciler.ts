@@ -195,25 +195,25 @@ export class Reconciler {
     const prefixRoutes = this.prefixRoutes?.resync(s.l3.prefixRoutes(s));
     const routedVnis = this.syncRoutedVnis();
     // Over BPF maps the directory's untouched entries are encoded straight from its columns.
-    // Batches into empty maps (a cold start) are shared with the worker thread, about evenly
-    // (the kernel's inserts cost the same per entry in each map): it writes the FDB (whose
-    // entries carry the RARP address too) while this thread writes the neighbour map.
+    // Batches into empty maps (a cold start) go to the worker thread as they are encoded: it
+    // writes the FDB while this thread encodes the neighbour rows, then both share the rest.
     const enc = this.fdb.valueEncoder;
     const writer = this.batchWriter();
     const fdb = this.fdb.resyncPacked(
-      (rows, _ks, vs) => enc && emitFdb(s, rows, enc, vs),
+      (rows, _ks, vs, emitted) => enc && emitFdb(s, rows, enc, vs, emitted),
       l2(s.overlayFdb()),
       () => l2(s.allFdb()),
       hint,
       readBack,
-      writer && { writer, share: 1 },
+      writer && { writer },
     );
     const neigh = this.neigh.resyncPacked(
-      (rows, ks, vs) => emitNeigh(s, rows, ks, vs),
+      (rows, ks, vs, emitted) => emitNeigh(s, rows, ks, vs, emitted),
       l2(s.overlayNeigh()),
       () => l2(s.allNeigh()),
       hint,
       readBack,
+      writer && { writer },
     );
     writer?.wait();
     const flood = this.flood.resync(s.allFlood());

@@ -125,7 +125,7 @@ export class TableSync<K, V> {
    * without a byte view takes `all()`, the same rows as objects.
    */
   resyncPacked(
-    emit: (rows: PackedRows, keySize: number, valueSize: number) => void,
+    emit: (rows: PackedRows, keySize: number, valueSize: number, emitted?: () => void) => void,
     extra: Iterable<readonly [K, V, string?]>,
     all: () => Iterable<readonly [K, V, string?]>,
     sizeHint = 0,
@@ -134,9 +134,12 @@ export class TableSync<K, V> {
   ): SyncCounts {
     if (!this.bytes) return this.resync(all(), sizeHint, readBack);
     const rows = this.bytes.rows(sizeHint, offload !== undefined);
-    emit(rows, this.table.raw!.map.keySize, this.table.raw!.map.valueBytes);
+    // Into an empty map, the worker starts writing the first rows while the rest are encoded.
+    const hand = this.bytes.coldHandOver(offload, readBack);
+    const map = this.table.raw!.map;
+    emit(rows, map.keySize, map.valueBytes, hand && (() => hand.flush(rows)));
     this.bytes.encode(extra, rows);
-    return this.bytes.resyncRows(rows, readBack, offload);
+    return this.bytes.resyncRows(rows, readBack, offload, hand);
   }
 
   /** A table over a real BPF map (one a worker thread can write by its fd). */
