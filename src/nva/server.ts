@@ -18,7 +18,7 @@ import {
   type NveCall,
   type SessionHost,
 } from './session.ts';
-import type { Change, DirectoryStore } from './store.ts';
+import type { AckRecord, Change, DirectoryStore } from './store.ts';
 import { ENCODED, encodeRun } from './wire.ts';
 
 export interface NvaServerOptions extends DirectoryOptions {
@@ -45,6 +45,8 @@ export function preciseNow(): number {
  * steady stream of registrations, a round of Change messages at least this often.
  */
 export const DEFAULT_FANOUT_HOLD_MAX_MS = 5;
+/** NVE acks are handed to the store (Status, other replicas) in batches this often. */
+const ACK_RECORD_MS = 100;
 /** How often pending convergence records are checked for expiry. */
 const CONVERGENCE_SWEEP_MS = 5_000;
 /** A hint is checked this long after it expires (clocks of replicas differ a little). */
@@ -82,6 +84,11 @@ export class NvaServer implements SessionHost {
   private holdingSince = 0;
   private holdTimer: NodeJS.Timeout | undefined;
   private releasing = false;
+  /** Sessions with something to write, flushed together in one event-loop task. */
+  private flushQueue: NveSession[] = [];
+  /** Acks not yet handed to the store, by NVE. */
+  private pendingAcks = new Map<string, AckRecord>();
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: NvaServerOptions) {
     this.store = opts.store;
@@ -153,6 +160,7 @@ export class NvaServer implements SessionHost {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     clearTimeout(this.holdTimer);
+    this.recordPendingAcks();
     for (const t of this.hintTimers.values()) clearTimeout(t);
     this.hintTimers.clear();
     this.unsubscribe();
@@ -187,6 +195,7 @@ export class NvaServer implements SessionHost {
   }
 
   detach(s: NveSession): void {
+    this.recordPendingAcks(); // its last ack is in the store when Status lists it as gone
     if (this.sessions.get(s.nveId) === s) {
       this.sessions.delete(s.nveId);
       this.tracker.forget(s.nveId);
@@ -243,6 +252,34 @@ export class NvaServer implements SessionHost {
     );
     timer.unref();
     this.hintTimers.set(key, timer);
+  }
+
+  scheduleFlush(s: NveSession): void {
+    // One task for the whole fan-out of a commit (a hundred sessions: one, not a hundred).
+    if (this.flushQueue.push(s) > 1) return;
+    setImmediate(() => {
+      const queue = this.flushQueue;
+      this.flushQueue = [];
+      for (const q of queue) q.flush();
+    });
+  }
+
+  recordAck(nveId: string, revision: number): void {
+    this.pendingAcks.set(nveId, { nveId, revision, at: Date.now() });
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => this.recordPendingAcks(), ACK_RECORD_MS);
+    this.ackTimer.unref();
+  }
+
+  private recordPendingAcks(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.pendingAcks.size === 0) return;
+    const acks = [...this.pendingAcks.values()];
+    this.pendingAcks = new Map();
+    this.store.recordAcks(acks).catch((err: unknown) => {
+      this.log.warn({ err }, 'could not record acks');
+    });
   }
 
   requestStarted(): void {

@@ -63,6 +63,10 @@ export interface SessionHost {
   changeMessage(run: readonly Change[]): object | null;
   /** Digest of the directory's entries of a VNI and the last revision that touched it. */
   vniState(vni: number): Promise<{ digest: string; lastRevision: number }>;
+  /** Run `s.flush()` soon: one event-loop task flushes every session that asked (not one each). */
+  scheduleFlush(s: NveSession): void;
+  /** An NVE acked `revision`: recorded in the store in batches. */
+  recordAck(nveId: string, revision: number): void;
   /** A registration or withdrawal from some NVE is being decided and stored (answered: done). */
   requestStarted(): void;
   requestDone(): void;
@@ -133,7 +137,12 @@ export class NveSession {
     );
     call.on('data', (raw: unknown) => {
       // Once live, messages are dispatched at once (ordered per MAC); before that, in order.
-      if (this.phase === 'live' && this.inboxPending === 0) return this.dispatch(raw);
+      if (this.phase === 'live' && this.inboxPending === 0) {
+        this.dispatch(raw)?.catch((err: unknown) => {
+          this.log.error({ err, nveId: this.nveId }, 'NVE message handling failed');
+        });
+        return;
+      }
       this.inboxPending += 1;
       this.inbox = this.inbox
         .then(() => this.dispatch(raw))
@@ -183,10 +192,7 @@ export class NveSession {
     if (this.flushScheduled || this.blocked || this.snapshotting || this.phase !== 'live') return;
     if (this.fanoutHeld || this.waitingForAck()) return;
     this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      void this.flush();
-    });
+    this.host.scheduleFlush(this);
   }
 
   /**
@@ -217,7 +223,9 @@ export class NveSession {
     this.scheduleFlush();
   }
 
-  private async flush(): Promise<void> {
+  /** Write what waits (the server calls this once scheduleFlush asked for it). */
+  flush(): void {
+    this.flushScheduled = false;
     if (this.phase !== 'live' || this.blocked || this.snapshotting) return;
     // Asked here, not when the change came: by now the registration that caused it is answered,
     // so a lone move is not held for itself.
@@ -230,6 +238,15 @@ export class NveSession {
       this.fanoutHeld = true;
       return;
     }
+    if (this.l3Stale || this.needSnapshot || this.queue.some((c) => c.vnConfig)) {
+      void this.flushSnapshot();
+      return;
+    }
+    this.writeQueue();
+  }
+
+  /** A routing change or a dropped backlog: a snapshot (or an L3 refresh) before anything else. */
+  private async flushSnapshot(): Promise<void> {
     if (this.l3Stale || this.queue.some((c) => c.vnConfig)) {
       this.l3Stale = false;
       this.snapshotting = true; // no other flush meanwhile
@@ -246,6 +263,11 @@ export class NveSession {
       await this.sendSnapshot('slow_peer');
       return;
     }
+    this.writeQueue();
+  }
+
+  /** The queued changes as Change messages, a run of one VNI each (and hints to their NVEs). */
+  private writeQueue(): void {
     const changes = this.queue;
     this.queue = [];
     let i = 0;
@@ -256,13 +278,14 @@ export class NveSession {
           this.write(hintToWire(c.hint, this.host.nveAddr(c.hint.toNve) ?? ''));
         }
       }
-      const relevant = run.filter((c) => c.revision > this.sentRevision);
+      // (revisions only grow: a run whose first change is new is new as a whole)
+      const relevant =
+        (run[0] as Change).revision > this.sentRevision
+          ? run
+          : run.filter((c) => c.revision > this.sentRevision);
       const last = relevant[relevant.length - 1];
       if (!last) continue;
-      const msg =
-        relevant.length === run.length
-          ? this.host.changeMessage(run)
-          : this.host.changeMessage(relevant);
+      const msg = this.host.changeMessage(relevant);
       this.sentRevision = last.revision;
       if (msg && !this.write(msg)) {
         // The transport buffer is full: keep the rest for when it drains.
@@ -353,8 +376,11 @@ export class NveSession {
     return { vni, nveId: this.nveId, nveAddr: this.nveAddr };
   }
 
-  /** Validate one message and route it; returns once hellos are done (others run on). */
-  private async dispatch(raw: unknown): Promise<void> {
+  /**
+   * Validate one message and route it; returns once hellos are done (others run on). Not an
+   * async function: an ack (one per Change per NVE) is handled without a promise.
+   */
+  private dispatch(raw: unknown): Promise<void> | void {
     if (this.phase === 'closed') return;
     const parsed = parseNveMessage(raw);
     if (!parsed.ok) {
@@ -374,7 +400,7 @@ export class NveSession {
       this.perMac(m.register.vni, m.register.mac, () => this.onRegister(m.register));
     else if ('withdraw' in m)
       this.perMac(m.withdraw.vni, m.withdraw.mac, () => this.onWithdraw(m.withdraw));
-    else if ('ack' in m) await this.onAck(m.ack);
+    else if ('ack' in m) return this.onAck(m.ack);
     else if ('releaseAnchor' in m)
       this.perMac(m.releaseAnchor.vni, m.releaseAnchor.mac, () =>
         this.onReleaseAnchor(m.releaseAnchor),
@@ -559,7 +585,7 @@ export class NveSession {
     this.reject(requestId, res.code, res.reason);
   }
 
-  private async onAck(a: Ack): Promise<void> {
+  private onAck(a: Ack): Promise<void> | void {
     this.acking = true;
     if (a.revision > this.sentRevision) {
       this.host.metrics.refused.inc({ reason: 'ack_ahead' });
@@ -572,17 +598,20 @@ export class NveSession {
     }
     if (a.revision > this.ackedRevision) {
       this.ackedRevision = a.revision;
-      // Ack clocking: what waited for this ack goes now.
-      let acked = 0;
-      while (acked < this.unacked.length && (this.unacked[acked] as number) <= a.revision) acked++;
-      if (acked > 0) this.unacked.splice(0, acked);
+      // Ack clocking: what waited for this ack goes now. (shift: one or two, no array made)
+      while (this.unacked.length > 0 && (this.unacked[0] as number) <= a.revision) {
+        this.unacked.shift();
+      }
       if (this.queue.length > 0) this.scheduleFlush();
       this.host.tracker.ack(this.nveId, a.revision);
       // Shared with other replicas and shown by Status after the NVE disconnects.
-      this.host.directory.store
-        .recordAcks([{ nveId: this.nveId, revision: a.revision, at: Date.now() }])
-        .catch((err: unknown) => this.log.warn({ err }, 'could not record an ack'));
+      this.host.recordAck(this.nveId, a.revision);
     }
+    if (a.digests.length > 0) return this.checkDigests(a);
+  }
+
+  /** Compare the NVE's digests with the directory's: a VNI that differs is sent again. */
+  private async checkDigests(a: Ack): Promise<void> {
     for (const d of a.digests) {
       if (!this.vnis.has(d.vni)) continue;
       const state = await this.host.vniState(d.vni);
