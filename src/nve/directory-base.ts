@@ -34,6 +34,46 @@ function cellsFor(n: number): number {
   return cells;
 }
 
+/** Cells per region of an index that the inserts visit in turn (2^15 cells: 256 KB). */
+const REGION_CELL_BITS = 15;
+
+/**
+ * Items (`item[k]`, or k itself when `item` is null) with their hashes, reordered by the region
+ * of the index where their probing starts, in their own order within a region (a stable
+ * counting sort), as two arrays read in order: a million inserts then stay within a cache-sized
+ * region of the index at a time instead of missing the cache at random. A small index keeps the
+ * items' order.
+ */
+function byRegion(
+  hashes: Int32Array,
+  item: Int32Array | null,
+  n: number,
+  cells: number,
+): { hash: Int32Array; item: Int32Array } {
+  const outHash = new Int32Array(n);
+  const outItem = new Int32Array(n);
+  const bits = Math.log2(cells) - REGION_CELL_BITS;
+  if (bits <= 0) {
+    for (let k = 0; k < n; k++) {
+      outHash[k] = hashes[k]!;
+      outItem[k] = item ? item[k]! : k;
+    }
+    return { hash: outHash, item: outItem };
+  }
+  const shift = REGION_CELL_BITS;
+  const mask = cells - 1;
+  const at = new Int32Array((1 << bits) + 1);
+  for (let k = 0; k < n; k++) at[((hashes[k]! & mask) >>> shift) + 1]!++;
+  for (let r = 1; r < at.length; r++) at[r]! += at[r - 1]!;
+  for (let k = 0; k < n; k++) {
+    const h = hashes[k]!;
+    const o = at[(h & mask) >>> shift]!++;
+    outHash[o] = h;
+    outItem[o] = item ? item[k]! : k;
+  }
+  return { hash: outHash, item: outItem };
+}
+
 /** The key words of "vni/mac" (a MAC id), or null when it is not one in canonical form. */
 export function macIdWords(id: string, out: Int32Array): boolean {
   const slash = id.indexOf('/');
@@ -108,6 +148,10 @@ function buildIpClaims(p: PackedEntries, elsewhere: Uint8Array): IpClaims {
   const ip4 = p.ip4;
   const ipStart = p.ipStart;
   const any6 = p.ip6.size > 0;
+  // The IPv4 claims (IP index and hash), then indexed in region order (see regionOrder).
+  const claim = new Int32Array(nIps);
+  const hashes = new Int32Array(nIps);
+  let m = 0;
   for (let s = 0; s < n; s++) {
     if (!elsewhere[s]) continue;
     const vni = keys[s * 3]!;
@@ -124,29 +168,38 @@ function buildIpClaims(p: PackedEntries, elsewhere: Uint8Array): IpClaims {
         } else ip6Owners.set(id, [j]);
         continue;
       }
-      const ip = ip4[j]!;
-      const h = mix(vni, ip, 0x5bd1e995) | 0;
-      let i = h & ipMask;
-      for (;;) {
-        const t = ipIndex[i * 2 + 1]!;
-        if (t === EMPTY) {
-          ipIndex[i * 2] = h;
-          ipIndex[i * 2 + 1] = j;
-          break;
-        }
-        if (
-          ipIndex[i * 2] === h &&
-          ip4[t] === ip &&
-          keys[ipSlot[t]! * 3] === vni &&
-          !(any6 && p.ip6.has(t))
-        ) {
-          // shared: chain the claims through the probe sequence (each j its own cell)
-          if (!ipShared[t]) sharedIps.push(`${vni >>> 0}/${p.ip(t)}`);
-          ipShared[t] = 1;
-          ipShared[j] = 1;
-        }
-        i = (i + 1) & ipMask;
+      claim[m] = j;
+      hashes[m++] = mix(vni, ip4[j]!, 0x5bd1e995) | 0;
+    }
+  }
+  const sorted = byRegion(hashes, claim, m, ipCells);
+  const sortedHash = sorted.hash;
+  const sortedIp = sorted.item;
+  for (let k = 0; k < m; k++) {
+    const j = sortedIp[k]!;
+    const h = sortedHash[k]!;
+    let i = h & ipMask;
+    for (;;) {
+      const t = ipIndex[i * 2 + 1]!;
+      if (t === EMPTY) {
+        ipIndex[i * 2] = h;
+        ipIndex[i * 2 + 1] = j;
+        break;
       }
+      // (the addresses are read only when the hashes match)
+      if (
+        ipIndex[i * 2] === h &&
+        ip4[t] === ip4[j] &&
+        keys[ipSlot[t]! * 3] === keys[ipSlot[j]! * 3] &&
+        !(any6 && p.ip6.has(t))
+      ) {
+        const vni = keys[ipSlot[j]! * 3]!;
+        // shared: chain the claims through the probe sequence (each j its own cell)
+        if (!ipShared[t]) sharedIps.push(`${vni >>> 0}/${p.ip(t)}`);
+        ipShared[t] = 1;
+        ipShared[j] = 1;
+      }
+      i = (i + 1) & ipMask;
     }
   }
   return { slot: ipSlot, shared: ipShared, sharedIps, index: ipIndex, mask: ipMask, ip6Owners };
@@ -209,12 +262,23 @@ export class DirectoryBase {
     const nve = p.nve;
     const isMe = this.nveIsMe;
     let lastVni = -1;
+    const hashes = new Int32Array(n);
     for (let s = 0; s < n; s++) {
-      const o = s * 3;
-      const a = keys[o]!;
-      const b = keys[o + 1]!;
-      const c = keys[o + 2]!;
-      const h = mix(a, b, c) | 0;
+      const a = keys[s * 3]!;
+      hashes[s] = mix(a, keys[s * 3 + 1]!, keys[s * 3 + 2]!) | 0;
+      present[s] = 1;
+      if (a !== lastVni) this.vnis.add((lastVni = a));
+      if (state[s] === STATE_WITHDRAWN) continue;
+      if (isMe[nve[s]!]) continue;
+      elsewhere[s] = 1;
+    }
+    // (a repeated key's entries share a region, in entry order: the later one still wins)
+    const sorted = byRegion(hashes, null, n, cells);
+    const sortedHash = sorted.hash;
+    const sortedSlot = sorted.item;
+    for (let k = 0; k < n; k++) {
+      const s = sortedSlot[k]!;
+      const h = sortedHash[k]!;
       let i = h & mask;
       for (;;) {
         const t = index[i * 2 + 1]!;
@@ -223,11 +287,12 @@ export class DirectoryBase {
           index[i * 2 + 1] = s;
           break;
         }
+        // (the key words are read only when the hashes match)
         if (
           index[i * 2] === h &&
-          keys[t * 3] === a &&
-          keys[t * 3 + 1] === b &&
-          keys[t * 3 + 2] === c
+          keys[t * 3] === keys[s * 3] &&
+          keys[t * 3 + 1] === keys[s * 3 + 1] &&
+          keys[t * 3 + 2] === keys[s * 3 + 2]
         ) {
           // the same key twice: the later one is the entry (as a Map would keep it)
           present[t] = 0;
@@ -237,11 +302,6 @@ export class DirectoryBase {
         }
         i = (i + 1) & mask;
       }
-      present[s] = 1;
-      if (a !== lastVni) this.vnis.add((lastVni = a));
-      if (state[s] === STATE_WITHDRAWN) continue;
-      if (isMe[nve[s]!]) continue;
-      elsewhere[s] = 1;
     }
     const extras = p.extras.size > 0;
     for (let s = 0; s < n; s++) {

@@ -67,4 +67,36 @@ describe('DirectoryBase', () => {
     expect(other.present).not.toBe(first.present);
     expect(other.findId('100/02:00:00:00:00:02')).toBe(1);
   });
+
+  it('a base large enough to be indexed region by region agrees with a Map', () => {
+    // 40,000 entries (index of 2^17 cells: 4 regions), every 997th MAC repeated later with
+    // another IP, every 1,009th IP claimed by two MACs
+    const n = 40_000;
+    const mac = (i: number) =>
+      `02:00:00:${[i >>> 16, i >>> 8, i].map((x) => (x & 0xff).toString(16).padStart(2, '0')).join(':')}`;
+    const ip = (i: number) => `10.${(i >>> 16) & 0xff}.${(i >>> 8) & 0xff}.${i & 0xff}`;
+    const list: DirEntry[] = [];
+    for (let i = 0; i < n; i++) list.push(e(mac(i), [ip(i % 1009 === 0 ? i + 1 : i)]));
+    for (let i = 0; i < n; i += 997) list.push(e(mac(i), [ip(n + i)]));
+    const big = new DirectoryBase(packEntries(list), ME);
+    const last = new Map<string, number>();
+    list.forEach((x, s) => last.set(`100/${x.mac}`, s));
+    const claims = new Map<string, number[]>();
+    for (const s of last.values()) {
+      const id = `100/${list[s]!.ips[0]!.ip}`;
+      claims.set(
+        id,
+        [...(claims.get(id) ?? []), s].sort((a, b) => a - b),
+      );
+    }
+    for (let s = 0; s < list.length; s++) {
+      const id = `100/${list[s]!.mac}`;
+      expect(big.findId(id)).toBe(last.get(id));
+      expect(big.present[s]).toBe(last.get(id) === s ? 1 : 0);
+    }
+    for (const [id, slots] of claims)
+      expect(big.claimants(id).map((j) => big.ipSlot[j])).toEqual(slots);
+    const shared = [...claims].filter(([, v]) => v.length > 1).map(([k]) => k);
+    expect([...big.sharedIps].sort()).toEqual(shared.sort());
+  });
 });
