@@ -175,12 +175,15 @@ export class NvaClient {
     this.ackPending = Math.max(this.ackPending, revision);
     if (this.ackScheduled) return;
     this.ackScheduled = true;
-    setImmediate(() => {
-      this.ackScheduled = false;
-      this.chain = this.chain.then(() => {
-        if (this.ackPending > 0) this.ack(this.ackPending);
-        this.ackPending = 0;
-      });
+    scheduleAutoAck(this);
+  }
+
+  /** The turn is over (scheduleAutoAck): ack, after the handlers queued meanwhile. */
+  sendAutoAck(): void {
+    this.ackScheduled = false;
+    this.chain = this.chain.then(() => {
+      if (this.ackPending > 0) this.ack(this.ackPending);
+      this.ackPending = 0;
     });
   }
 
@@ -326,6 +329,21 @@ export class NvaClient {
     if (result instanceof Error) p.reject(result);
     else p.resolve(result);
   }
+}
+
+/**
+ * Clients with an automatic ack to send at the end of this turn: one task for all of them, not one
+ * each (the simulated NVEs of bench:nva share a process, and each gets a Change per move).
+ */
+let autoAcks: NvaClient[] = [];
+
+function scheduleAutoAck(c: NvaClient): void {
+  if (autoAcks.push(c) > 1) return;
+  setImmediate(() => {
+    const due = autoAcks;
+    autoAcks = [];
+    for (const d of due) d.sendAutoAck();
+  });
 }
 
 const fastClients = new Map<boolean, grpc.ServiceClientConstructor>();
