@@ -17,9 +17,10 @@ export interface Offload {
 /**
  * Rows per batch handed to the worker: the kernel starts on the first ones while the rest are
  * encoded, and the two threads share the last batches finely enough to end close together
- * (65,536 rows: ~30 ms of the kernel's inserts).
+ * (16,384 rows: ~7 ms of the kernel's inserts; a thread descheduled in its batch keeps the other
+ * waiting that long at most).
  */
-export const HAND_OVER_ROWS = 65_536;
+export const HAND_OVER_ROWS = 16_384;
 
 /** Hands the rows of a resync into an empty map to the batch writer as they are encoded. */
 export class RowHandOver {
