@@ -86,8 +86,8 @@ export class NvaServer implements SessionHost {
   private releasing = false;
   /** Sessions with something to write, flushed together in one event-loop task. */
   private flushQueue: NveSession[] = [];
-  /** Acks not yet handed to the store, by NVE. */
-  private pendingAcks = new Map<string, AckRecord>();
+  /** Acks not yet handed to the store: revision by NVE (stamped with the time they are handed). */
+  private pendingAcks = new Map<string, number>();
   private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: NvaServerOptions) {
@@ -265,7 +265,7 @@ export class NvaServer implements SessionHost {
   }
 
   recordAck(nveId: string, revision: number): void {
-    this.pendingAcks.set(nveId, { nveId, revision, at: Date.now() });
+    this.pendingAcks.set(nveId, revision);
     if (this.ackTimer) return;
     this.ackTimer = setTimeout(() => this.recordPendingAcks(), ACK_RECORD_MS);
     this.ackTimer.unref();
@@ -275,7 +275,9 @@ export class NvaServer implements SessionHost {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     if (this.pendingAcks.size === 0) return;
-    const acks = [...this.pendingAcks.values()];
+    const at = Date.now();
+    const acks: AckRecord[] = [];
+    for (const [nveId, revision] of this.pendingAcks) acks.push({ nveId, revision, at });
     this.pendingAcks = new Map();
     this.store.recordAcks(acks).catch((err: unknown) => {
       this.log.warn({ err }, 'could not record acks');
