@@ -10,7 +10,8 @@
 // Both lose what is sent while the VM is between hosts; "lost" below counts the datagrams sent
 // after the VM announced itself at the new NVE (until the next move) that never arrived.
 // Convergence (roam): from the announce until every NVE's map holds the new place, read from the
-// pinned maps about every ms. Resync: an agent receiving a snapshot of N directory entries and
+// pinned maps every 0.5 ms by a watcher thread (src/lab/mobility-convergence.ts), so this
+// script's own blocking calls during a move do not delay the instant recorded. Resync: an agent receiving a snapshot of N directory entries and
 // writing them (an FDB entry, which carries the RARP address, and a neighbour entry each) into
 // freshly loaded, empty BPF maps, mark and sweep (src/nve/resync-bench.ts).
 import { writeFileSync } from 'node:fs';
@@ -111,7 +112,7 @@ async function benchRoam(): Promise<
       const to = destination(k);
       const from = b.nve;
       const ret0 = lab.count(from, 'retunnel');
-      const watch = watchConvergence(lab, b, to);
+      const watch = await watchConvergence(lab, b, to);
       const m = await lab.move('b', to, { announce: 'garp', hint: true });
       await lab.waitMoved(b, to);
       const at = await watch.done;

@@ -93,7 +93,7 @@ async function runDemo(f: DemoFlags): Promise<void> {
         `moving b ${l.nveId(from)} -> ${l.nveId(to)}: orchestrator hint, TSI re-plugged, ` +
           `b announces itself by ${kind.toUpperCase()}`,
       );
-      const watch = watchConvergence(l, b, to);
+      const watch = await watchConvergence(l, b, to);
       if (slowPeer !== undefined) l.agents[slowPeer]?.child.kill('SIGSTOP');
       let m;
       try {
