@@ -21,7 +21,7 @@ import { installKernelVtep, type KernelVtep } from '../src/lab/kernel-vtep.ts';
 import { watchConvergence } from '../src/lab/mobility-convergence.ts';
 import { LAB_VNI, MobilityLab } from '../src/lab/mobility-lab.ts';
 import { cleanupOnSignals, setRunPrefix } from '../src/lab/netns.ts';
-import { buildTopology, type Topology } from '../src/lab/topology.ts';
+import { buildTopology, type Topology, type VmNode } from '../src/lab/topology.ts';
 import {
   analyzeStream,
   preciseNowMs,
@@ -59,6 +59,7 @@ for (const [name, v] of [
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round1 = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
 function quantile(xs: number[], q: number): number {
@@ -77,6 +78,44 @@ function lostPerMove(
   return announces.map((a, i) => analyzeStream(sent, got, a, detaches[i + 1]).lostAfter);
 }
 
+interface LossDetail {
+  move: number;
+  gaps: Array<{
+    count: number;
+    after_announce_ms: number | null;
+    before_next_detach_ms: number | null;
+  }>;
+}
+
+/**
+ * Where the datagrams lost after an announce were sent: for each move that lost some, each gap
+ * (a run of lost sequence numbers) with its send time after the announce and before the next
+ * move's detach (ms). A gap just before the next detach is datagrams still queued in the kernel
+ * when that move deleted the TSI; one soon after the announce is the move itself.
+ */
+function lossDetail(
+  sent: SenderReport,
+  got: ReceiverReport,
+  announces: number[],
+  detaches: number[],
+): LossDetail[] {
+  const out: LossDetail[] = [];
+  for (const [i, a] of announces.entries()) {
+    const next = detaches[i + 1] ?? Number.POSITIVE_INFINITY;
+    const r = analyzeStream(sent, got, a, next);
+    if (r.lostAfter === 0) continue;
+    const gaps = r.gaps
+      .filter((g) => g.sentAtMs >= a - 1 && g.sentAtMs < next)
+      .map((g) => ({
+        count: g.count,
+        after_announce_ms: round1(g.sentAtMs - a),
+        before_next_detach_ms: Number.isFinite(next) ? round1(next - g.sentAtMs) : null,
+      }));
+    out.push({ move: i + 1, gaps });
+  }
+  return out;
+}
+
 /** Destinations of the moves: the VM goes NVE2 -> NVE3 -> NVE2 -> ... */
 const destination = (k: number) => (k % 2 === 0 ? 2 : 1);
 
@@ -87,8 +126,50 @@ interface SideResult {
   receiverDrops: number;
 }
 
+/**
+ * Where one move's time went, split at the instant the registration reached the NVA (its own
+ * convergence record, whole ms): before it, the destination's learning (XDP, ring buffer, agent)
+ * and the registration's way to the NVA; after it, the NVA's decision, commit and fsync, the
+ * fan-out, and the last NVE's agent installing the change (as the watcher saw the maps).
+ */
+interface MoveStages {
+  announceToNvaMs: number;
+  nvaToInstalledMs: number;
+  /** The NVA's own figure: registration -> last NVE's ack. */
+  nvaConvergenceMs: number;
+}
+
+async function moveStages(
+  lab: MobilityLab,
+  vm: VmNode,
+  announcedAt: number,
+  convergenceMs: number,
+): Promise<MoveStages> {
+  const recs = (await lab.detail(vm)).convergence;
+  const last = recs.reduce<(typeof recs)[number] | undefined>(
+    (a, c) => (a === undefined || c.revision > a.revision ? c : a),
+    undefined,
+  );
+  // a record older than this announce is another move's: then nothing to split
+  if (!last || last.registeredAtMs < Math.floor(announcedAt) - 1) {
+    return { announceToNvaMs: NaN, nvaToInstalledMs: NaN, nvaConvergenceMs: NaN };
+  }
+  const announceToNvaMs = Math.max(0, last.registeredAtMs - announcedAt);
+  return {
+    announceToNvaMs,
+    nvaToInstalledMs: Math.max(0, convergenceMs - announceToNvaMs),
+    nvaConvergenceMs: last.durationMs,
+  };
+}
+
 async function benchRoam(): Promise<
-  SideResult & { convergenceMs: number[]; retunneled: number; perNve: number[][] }
+  SideResult & {
+    convergenceMs: number[];
+    retunneled: number;
+    perNve: number[][];
+    stages: MoveStages[];
+    lossDetail: LossDetail[];
+  }
 > {
   const lab = await MobilityLab.start({
     vms: [
@@ -107,6 +188,7 @@ async function benchRoam(): Promise<
     const detaches: number[] = [];
     const convergenceMs: number[] = [];
     const perNve: number[][] = [];
+    const stages: MoveStages[] = [];
     let retunneled = 0;
     for (let k = 0; k < MOVES; k++) {
       const to = destination(k);
@@ -122,6 +204,7 @@ async function benchRoam(): Promise<
       const per = [0, 1, 2].map((i) => Math.max(0, (at.get(i) ?? Number.NaN) - t));
       perNve.push(per);
       convergenceMs.push(Math.max(...per));
+      stages.push(await moveStages(lab, b, t, Math.max(...per)));
       await sleep(SETTLE_MS);
       retunneled += lab.count(from, 'retunnel') - ret0;
       process.stdout.write(`\r  roam: move ${k + 1}/${MOVES}`);
@@ -132,12 +215,14 @@ async function benchRoam(): Promise<
     const got = await rx.stop();
     return {
       lost: lostPerMove(sent, got, announces, detaches),
+      lossDetail: lossDetail(sent, got, announces, detaches),
       sent: sent.sent,
       lostTotal: analyzeStream(sent, got).lost,
       receiverDrops: got.rcvbufErrors ?? 0,
       convergenceMs,
       retunneled,
       perNve,
+      stages,
     };
   } finally {
     await lab.destroy();
@@ -254,6 +339,13 @@ const result = {
   resync_cpu_ms: resync.cpuMs,
   resync_steady_ms: resync.steadyMs,
   roam_convergence_ms_per_nve: roam.perNve,
+  // per move: announce -> registration at the NVA, and from there -> the last NVE's map
+  roam_loss_detail: roam.lossDetail,
+  roam_stage_ms_per_move: roam.stages.map((st) => ({
+    announce_to_nva: round1(st.announceToNvaMs),
+    nva_to_installed: round1(st.nvaToInstalledMs),
+    nva_convergence: round1(st.nvaConvergenceMs),
+  })),
 };
 say('');
 say('                               roam        kernel (FDB script)');
@@ -268,6 +360,12 @@ say(
   `convergence p50 / p99 (ms)     ${`${fmt(result.roam_convergence_ms_p50)} / ${fmt(result.roam_convergence_ms_p99)}`.padEnd(12)}script ${fmt(result.kernel_script_ms_p50)} / ${fmt(result.kernel_script_ms_p99)}`,
 );
 say(`re-tunnelled                   ${result.retunneled}`);
+const slowest = roam.convergenceMs.indexOf(result.roam_convergence_ms_max);
+const st = roam.stages[slowest];
+if (st)
+  say(
+    `slowest move (#${slowest + 1}): ${fmt(result.roam_convergence_ms_max)} ms = announce -> NVA ${fmt(st.announceToNvaMs)} + NVA -> last map ${fmt(st.nvaToInstalledMs)} (registration to last ack, NVA: ${fmt(st.nvaConvergenceMs)})`,
+  );
 say(`resync of ${resync.entries} entries   ${fmt(resync.ms)} ms (cpu ${fmt(resync.cpuMs)} ms)`);
 say(
   `goals: 0 lost once announced (${result.roam_lost === 0 ? 'met' : 'NOT met'}), p99 <= 20 ms (${result.roam_convergence_ms_p99 <= 20 ? 'met' : 'NOT met'}), resync 1M <= 1 s (${RESYNC_N === 1_000_000 ? (resync.ms <= 1000 ? 'met' : 'NOT met') : 'not run at 1M'})`,
