@@ -244,6 +244,7 @@ export class ControlLoop {
     // Against what this agent installed (its shadow): drift behind its back shows in the
     // digests, and a digest mismatch resyncs against the maps read back.
     const r = this.reconciler.resync({ readBack: false });
+    this.moves.report();
     this.obs.reconciled?.(r);
     this.log.info(
       {
@@ -433,6 +434,8 @@ export class ControlLoop {
   /** Write what changed; returns the pass report. */
   apply(): ReconcileReport {
     const r = this.reconciler.apply();
+    // moves are logged with their convergence time once installed
+    this.moves.report();
     const written = [
       r.fdb,
       r.neigh,

@@ -45,6 +45,8 @@ export class MoveTracker {
   private readonly hintTimers = new Map<string, NodeJS.Timeout>();
   private readonly lingerTimers = new Map<string, NodeJS.Timeout>();
   private readonly now: () => number;
+  /** Moves decided and not yet installed (report()). */
+  private decided: Array<{ prev: DirEntry; next: DirEntry; role: MoveEvent['role'] }> = [];
 
   constructor(
     private readonly state: NveState,
@@ -195,19 +197,34 @@ export class MoveTracker {
     this.hintTimers.clear();
   }
 
+  /** A move decided here: reported by report() once the tables say it (its convergence time). */
   private logMove(prev: DirEntry, next: DirEntry, role: MoveEvent['role']): void {
-    const convergenceMs = next.changedAtMs ? Math.max(0, this.now() - next.changedAtMs) : undefined;
-    const ev: MoveEvent = {
-      vni: next.vni,
-      mac: next.mac,
-      fromNve: prev.nveId,
-      toNve: next.nveId,
-      seq: next.seq,
-      role,
-      cold: prev.state === 'withdrawn',
-      convergenceMs,
-    };
-    this.opts.log.info({ ...ev, from: prev.nveId, to: next.nveId }, 'move');
-    this.opts.onMove?.(ev);
+    this.decided.push({ prev, next, role });
+  }
+
+  /**
+   * The tables now hold what the moves decided since the last call: log them, with the time from
+   * the NVA's change to now (installed here, not merely decided). The control loop calls it after
+   * each write pass.
+   */
+  report(): void {
+    if (this.decided.length === 0) return;
+    const decided = this.decided;
+    this.decided = [];
+    const now = this.now();
+    for (const { prev, next, role } of decided) {
+      const ev: MoveEvent = {
+        vni: next.vni,
+        mac: next.mac,
+        fromNve: prev.nveId,
+        toNve: next.nveId,
+        seq: next.seq,
+        role,
+        cold: prev.state === 'withdrawn',
+        convergenceMs: next.changedAtMs ? Math.max(0, now - next.changedAtMs) : undefined,
+      };
+      this.opts.log.info({ ...ev, from: prev.nveId, to: next.nveId }, 'move');
+      this.opts.onMove?.(ev);
+    }
   }
 }

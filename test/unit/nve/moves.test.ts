@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { vniDigest } from '../../../src/protocol/digest.ts';
 import { LINGER_MAX_MS } from '../../../src/nve/moves.ts';
+import { memoryTables } from '../../../src/nve/tables.ts';
 import { HOLD_MS, NVE1, NVE2, NVE3, TSI_B, VM_B, dirEntry, makeLoop } from './fake-nva.ts';
 
 const B = VM_B.mac;
@@ -23,6 +24,21 @@ async function sourceWithB() {
   await vi.advanceTimersByTimeAsync(0);
   return t;
 }
+
+describe('move logs', () => {
+  it('a move is reported once the tables hold it (its convergence time covers the write)', async () => {
+    const seen: Array<unknown> = [];
+    const tables = memoryTables();
+    const t = makeLoop(NVE2, tables, {
+      move: () => seen.push(tables.fdb.get({ vni: 100, mac: B })),
+    });
+    t.loop.start();
+    t.nva.connect();
+    t.nva.snapshot([dirEntry(B, NVE1, { ips: [VM_B.ip] })]);
+    t.nva.change([dirEntry(B, NVE3, { ips: [VM_B.ip], seq: 2 })]);
+    expect(seen).toEqual([{ kind: 'remote', vtep: NVE3.addr, rarp: VM_B.ip }]);
+  });
+});
 
 describe('moves at the source NVE', () => {
   it('NVA says B now lives at NVE3: "moved to NVE3" for the hold time, then the remote entry', async () => {
