@@ -14,7 +14,7 @@
 // script's own blocking calls during a move do not delay the instant recorded. Resync: an agent receiving a snapshot of N directory entries and
 // writing them (an FDB entry, which carries the RARP address, and a neighbour entry each) into
 // freshly loaded, empty BPF maps, mark and sweep (src/nve/resync-bench.ts).
-import { writeFileSync } from 'node:fs';
+import { statfsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { announce } from '../src/lab/announce.ts';
 import { installKernelVtep, type KernelVtep } from '../src/lab/kernel-vtep.ts';
@@ -31,6 +31,23 @@ import {
   type SenderReport,
 } from '../src/lab/udp-stream.ts';
 import { cleanupResyncBench, resyncBench } from '../src/nve/resync-bench.ts';
+
+/** statfs magic numbers of the filesystems the NVA's state may be on here. */
+const FS_NAMES: Record<number, string> = {
+  0xef53: 'ext4',
+  0x01021994: 'tmpfs',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+};
+
+/** The filesystem a directory is on: where the NVA's fsyncs go (tmpfs: no disk at all). */
+function filesystemOf(dir: string): string {
+  const type = statfsSync(dir).type;
+  return FS_NAMES[type] ?? `filesystem 0x${type.toString(16)}`;
+}
+
+/** Where the roam side's NVA kept its SQLite file (set when its lab starts). */
+let nvaStateFs = '';
 
 /** Between moves, the stream runs this long with the VM in place (ms). */
 const SETTLE_MS = 300;
@@ -178,6 +195,8 @@ async function benchRoam(): Promise<
     ],
   });
   labs.add(lab);
+  nvaStateFs = filesystemOf(lab.dir);
+  say(`  NVA state in ${lab.dir} (${nvaStateFs}): every commit is fsynced before it is answered`);
   try {
     const a = lab.topo.vm('a');
     const b = lab.topo.vm('b');
@@ -340,6 +359,7 @@ const result = {
   resync_steady_ms: resync.steadyMs,
   roam_convergence_ms_per_nve: roam.perNve,
   // per move: announce -> registration at the NVA, and from there -> the last NVE's map
+  nva_state_fs: nvaStateFs,
   roam_loss_detail: roam.lossDetail,
   roam_stage_ms_per_move: roam.stages.map((st) => ({
     announce_to_nva: round1(st.announceToNvaMs),
