@@ -133,9 +133,13 @@ export class TableSync<K, V> {
     offload?: Offload,
   ): SyncCounts {
     if (!this.bytes) return this.resync(all(), sizeHint, readBack);
-    const rows = this.bytes.rows(sizeHint, offload !== undefined);
-    // Into an empty map, the worker starts writing the first rows while the rest are encoded.
+    // Into an empty map, the worker starts writing the first rows while the rest are encoded
+    // (rows in shared memory when a worker may write them: that, or a map read back empty).
     const hand = this.bytes.coldHandOver(offload, readBack);
+    const rows = this.bytes.rows(
+      sizeHint,
+      offload !== undefined && (hand !== undefined || readBack),
+    );
     const map = this.table.raw!.map;
     emit(rows, map.keySize, map.valueBytes, hand && (() => hand.flush(rows)));
     this.bytes.encode(extra, rows);
