@@ -8,6 +8,9 @@ const db = new Database(workerData.path);
 // As the store's connection: the checkpoint syncs the WAL, then the database file.
 db.pragma('synchronous = NORMAL');
 
+/** Checkpoint passes at most per request (then the store's connection copies the rest). */
+const MAX_PASSES = 4;
+
 parentPort.on('message', (m) => {
   if (m === 'close') {
     db.close();
@@ -15,9 +18,17 @@ parentPort.on('message', (m) => {
     return;
   }
   try {
-    // PASSIVE: copies what no reader still needs, never waits for (nor blocks) the writer.
-    const [row] = db.pragma('wal_checkpoint(PASSIVE)');
-    parentPort.postMessage({ ok: true, frames: row.log, checkpointed: row.checkpointed });
+    // PASSIVE: copies what no reader still needs, never waits for (nor blocks) the writer. Again
+    // for what was committed meanwhile (short passes), until a pass finds nothing new: then the
+    // store's next write starts the WAL over.
+    let frames = -1;
+    let caughtUp = false;
+    for (let pass = 0; pass < MAX_PASSES && !caughtUp; pass++) {
+      const [row] = db.pragma('wal_checkpoint(PASSIVE)');
+      caughtUp = row.log === row.checkpointed && row.log === frames;
+      frames = row.log;
+    }
+    parentPort.postMessage({ ok: true, caughtUp, frames });
   } catch (err) {
     parentPort.postMessage({ ok: false, error: String(err) });
   }
