@@ -87,8 +87,15 @@ class Watcher {
           resolve();
         } else if (this.active && 'id' in m && m.id === this.active.id) this.active.onMessage(m);
       });
-      this.worker.once('error', reject);
-      this.worker.once('exit', (code) => reject(new Error(`watcher thread exited (${code})`)));
+      const gone = (why: string) => {
+        reject(new Error(why));
+        // a watch under way ends (with no more records); the next watch starts a new thread
+        if (watcher === this) watcher = undefined;
+        const a = this.active;
+        if (a) a.onMessage({ type: 'ended', id: a.id, error: why });
+      };
+      this.worker.once('error', (err) => gone(`watcher thread failed: ${String(err)}`));
+      this.worker.once('exit', (code) => gone(`watcher thread exited (${code})`));
     });
     // Referenced (a 'message' listener refs it) only while it loads or watches: an idle watcher
     // never keeps a bench or a test alive.
