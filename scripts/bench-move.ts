@@ -20,7 +20,8 @@ import { announce } from '../src/lab/announce.ts';
 import { installKernelVtep, type KernelVtep } from '../src/lab/kernel-vtep.ts';
 import { watchConvergence } from '../src/lab/mobility-convergence.ts';
 import { LAB_VNI, MobilityLab } from '../src/lab/mobility-lab.ts';
-import { cleanupOnSignals, setRunPrefix } from '../src/lab/netns.ts';
+import { dropsBetween, linkDrops, type LinkDropCount } from '../src/lab/link-drops.ts';
+import { cleanupOnSignals, setRunPrefix, type Netns } from '../src/lab/netns.ts';
 import { buildTopology, type Topology, type VmNode } from '../src/lab/topology.ts';
 import {
   analyzeStream,
@@ -44,6 +45,15 @@ const FS_NAMES: Record<number, string> = {
 function filesystemOf(dir: string): string {
   const type = statfsSync(dir).type;
   return FS_NAMES[type] ?? `filesystem 0x${type.toString(16)}`;
+}
+
+/** The lab's namespaces with readable labels (their names carry a random suffix). */
+function labNamespaces(topo: Topology): Array<[string, Netns]> {
+  return [
+    ...topo.nves.map((n): [string, Netns] => [`nve${n.index + 1}`, n.ns]),
+    ...topo.vms.map((v): [string, Netns] => [`vm-${v.name}`, v.ns]),
+    ...(topo.underlay ? [['underlay', topo.underlay] as [string, Netns]] : []),
+  ];
 }
 
 /** Where the roam side's NVA kept its SQLite file (set when its lab starts). */
@@ -186,6 +196,7 @@ async function benchRoam(): Promise<
     perNve: number[][];
     stages: MoveStages[];
     lossDetail: LossDetail[];
+    linkDrops: Record<string, LinkDropCount>;
   }
 > {
   const lab = await MobilityLab.start({
@@ -203,6 +214,8 @@ async function benchRoam(): Promise<
     const rx = await startReceiver(b.ns);
     const tx = await startSender(a.ns, b.ipv4, { ratePps: RATE });
     await sleep(SETTLE_MS);
+    const namespaces = labNamespaces(lab.topo);
+    const drops0 = linkDrops(namespaces);
     const announces: number[] = [];
     const detaches: number[] = [];
     const convergenceMs: number[] = [];
@@ -235,6 +248,7 @@ async function benchRoam(): Promise<
     return {
       lost: lostPerMove(sent, got, announces, detaches),
       lossDetail: lossDetail(sent, got, announces, detaches),
+      linkDrops: dropsBetween(drops0, linkDrops(namespaces)),
       sent: sent.sent,
       lostTotal: analyzeStream(sent, got).lost,
       receiverDrops: got.rcvbufErrors ?? 0,
@@ -361,6 +375,8 @@ const result = {
   // per move: announce -> registration at the NVA, and from there -> the last NVE's map
   nva_state_fs: nvaStateFs,
   roam_loss_detail: roam.lossDetail,
+  // frames the lab's links dropped during the roam side (b's own links are re-created by moves)
+  roam_lab_link_drops: roam.linkDrops,
   roam_stage_ms_per_move: roam.stages.map((st) => ({
     announce_to_nva: round1(st.announceToNvaMs),
     nva_to_installed: round1(st.nvaToInstalledMs),
@@ -380,6 +396,12 @@ say(
   `convergence p50 / p99 (ms)     ${`${fmt(result.roam_convergence_ms_p50)} / ${fmt(result.roam_convergence_ms_p99)}`.padEnd(12)}script ${fmt(result.kernel_script_ms_p50)} / ${fmt(result.kernel_script_ms_p99)}`,
 );
 say(`re-tunnelled                   ${result.retunneled}`);
+// the VMs' own links: where a stream datagram can be dropped before roam sees it (all in the JSON)
+const vmDrops = Object.entries(roam.linkDrops).filter(([k]) => k.startsWith('vm-'));
+if (vmDrops.length > 0)
+  say(
+    `VM links dropped (roam side): ${vmDrops.map(([k, d]) => `${k} rx ${d.rx} tx ${d.tx}`).join(', ')}`,
+  );
 const slowest = roam.convergenceMs.indexOf(result.roam_convergence_ms_max);
 const st = roam.stages[slowest];
 if (st)
