@@ -2,6 +2,7 @@
 // libbpf says during one operation (object load), so a rejected program's BpfError carries the
 // verifier's reasons.
 import koffi from 'koffi';
+import { isMainThread } from 'node:worker_threads';
 import { logger } from '../log.ts';
 import { PrintFn, c_vsnprintf, libbpf_set_print, type Ptr } from './libbpf.ts';
 
@@ -29,9 +30,15 @@ function onPrint(level: number, fmt: string, args: Ptr): number {
   return 0;
 }
 
-/** Install the pino-routing print callback (idempotent; done by every entry point). */
+/**
+ * Install the pino-routing print callback (idempotent; done by every entry point). Only the main
+ * thread installs it: libbpf's print hook is global to the process, and a callback registered on a
+ * worker thread (the agent's batch writer imports map.ts) would replace the main thread's, so
+ * every later libbpf message of the main thread would wait for that worker's event loop, which a
+ * worker blocked in a batch write or an Atomics.wait never runs: the main thread would hang.
+ */
 export function installLibbpfLogger(): void {
-  if (callback !== undefined) return;
+  if (callback !== undefined || !isMainThread) return;
   callback = koffi.register(onPrint, koffi.pointer(PrintFn));
   libbpf_set_print(callback);
 }

@@ -1,4 +1,5 @@
 // libbpf's print callback lands in pino under component "libbpf", at libbpf's level.
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,5 +52,20 @@ describe('libbpf log routing', () => {
           /invalid access to packet/.test(l.msg),
       ),
     ).toBe(true);
+  });
+});
+
+describe('libbpf log routing with worker threads', () => {
+  it("a worker thread that imports the binding does not take the main thread's print hook", () => {
+    const fixture = new URL('./worker-print-fixture.ts', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, ROAM_LOG_LEVEL: 'error' },
+    });
+    // a hang (the old behaviour) ends in the timeout's SIGTERM, without "printed"
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.stdout, r.stderr).toContain('printed');
+    expect(r.status).toBe(0);
   });
 });
