@@ -1,8 +1,10 @@
 // The embedded directory store: one SQLite file (better-sqlite3) in WAL mode. Every change is on
 // disk before update() resolves and before any NVE hears of it: SQLite runs with
-// synchronous=NORMAL (checkpoints are synced) and the store fsyncs the WAL file itself after each
-// commit, off the event loop (libuv's thread pool). That is what synchronous=FULL does, without
-// blocking every NVE stream for the length of an fsync. An update to an idle store is committed
+// synchronous=NORMAL (checkpoints are synced) and the store syncs the WAL file itself after each
+// commit (fdatasync, as SQLite does for the WAL on Linux: the data and the file's size, not its
+// mtime, so a WAL overwritten in place after a checkpoint does not wait for a journal commit), off
+// the event loop (libuv's thread pool). That is what synchronous=FULL does, without blocking every
+// NVE stream for the length of an fsync. An update to an idle store is committed
 // at once (its fsync starts without waiting for the rest of the event-loop turn); while an fsync
 // runs, updates queued in one turn share a transaction, and transactions committed during an fsync
 // share the next one (group commit). Checkpoints run in a worker thread (sqlite-checkpointer.ts).
@@ -10,7 +12,7 @@
 // versioned; the change log used for resume is trimmed to a bounded size. NVE acks are kept in
 // memory only: NVEs ack again after a restart, and a million acks on disk would cost for nothing.
 import Database from 'better-sqlite3';
-import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { WalCheckpointer } from './sqlite-checkpointer.ts';
 import type {
@@ -349,7 +351,7 @@ export class SqliteStore implements DirectoryStore {
     };
     this.syncing = true;
     if (this.walFd === undefined) setImmediate(() => done(null));
-    else fsync(this.walFd, (err) => done(err));
+    else fdatasync(this.walFd, (err) => done(err));
   }
 
   /** Resolves once a write just made is on disk (always waits for an fsync). */
