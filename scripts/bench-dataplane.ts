@@ -17,7 +17,6 @@
 // however much of the core a busy machine left us (src/lab/cpu-time.ts). The wall-clock
 // rate and the core share are printed beside it. ns/pkt comes from the kernel's BPF run-time
 // statistics, taken in a separate window so their own cost does not lower the pps figures.
-import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { enableBpfStats } from '../src/bpf/index.ts';
 import { BareForwarder, CountingReceiver, type ProgStats } from '../src/lab/bench-forwarders.ts';
@@ -36,6 +35,7 @@ import { Trafgen } from '../src/lab/trafgen.ts';
 import { groupPids, ksoftirqdPid, processCpuSeconds } from '../src/lab/cpu-time.ts';
 import { roamForwarder } from './bench-dataplane-roam.ts';
 import { ROUTED_ROW, routedForwarder } from './bench-dataplane-routed.ts';
+import { writeBenchJson } from '../src/lab/bench-json.ts';
 
 const VNI = BENCH_VNI;
 /** Rows of the table, in order. */
@@ -430,7 +430,7 @@ async function main(): Promise<void> {
       frame_bytes: 64,
       samples: Object.fromEntries(samples),
     };
-    writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`);
+    writeBenchJson(opts.json, result);
     console.log(`wrote ${opts.json}`);
   }
 }

@@ -2,10 +2,10 @@
 // map, written from TS one by one (bpf_map_update_elem per entry) and in batches
 // (bpf_map_update_batch). Prints a table; `--json FILE` writes the numbers.
 // Goal (issue 2): batch >= 2.0 M/s, single >= 0.75 M/s.
-import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import koffi, { type LibraryHandle } from 'koffi';
 import { BPF_MAP_TYPE, BpfMap } from '../src/bpf/index.ts';
+import { writeBenchJson } from '../src/lab/bench-json.ts';
 
 const ENTRIES = 1_000_000;
 const KEY_BYTES = 16;
@@ -214,7 +214,7 @@ function main(): void {
     `TS binding vs C on the same kernel: single ${(result.single_vs_c * 100).toFixed(0)}%, ` +
       `batch ${(result.batch_vs_c * 100).toFixed(0)}%`,
   );
-  if (json) writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  if (json) writeBenchJson(json, result);
 }
 
 main();

@@ -14,7 +14,7 @@
 // script's own blocking calls during a move do not delay the instant recorded. Resync: an agent receiving a snapshot of N directory entries and
 // writing them (an FDB entry, which carries the RARP address, and a neighbour entry each) into
 // freshly loaded, empty BPF maps, mark and sweep (src/nve/resync-bench.ts).
-import { statfsSync, writeFileSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { announce } from '../src/lab/announce.ts';
 import { installKernelVtep, type KernelVtep } from '../src/lab/kernel-vtep.ts';
@@ -32,6 +32,7 @@ import {
   type SenderReport,
 } from '../src/lab/udp-stream.ts';
 import { cleanupResyncBench, resyncBench } from '../src/nve/resync-bench.ts';
+import { writeBenchJson } from '../src/lab/bench-json.ts';
 
 /** statfs magic numbers of the filesystems the NVA's state may be on here. */
 const FS_NAMES: Record<number, string> = {
@@ -412,4 +413,4 @@ say(`resync of ${resync.entries} entries   ${fmt(resync.ms)} ms (cpu ${fmt(resyn
 say(
   `goals: 0 lost once announced (${result.roam_lost === 0 ? 'met' : 'NOT met'}), p99 <= 20 ms (${result.roam_convergence_ms_p99 <= 20 ? 'met' : 'NOT met'}), resync 1M <= 1 s (${RESYNC_N === 1_000_000 ? (resync.ms <= 1000 ? 'met' : 'NOT met') : 'not run at 1M'})`,
 );
-if (args.json) writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
+if (args.json) writeBenchJson(args.json, result);

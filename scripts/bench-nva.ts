@@ -25,7 +25,7 @@
 //                  round trips in flight more than what the NVA accepts: still --window 100.)
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,7 @@ import type { DirectoryStore } from '../src/nva/store.ts';
 import { EtcdCluster } from '../test/helpers/etcd-cluster.ts';
 import type { FromNves, ToNves } from './bench-nva-nves.ts';
 import { startProfile, stopProfile } from './bench-nva-profile.ts';
+import { writeBenchJson } from '../src/lab/bench-json.ts';
 
 const VNI = 4242;
 const DEFAULT_SIZES = [100, 1_000];
@@ -373,7 +374,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
   }
   printTable(rows);
-  if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
+  if (values.json) writeBenchJson(values.json, rows);
 }
 
 main().then(

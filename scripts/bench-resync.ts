@@ -12,7 +12,6 @@
 // Beside each: CPU time of this process (process.cpuUsage, user + system) and the ratio to a raw
 // updateBatch of N pre-encoded FDB entries measured in the same run (what the binding alone costs).
 // Maps are loaded under a temporary pin root in /sys/fs/bpf, removed at exit (also on Ctrl-C).
-import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -20,6 +19,7 @@ import {
   resyncBench,
   type ResyncBenchResult,
 } from '../src/nve/resync-bench.ts';
+import { writeBenchJson } from '../src/lab/bench-json.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,4 +59,4 @@ process.stdout.write(
     '',
   ].join('\n'),
 );
-if (args.json) writeFileSync(args.json, `${JSON.stringify(r, null, 2)}\n`);
+if (args.json) writeBenchJson(args.json, r);
