@@ -7,9 +7,8 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { setPriority } from 'node:os';
 import { fdbEntry } from '../dataplane/codecs.ts';
-// libbpf's syscall wrappers only: map.ts would install libbpf's print callback, which is global
-// to the process, on this thread, and this thread never runs its event loop to deliver it (the
-// lab's thread would then hang in the next libbpf call that prints).
+// libbpf's syscall wrappers only: a lookup per poll needs nothing else of the binding (and
+// libbpf's print hook stays the lab thread's: src/bpf/log.ts installs it on the main thread only).
 import { bpf_map_lookup_elem, bpf_obj_get, c_close, libc } from '../bpf/libbpf.ts';
 import {
   CONTROL_ID,
