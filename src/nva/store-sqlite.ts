@@ -1,7 +1,8 @@
 // The embedded directory store: one SQLite file (better-sqlite3) in WAL mode. Every change is on
 // disk before update() resolves and before any NVE hears of it: SQLite runs with
 // synchronous=NORMAL (checkpoints are synced) and the store syncs the WAL file itself after each
-// commit (fdatasync, as SQLite does for the WAL on Linux: the data and the file's size, not its
+// commit (fdatasync, which SQLite itself uses when built with HAVE_FDATASYNC; better-sqlite3's
+// build is not, so its own syncs are fsyncs: the data and the file's size are synced, not the
 // mtime, so a WAL overwritten in place after a checkpoint does not wait for a journal commit), off
 // the event loop (libuv's thread pool). That is what synchronous=FULL does, without blocking every
 // NVE stream for the length of an fsync. An update to an idle store is committed
