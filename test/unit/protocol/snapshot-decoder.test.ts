@@ -5,23 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { packSnapshot } from '../../../src/protocol/packed-snapshot.ts';
 import { parseNvaMessage, type SnapshotMsg } from '../../../src/protocol/schema.ts';
 import { decodeSnapshotMessage } from '../../../src/protocol/snapshot-decoder.ts';
-import { deserializeNvaMessage, serializeNvaMessage } from './stream-wire.ts';
+import { deserializeNvaMessage, sampleEntry, serializeNvaMessage } from './stream-wire.ts';
 
 const encode = serializeNvaMessage;
 
+/** The full sample entry, written as a sender might: upper-case MAC, a long IPv6 form (normalised). */
 const entry = {
-  vni: 100,
+  ...sampleEntry,
   mac: '02:AA:00:00:00:01',
   ips: [
     { ip: '10.0.0.1', seq: 1 },
     { ip: 'FD00:0::1', seq: 2 },
   ],
-  nveId: 'nve-1',
-  nveAddr: '192.0.2.1',
-  seq: 3,
-  state: 'ENTRY_STATE_MOVING',
-  changedAtMs: 1_700_000_000_123,
-  tsi: 'tap0',
 };
 const plain = { ...entry, mac: '02:aa:00:00:00:02', ips: [{ ip: '10.0.0.2', seq: 1 }], tsi: '' };
 const anchored = {
