@@ -3,9 +3,8 @@
 // five RARPs (the first one counts). As in the GARP test the move is announced by the
 // orchestrator first, and NVE1's agent is paused across it (a slow peer), so NVE1 keeps sending to
 // B's old NVE, which must re-tunnel.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyAll } from '../../helpers/netns.ts';
-import { MobilityLab } from '../../../src/lab/mobility-lab.ts';
+import { describe, expect, it } from 'vitest';
+import { useMobilityLab } from '../../helpers/mobility-lab.ts';
 import type { AnnounceKind } from '../../../src/lab/announce.ts';
 import { compareWithDirectory } from '../../../src/lab/mobility-check.ts';
 import { analyzeStream, startReceiver, startSender } from '../../../src/lab/udp-stream.ts';
@@ -15,20 +14,11 @@ const SLOW_PEER_MS = 300;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('e2e: moves announced by an unsolicited NA and by a RARP burst', () => {
-  let lab: MobilityLab;
-
-  beforeAll(async () => {
-    lab = await MobilityLab.start({
-      vms: [
-        { name: 'a', nve: 0 },
-        { name: 'b', nve: 1 },
-      ],
-    });
-  });
-
-  afterAll(async () => {
-    await lab?.destroy();
-    destroyAll();
+  const env = useMobilityLab({
+    vms: [
+      { name: 'a', nve: 0 },
+      { name: 'b', nve: 1 },
+    ],
   });
 
   const cases: Array<{ kind: AnnounceKind; family: 'ipv4' | 'ipv6'; to: number }> = [
@@ -39,46 +29,53 @@ describe('e2e: moves announced by an unsolicited NA and by a RARP burst', () => 
   it.each(cases)(
     'B moves to NVE$to announced by $kind over $family: re-tunnelled, nothing lost once announced',
     async ({ kind, family, to }) => {
-      const a = lab.topo.vm('a');
-      const b = lab.topo.vm('b');
+      const a = env.lab.topo.vm('a');
+      const b = env.lab.topo.vm('b');
       const from = b.nve;
       const rx = await startReceiver(b.ns, { family });
       const tx = await startSender(a.ns, family === 'ipv6' ? b.ipv6 : b.ipv4, {
         ratePps: STREAM_PPS,
       });
       await sleep(500);
-      const retunnelBefore = lab.count(from, 'retunnel');
-      lab.agents[0]!.child.kill('SIGSTOP');
+      const retunnelBefore = env.lab.count(from, 'retunnel');
+      env.lab.agents[0]!.child.kill('SIGSTOP');
       let move;
       try {
-        move = await lab.move('b', to, { announce: kind, hint: true });
-        await lab.waitFor('the source to mark B moved', () => lab.fdb(from, b)?.kind === 'moved');
+        move = await env.lab.move('b', to, { announce: kind, hint: true });
+        await env.lab.waitFor(
+          'the source to mark B moved',
+          () => env.lab.fdb(from, b)?.kind === 'moved',
+        );
         await sleep(SLOW_PEER_MS);
       } finally {
-        lab.agents[0]!.child.kill('SIGCONT');
+        env.lab.agents[0]!.child.kill('SIGCONT');
       }
-      await lab.waitMoved(b, to);
+      await env.lab.waitMoved(b, to);
       await sleep(500);
       const sent = await tx.stop();
       await sleep(100);
       const got = await rx.stop();
       const r = analyzeStream(sent, got, move.announcedAtMs[0]!);
 
-      const e = await lab.entry(b);
-      expect(e?.nveId).toBe(lab.nveId(to));
+      const e = await env.lab.entry(b);
+      expect(e?.nveId).toBe(env.lab.nveId(to));
       expect(e!.seq).toBeGreaterThan(move.seqBefore);
       if (kind === 'rarp') {
         // QEMU's five frames went out, and the first one is what registered B.
         expect(move.announcedAtMs).toHaveLength(5);
         expect(e!.changedAtMs).toBeLessThan(move.announcedAtMs[1]!);
       }
-      expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(to), rarpIp4: b.ipv4 });
-      expect(lab.fdb(to, b)).toMatchObject({ kind: 'local', ifindex: b.tsiIfindex });
-      expect(lab.count(from, 'retunnel') - retunnelBefore).toBeGreaterThan(0);
+      expect(env.lab.fdb(0, b)).toEqual({
+        kind: 'remote',
+        nve: env.lab.nveAddr(to),
+        rarpIp4: b.ipv4,
+      });
+      expect(env.lab.fdb(to, b)).toMatchObject({ kind: 'local', ifindex: b.tsiIfindex });
+      expect(env.lab.count(from, 'retunnel') - retunnelBefore).toBeGreaterThan(0);
       expect(sent.errors).toBe(0);
       expect(r.lostAfter).toBe(0);
       expect(r.lastArrivalMs).toBeGreaterThan(move.announcedAtMs[0]! + SLOW_PEER_MS);
-      expect(await compareWithDirectory(lab, b.vni)).toEqual([]);
+      expect(await compareWithDirectory(env.lab, b.vni)).toEqual([]);
     },
   );
 });

@@ -4,9 +4,8 @@
 // IPs), and B announces itself with a gratuitous ARP. NVE1's agent is paused across the move (a
 // slow peer), so frames keep reaching NVE2 after it learnt the move: NVE2 must re-tunnel them.
 // Real agents, a real NVA, real XDP, real namespaces.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyAll } from '../../helpers/netns.ts';
-import { MobilityLab } from '../../../src/lab/mobility-lab.ts';
+import { describe, expect, it } from 'vitest';
+import { useMobilityLab } from '../../helpers/mobility-lab.ts';
 import { garpFrame, sendFrames } from '../../../src/lab/announce.ts';
 import { analyzeStream, startReceiver, startSender } from '../../../src/lab/udp-stream.ts';
 
@@ -16,59 +15,50 @@ const SLOW_PEER_MS = 300;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('e2e: a VM moves and announces itself with a gratuitous ARP', () => {
-  let lab: MobilityLab;
-
-  beforeAll(async () => {
-    lab = await MobilityLab.start({
-      vms: [
-        { name: 'a', nve: 0 },
-        { name: 'b', nve: 1 },
-        // Never provisioned: whatever it claims must change nothing.
-        { name: 'rogue', nve: 0, provisioned: false },
-      ],
-    });
-  });
-
-  afterAll(async () => {
-    await lab?.destroy();
-    destroyAll();
+  const env = useMobilityLab({
+    vms: [
+      { name: 'a', nve: 0 },
+      { name: 'b', nve: 1 },
+      // Never provisioned: whatever it claims must change nothing.
+      { name: 'rogue', nve: 0, provisioned: false },
+    ],
   });
 
   it("an unprovisioned VM's GARP for B's IP changes nothing", async () => {
-    const b = lab.topo.vm('b');
-    const rogue = lab.topo.vm('rogue');
-    const before = await lab.entry(b);
-    const neighBefore = lab.tables(0).tables.neigh.get({ vni: b.vni, ip: b.ipv4 });
+    const b = env.lab.topo.vm('b');
+    const rogue = env.lab.topo.vm('rogue');
+    const before = await env.lab.entry(b);
+    const neighBefore = env.lab.tables(0).tables.neigh.get({ vni: b.vni, ip: b.ipv4 });
     expect(neighBefore).toBe(b.mac);
     await sendFrames(rogue, [garpFrame(rogue.mac, b.ipv4)]);
     await sleep(300);
-    expect(await lab.entry(b)).toEqual(before);
-    const rogueEntry = await lab.entry(rogue);
+    expect(await env.lab.entry(b)).toEqual(before);
+    const rogueEntry = await env.lab.entry(rogue);
     expect(rogueEntry === undefined || rogueEntry.state !== 'ENTRY_STATE_ACTIVE').toBe(true);
     for (let i = 0; i < 3; i++) {
-      expect(lab.tables(i).tables.neigh.get({ vni: b.vni, ip: b.ipv4 })).toBe(b.mac);
-      expect(lab.fdb(i, rogue)?.kind ?? 'none').not.toBe('remote');
+      expect(env.lab.tables(i).tables.neigh.get({ vni: b.vni, ip: b.ipv4 })).toBe(b.mac);
+      expect(env.lab.fdb(i, rogue)?.kind ?? 'none').not.toBe('remote');
     }
   });
 
   it('moves B from NVE2 to NVE3 under a stream: no datagram lost once B announced itself', async () => {
-    const a = lab.topo.vm('a');
-    const b = lab.topo.vm('b');
+    const a = env.lab.topo.vm('a');
+    const b = env.lab.topo.vm('b');
     const rx = await startReceiver(b.ns);
     const tx = await startSender(a.ns, b.ipv4, { ratePps: STREAM_PPS });
     await sleep(500);
-    const retunnelBefore = lab.count(1, 'retunnel');
+    const retunnelBefore = env.lab.count(1, 'retunnel');
 
-    lab.agents[0]!.child.kill('SIGSTOP');
+    env.lab.agents[0]!.child.kill('SIGSTOP');
     let move;
     try {
-      move = await lab.move('b', 2, { announce: 'garp', hint: true });
-      await lab.waitFor('NVE2 to mark B moved', () => lab.fdb(1, b)?.kind === 'moved');
+      move = await env.lab.move('b', 2, { announce: 'garp', hint: true });
+      await env.lab.waitFor('NVE2 to mark B moved', () => env.lab.fdb(1, b)?.kind === 'moved');
       await sleep(SLOW_PEER_MS);
     } finally {
-      lab.agents[0]!.child.kill('SIGCONT');
+      env.lab.agents[0]!.child.kill('SIGCONT');
     }
-    await lab.waitMoved(b, 2);
+    await env.lab.waitMoved(b, 2);
     await sleep(500);
     const sent = await tx.stop();
     await sleep(100);
@@ -77,15 +67,15 @@ describe('e2e: a VM moves and announces itself with a gratuitous ARP', () => {
     const r = analyzeStream(sent, got, announcedAt);
 
     // The directory: B at NVE3, registered with a higher sequence number.
-    const e = await lab.entry(b);
+    const e = await env.lab.entry(b);
     expect(e?.nveId).toBe('nve3');
-    expect(e?.nveAddr).toBe(lab.nveAddr(2));
+    expect(e?.nveAddr).toBe(env.lab.nveAddr(2));
     expect(e!.seq).toBeGreaterThan(move.seqBefore);
     // NVE1 encapsulates to NVE3; NVE3 delivers locally; NVE2 re-tunnels what still reaches it.
-    expect(lab.fdb(0, b)).toEqual({ kind: 'remote', nve: lab.nveAddr(2), rarpIp4: b.ipv4 });
-    expect(lab.fdb(2, b)).toMatchObject({ kind: 'local', ifindex: b.tsiIfindex });
-    expect(lab.fdb(1, b)).toMatchObject({ kind: 'moved', nve: lab.nveAddr(2) });
-    expect(lab.count(1, 'retunnel') - retunnelBefore).toBeGreaterThan(0);
+    expect(env.lab.fdb(0, b)).toEqual({ kind: 'remote', nve: env.lab.nveAddr(2), rarpIp4: b.ipv4 });
+    expect(env.lab.fdb(2, b)).toMatchObject({ kind: 'local', ifindex: b.tsiIfindex });
+    expect(env.lab.fdb(1, b)).toMatchObject({ kind: 'moved', nve: env.lab.nveAddr(2) });
+    expect(env.lab.count(1, 'retunnel') - retunnelBefore).toBeGreaterThan(0);
     // The stream: it ran, lost datagrams only while B was between NVEs, none sent after B's
     // announce, and still reached B at NVE3 afterwards (through NVE2's re-tunnel while NVE1 was
     // paused, then directly).

@@ -2,44 +2,39 @@
 // instant is when its map changed, read on the watcher's own thread, so the lab's thread being
 // blocked (it runs `ip` and `nft` synchronously during a move) does not delay it.
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyAll } from '../../helpers/netns.ts';
+import { describe, expect, it } from 'vitest';
+import { useMobilityLab } from '../../helpers/mobility-lab.ts';
 import { announce } from '../../../src/lab/announce.ts';
 import { watchConvergence } from '../../../src/lab/mobility-convergence.ts';
-import { MobilityLab } from '../../../src/lab/mobility-lab.ts';
 
 /** How long the lab's thread is blocked right after the announce (ms). */
 const BLOCK_MS = 400;
 
 describe('lab: convergence watch', () => {
-  let lab: MobilityLab;
-
-  beforeAll(async () => {
-    lab = await MobilityLab.start({
-      vms: [
-        { name: 'a', nve: 0 },
-        { name: 'b', nve: 1 },
-      ],
-    });
-  });
-
-  afterAll(async () => {
-    await lab?.destroy();
-    destroyAll();
+  const env = useMobilityLab({
+    vms: [
+      { name: 'a', nve: 0 },
+      { name: 'b', nve: 1 },
+    ],
   });
 
   it("records each NVE's instant while the lab's thread is blocked", async () => {
-    const b = lab.topo.vm('b');
-    const watch = await watchConvergence(lab, b, 2);
-    await lab.admin.move({ vni: b.vni, mac: b.mac, toNve: lab.nveId(2), fromNve: lab.nveId(1) });
-    lab.topo.moveVm('b', 2);
-    await lab.waitTsiAttached(b);
+    const b = env.lab.topo.vm('b');
+    const watch = await watchConvergence(env.lab, b, 2);
+    await env.lab.admin.move({
+      vni: b.vni,
+      mac: b.mac,
+      toNve: env.lab.nveId(2),
+      fromNve: env.lab.nveId(1),
+    });
+    env.lab.topo.moveVm('b', 2);
+    await env.lab.waitTsiAttached(b);
     // the announce's sender is spawned now; the lab's thread then blocks while it sends
     const sent = announce(b, 'garp');
     execFileSync('sleep', [String(BLOCK_MS / 1000)]);
     const blockedUntil = performance.timeOrigin + performance.now();
     const [announcedAt] = await sent;
-    await lab.waitMoved(b, 2);
+    await env.lab.waitMoved(b, 2);
     const at = await watch.done;
     expect([...at.keys()].sort()).toEqual([0, 1, 2]);
     // The peer (NVE1) learns the move from the NVA after the announce: its instant is after the
@@ -50,12 +45,12 @@ describe('lab: convergence watch', () => {
     // The hint made the source and the destination follow before the announce.
     expect(at.get(1)!).toBeLessThanOrEqual(announcedAt!);
     expect(at.get(2)!).toBeLessThanOrEqual(announcedAt!);
-    expect(lab.fdb(0, b)).toMatchObject({ kind: 'remote', nve: lab.nveAddr(2) });
+    expect(env.lab.fdb(0, b)).toMatchObject({ kind: 'remote', nve: env.lab.nveAddr(2) });
   });
 
   it('a second watch on the same thread works, and stop() ends one early', async () => {
-    const b = lab.topo.vm('b');
-    const w = await watchConvergence(lab, b, 1);
+    const b = env.lab.topo.vm('b');
+    const w = await watchConvergence(env.lab, b, 1);
     w.stop();
     const at = await w.done;
     // b is still at NVE3: nobody follows a move to NVE2 that did not happen
