@@ -33,6 +33,7 @@ import {
 } from '../src/lab/udp-stream.ts';
 import { cleanupResyncBench, resyncBench } from '../src/nve/resync-bench.ts';
 import { writeBenchJson } from '../src/lab/bench-json.ts';
+import { collectGarbage, controlInstrumentGc } from '../src/lab/instrument-gc.ts';
 
 /** statfs magic numbers of the filesystems the NVA's state may be on here. */
 const FS_NAMES: Record<number, string> = {
@@ -198,6 +199,7 @@ async function benchRoam(): Promise<
     stages: MoveStages[];
     lossDetail: LossDetail[];
     linkDrops: Record<string, LinkDropCount>;
+    announces: number[];
   }
 > {
   const lab = await MobilityLab.start({
@@ -214,6 +216,7 @@ async function benchRoam(): Promise<
     const b = lab.topo.vm('b');
     const rx = await startReceiver(b.ns);
     const tx = await startSender(a.ns, b.ipv4, { ratePps: RATE });
+    collectGarbage();
     await sleep(SETTLE_MS);
     const namespaces = labNamespaces(lab.topo);
     const drops0 = linkDrops(namespaces);
@@ -228,9 +231,13 @@ async function benchRoam(): Promise<
       const from = b.nve;
       const ret0 = lab.count(from, 'retunnel');
       const watch = await watchConvergence(lab, b, to);
-      const m = await lab.move('b', to, { announce: 'garp', hint: true });
-      await lab.waitMoved(b, to);
+      const m = await lab.move('b', to, { announce: 'garp', hint: true, holdQuiet: true });
+      // The maps first (the watcher's records), then the lab's own work: the VM's output let out
+      // (an `nft` run), the directory polled over the NVA's Admin API. Either, during the move,
+      // would compete with it for the CPUs and the NVA.
       const at = await watch.done;
+      lab.release(b);
+      await lab.waitMoved(b, to);
       const t = m.announcedAtMs[0]!;
       announces.push(t);
       detaches.push(m.detachedAtMs);
@@ -238,6 +245,8 @@ async function benchRoam(): Promise<
       perNve.push(per);
       convergenceMs.push(Math.max(...per));
       stages.push(await moveStages(lab, b, t, Math.max(...per)));
+      // this process's garbage collected between moves, not during one (instrument-gc.ts)
+      collectGarbage();
       await sleep(SETTLE_MS);
       retunneled += lab.count(from, 'retunnel') - ret0;
       process.stdout.write(`\r  roam: move ${k + 1}/${MOVES}`);
@@ -257,6 +266,7 @@ async function benchRoam(): Promise<
       retunneled,
       perNve,
       stages,
+      announces,
     };
   } finally {
     await lab.destroy();
@@ -329,6 +339,10 @@ function benchResync(n: number) {
   return { ms: r.cold.wallMs, cpuMs: r.cold.cpuMs, steadyMs: r.steady.wallMs, entries: n };
 }
 
+// The bench's own GC between moves only (src/lab/instrument-gc.ts); the agents and the NVA are
+// separate processes, untouched.
+controlInstrumentGc();
+
 // Everything this run builds is removed at exit, also on Ctrl-C.
 const labs = new Set<MobilityLab>();
 const topos = new Set<Topology>();
@@ -378,6 +392,7 @@ const result = {
   roam_loss_detail: roam.lossDetail,
   // frames the lab's links dropped during the roam side (b's own links are re-created by moves)
   roam_lab_link_drops: roam.linkDrops,
+  roam_announced_at_ms: roam.announces,
   roam_stage_ms_per_move: roam.stages.map((st) => ({
     announce_to_nva: round1(st.announceToNvaMs),
     nva_to_installed: round1(st.nvaToInstalledMs),

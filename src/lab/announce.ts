@@ -2,15 +2,12 @@
 // (guest kernels, arping -U), an unsolicited Neighbor Advertisement (IPv6 guests, RFC 4861
 // 7.2.6), or QEMU's announce-self burst of RARPs (5 frames, ethertype 0x8035, op 3, spread over
 // about half a second). The frames are built here (pure functions, unit-tested) and sent from
-// the VM's interface by a few lines of Python over an AF_PACKET socket, which also reports the
-// exact instant each frame left: the test's "announced at" is when the first frame was sent,
-// not when a tool was started.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+// the VM's interface by a few lines of Python over an AF_PACKET socket (announcer.ts), which also
+// reports the exact instant each frame left: the test's "announced at" is when the first frame
+// was sent, not when a tool was started.
 import { ipv4Bytes, macBytes } from './addressing.ts';
+import { Announcer } from './announcer.ts';
 import type { VmNode } from './topology.ts';
-
-const execFileAsync = promisify(execFile);
 
 export const ETH_P_ARP = 0x0806;
 export const ETH_P_RARP = 0x8035;
@@ -28,7 +25,6 @@ const ETH_MIN_FRAME_BYTES = 60;
 /** QEMU's announce-self: 5 RARPs, 50 ms then 150, 250, 350 ms apart (about half a second). */
 export const QEMU_RARP_COUNT = 5;
 export const QEMU_RARP_GAPS_MS = [50, 150, 250, 350];
-const SEND_TIMEOUT_MS = 10_000;
 
 export type AnnounceKind = 'garp' | 'na' | 'rarp';
 
@@ -151,31 +147,14 @@ export function announceFrames(
   }
 }
 
-// Sends hex frames on an interface, sleeping the given gaps between them, and prints the
-// wall-clock ms each frame left at (time.time() is the same clock as Node's timeOrigin-based one).
-const SEND_PY = `
-import socket, sys, time, json
-dev, frames, gaps = sys.argv[1], sys.argv[2].split(','), [float(g) for g in sys.argv[3].split(',') if g]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((dev, 0))
-out = []
-for i, f in enumerate(frames):
-    if i > 0: time.sleep(gaps[i - 1] / 1000.0)
-    out.append(time.time() * 1000.0)
-    s.send(bytes.fromhex(f))
-print(json.dumps(out))
-`;
-
-/** Python for the raw socket: the system's (fast start), else whatever is on PATH. */
-const PYTHON = '/usr/bin/python3';
-
 /**
  * Send `kind` from the VM's interface. Resolves with the wall-clock ms each frame was sent
- * (the first one is the announce instant) once the last one has gone.
+ * (the first one is the announce instant) once the last one has gone. `via`: the VM's
+ * long-lived sender (announcer.ts) instead of a one-shot python3.
  */
-export async function announce(vm: VmNode, kind: AnnounceKind): Promise<number[]> {
+export async function announce(vm: VmNode, kind: AnnounceKind, via?: Announcer): Promise<number[]> {
   const { frames, gapsMs } = announceFrames(vm, kind);
-  return sendFrames(vm, frames, gapsMs);
+  return via ? via.send(vm.ifname, frames, gapsMs) : sendFrames(vm, frames, gapsMs);
 }
 
 /** Send raw Ethernet frames from the VM's interface; resolves with when each left (ms). */
@@ -184,20 +163,11 @@ export async function sendFrames(
   frames: Buffer[],
   gapsMs: number[] = [],
 ): Promise<number[]> {
-  const { stdout } = await execFileAsync(
-    'ip',
-    [
-      'netns',
-      'exec',
-      vm.ns.name,
-      PYTHON,
-      '-c',
-      SEND_PY,
-      vm.ifname,
-      frames.map((f) => f.toString('hex')).join(','),
-      gapsMs.join(','),
-    ],
-    { timeout: SEND_TIMEOUT_MS, encoding: 'utf8' },
-  );
-  return JSON.parse(stdout) as number[];
+  // a sender for this one job (a lab keeps one per VM instead: MobilityLab.announcerOf)
+  const once = new Announcer(vm.ns);
+  try {
+    return await once.send(vm.ifname, frames, gapsMs);
+  } finally {
+    once.close();
+  }
 }

@@ -18,6 +18,7 @@ import {
   type FdbWatchJob,
   type FdbWatchMessage,
 } from './fdb-watch-protocol.ts';
+import { collectGarbage } from './instrument-gc.ts';
 
 /** How long the idle worker sleeps between looks at the control word (bounds its exit). */
 const IDLE_WAIT_MS = 100;
@@ -51,6 +52,8 @@ function run(job: FdbWatchJob): void {
       if (fd < 0) throw new Error(`cannot open the map pinned at ${path} (${-fd})`);
       watched.push({ nve, fd, buf: Buffer.alloc(fdbEntry.size) });
     }
+    // before the move starts: a collection of this thread's heap then is not one during it
+    collectGarbage();
     let first = true;
     while (Atomics.load(control, CONTROL_STATE) === WATCH_RUN) {
       for (const w of watched) {

@@ -35,6 +35,7 @@ import { newToken } from '../nva/auth.ts';
 import { canonicalIp } from '../nve/config.ts';
 import { AdminClient, type WireEntryDetail } from '../protocol/admin-client.ts';
 import { announce, type AnnounceKind } from './announce.ts';
+import { Announcer } from './announcer.ts';
 import { runPrefix } from './netns.ts';
 import { buildTopology, type Topology, type VmNode, type VmSpec } from './topology.ts';
 
@@ -189,6 +190,10 @@ export class MobilityLab {
   private anchorIdleTime: string | undefined;
   private serveOnly: Record<number, number[]> | undefined;
   private destroyed = false;
+  /** VMs whose own output a move left dropped (holdQuiet), until release(). */
+  private readonly quieted = new Set<string>();
+  /** Each VM's long-lived announce sender (started at its first announce). */
+  private readonly announcers = new Map<string, Announcer>();
   /** VMs never provisioned at the NVA (and not named in the agents' configs). */
   readonly unprovisioned = new Set<string>();
 
@@ -280,7 +285,7 @@ export class MobilityLab {
         if (v.provisioned === false) continue;
         const vm = topo.vm(v.name);
         await lab.waitTsiAttached(vm);
-        await announce(vm, 'garp');
+        await announce(vm, 'garp', lab.announcerOf(vm));
         await lab.waitFor(
           `${vm.name} registered`,
           async () => (await lab.entry(vm))?.nveId === lab.nveId(vm.nve),
@@ -586,12 +591,15 @@ export class MobilityLab {
    * Move a VM to NVE `to` the way a migration looks from the network: optionally the
    * orchestrator's hint first (`roam vm move`), then its TSI goes away at the source and appears
    * at the destination (same MAC and IPs), and once roam is attached there the VM announces
-   * itself (GARP, unsolicited NA or QEMU's RARP burst; 'none' for a silent VM).
+   * itself (GARP, unsolicited NA or QEMU's RARP burst; 'none' for a silent VM). `holdQuiet`: the
+   * VM's own output stays dropped after the announce until release(vm) (bench:move releases it
+   * once every map followed: the `ip netns exec nft` that lets it out takes 10-35 ms of CPU, which
+   * would compete with the move it times).
    */
   async move(
     name: string,
     to: number,
-    o: { announce?: AnnounceKind | 'none'; hint?: boolean } = {},
+    o: { announce?: AnnounceKind | 'none'; hint?: boolean; holdQuiet?: boolean } = {},
   ): Promise<MoveResult> {
     const vm = this.topo.vm(name);
     const from = vm.nve;
@@ -609,19 +617,28 @@ export class MobilityLab {
     // MLD reports when the new interface comes up, which the destination would learn the VM
     // from before the announce under test. Its own output is dropped until then (nftables in
     // the VM's namespace; the announce leaves by a raw socket, which netfilter does not see).
+    this.quieted.delete(vm.name);
     if (kind !== 'none') quiet(vm, true);
     const detachedAtMs = performance.timeOrigin + performance.now();
     let announcedAtMs: number[] = [];
+    let hold = false;
     try {
       this.topo.moveVm(name, to);
       // its interface is new: the routes via the anycast gateway too
       this.useGateway(vm);
       await this.waitTsiAttached(vm);
-      if (kind !== 'none') announcedAtMs = await announce(vm, kind);
+      if (kind !== 'none') announcedAtMs = await announce(vm, kind, this.announcerOf(vm));
+      hold = kind !== 'none' && o.holdQuiet === true;
     } finally {
-      if (kind !== 'none') quiet(vm, false);
+      if (hold) this.quieted.add(vm.name);
+      else if (kind !== 'none') quiet(vm, false);
     }
     return { vm: name, from, to, announcedAtMs, detachedAtMs, seqBefore };
+  }
+
+  /** Let the VM's own output out again after move(..., {holdQuiet: true}); no-op otherwise. */
+  release(vm: VmNode): void {
+    if (this.quieted.delete(vm.name)) quiet(vm, false);
   }
 
   /**
@@ -636,8 +653,21 @@ export class MobilityLab {
     const vm = this.topo.moveVmToSubnet(name, to, next);
     this.useGateway(vm);
     await this.waitTsiAttached(vm);
-    await announce(vm, 'garp');
+    await announce(vm, 'garp', this.announcerOf(vm));
     return vm;
+  }
+
+  /**
+   * The VM's announce sender: one long-lived python3 in its namespace, so that no interpreter
+   * starts or exits on the CPUs at the moment of a move (announcer.ts).
+   */
+  announcerOf(vm: VmNode): Announcer {
+    let a = this.announcers.get(vm.name);
+    if (!a?.alive) {
+      a = new Announcer(vm.ns);
+      this.announcers.set(vm.name, a);
+    }
+    return a;
   }
 
   /** Wait until the directory has the VM at NVE `to` and every live NVE acked it. */
@@ -663,6 +693,9 @@ export class MobilityLab {
     this.destroyed = true;
     labs.delete(this);
     for (const p of [...this.agents, this.nva]) p?.signalGroup('SIGKILL');
+    // before the namespaces go: a process inside one keeps it (and the VM's links) alive
+    for (const a of this.announcers.values()) a.close();
+    this.announcers.clear();
     for (const t of this.tableCache.values()) for (const m of t.maps) m.close();
     this.tableCache.clear();
     for (const t of this.l3Cache.values()) t.close();

@@ -48,6 +48,26 @@ describe('lab: convergence watch', () => {
     expect(env.lab.fdb(0, b)).toMatchObject({ kind: 'remote', nve: env.lab.nveAddr(2) });
   });
 
+  it("bench:move's order: the watch, a move holding the VM quiet, release once converged", async () => {
+    const b = env.lab.topo.vm('b');
+    const quietTable = () => b.ns.run('nft', ['list', 'tables']).includes('roamquiet');
+    const watch = await watchConvergence(env.lab, b, 1);
+    const m = await env.lab.move('b', 1, { announce: 'garp', hint: true, holdQuiet: true });
+    const at = await watch.done;
+    expect([...at.keys()].sort()).toEqual([0, 1, 2]);
+    expect(at.get(0)!).toBeGreaterThan(m.announcedAtMs[0]!);
+    // the VM's own output is still dropped until the bench releases it
+    expect(quietTable()).toBe(true);
+    env.lab.release(b);
+    expect(quietTable()).toBe(false);
+    env.lab.release(b); // a second release is a no-op
+    await env.lab.waitMoved(b, 1);
+    // a move without holdQuiet lets the VM out itself
+    await env.lab.move('b', 2, { announce: 'garp', hint: true });
+    expect(quietTable()).toBe(false);
+    await env.lab.waitMoved(b, 2);
+  });
+
   it('a second watch on the same thread works, and stop() ends one early', async () => {
     const b = env.lab.topo.vm('b');
     const w = await watchConvergence(env.lab, b, 1);
