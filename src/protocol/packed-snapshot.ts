@@ -131,7 +131,58 @@ export interface PackedSnapshotMsg {
 }
 
 export function isPackedSnapshot(s: object): s is PackedSnapshotMsg {
-  return (s as { packed?: unknown }).packed instanceof PackedEntries;
+  return (
+    s instanceof DeferredSnapshot || (s as { packed?: unknown }).packed instanceof PackedEntries
+  );
+}
+
+/**
+ * Told of a snapshot's entries while they are decoded, in order, a chunk at a time: a cold
+ * resync hands the first rows to the kernel while the rest are still being decoded.
+ */
+export interface PackedEntriesSink {
+  /** Entries [from, to) of `b` are decoded and final (the columns are `b`'s at this call). */
+  decoded(b: PackedEntriesBuilder, from: number, to: number): void;
+}
+
+/**
+ * A snapshot message whose small parts (revision, VNIs, members, routed VNs) are decoded and
+ * validated, and whose entries are decoded when first asked for (snapshot-decoder.ts): by
+ * `packed`, or by `decodeEntries` with a sink that sees them as they come. Entries the fast
+ * decoder does not accept go to the fallback decoder (proto-loader and the schema), which
+ * accepts them or throws why not.
+ */
+export abstract class DeferredSnapshot implements PackedSnapshotMsg {
+  private entries: PackedEntries | undefined;
+
+  constructor(
+    readonly revision: number,
+    readonly vnis: number[],
+    readonly members: WireMember[],
+    readonly routedVns: WireRoutedVn[],
+    /** Entries the message holds (counted, not decoded). */
+    readonly entryCount: number,
+  ) {}
+
+  /** The entries (decoded on first use; throws when the snapshot's entries are refused). */
+  get packed(): PackedEntries {
+    return (this.entries ??= this.decode(undefined));
+  }
+
+  /** Whether the entries are decoded already (a sink would see none of them). */
+  get decoded(): boolean {
+    return this.entries !== undefined;
+  }
+
+  /**
+   * Decode the entries, telling `sink` of each chunk as it is decoded (when the fast decoder
+   * reads them all: after a fallback the sink has seen only a first part, or none).
+   */
+  decodeEntries(sink?: PackedEntriesSink): PackedEntries {
+    return (this.entries ??= this.decode(sink));
+  }
+
+  protected abstract decode(sink: PackedEntriesSink | undefined): PackedEntries;
 }
 
 /** Fills the columns of PackedEntries one entry at a time (capacity grows as needed). */

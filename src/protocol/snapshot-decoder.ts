@@ -9,18 +9,30 @@ import { anchor as anchorOf, Reader, Unexpected } from './change-decoder.ts';
 import { canonicalIp } from './ip-text.ts';
 import { LIMITS } from './limits.ts';
 import {
+  DeferredSnapshot,
   PACKED_KEY_BYTES,
   PackedEntriesBuilder,
   ipv4Number,
+  packEntries,
+  type PackedEntries,
+  type PackedEntriesSink,
   type PackedSnapshotMsg,
 } from './packed-snapshot.ts';
-import { anchor as anchorSchema, member as memberSchema, routedVn } from './schema.ts';
+import {
+  anchor as anchorSchema,
+  member as memberSchema,
+  parseNvaMessage,
+  routedVn,
+} from './schema.ts';
 import type { WireEntry, WireMember, WireRoutedVn } from './schema.ts';
 import { NVE_ID_RE, VNI_MAX } from './fast-check.ts';
 import { NVA_SNAPSHOT, WIRE_LEN, WIRE_VARINT } from './wire-format.ts';
 
 /** Node's Buffer has this method; @types/node does not list it. */
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+/** Hex digit values by char code (-1: not one). */
+const HEX = Int8Array.from({ length: 256 }, (_, c) => hexVal(c));
 
 function hexVal(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -53,6 +65,27 @@ function ipv4At(buf: Buffer, s: number, e: number): number {
     } else return -1;
   }
   return part === 4 ? v : -1;
+}
+
+/**
+ * The packed key of (vni, the 17-byte MAC text at buf[macS]) at kb[ko]: "xx:xx:xx:xx:xx:xx", any
+ * case (the schema lower-cases it first); false for any other MAC text.
+ */
+function putKey(kb: Uint8Array, ko: number, vni: number, buf: Buffer, macS: number): boolean {
+  for (let k = 0; k < 6; k++) {
+    const p = macS + k * 3;
+    const hi = HEX[buf[p]!]!;
+    const lo = HEX[buf[p + 1]!]!;
+    if (hi < 0 || lo < 0 || (k < 5 && buf[p + 2] !== 58)) return false;
+    kb[ko + 4 + k] = (hi << 4) | lo;
+  }
+  kb[ko] = vni & 0xff;
+  kb[ko + 1] = (vni >>> 8) & 0xff;
+  kb[ko + 2] = vni >>> 16;
+  kb[ko + 3] = 0;
+  kb[ko + 10] = 0;
+  kb[ko + 11] = 0;
+  return true;
 }
 
 function sameBytes(buf: Buffer, a: number, b: number, len: number): boolean {
@@ -145,6 +178,89 @@ class SnapshotReader {
     return this.lastNve;
   }
 
+  /**
+   * The common entry read straight from buf[pos, end): one-byte tags and lengths, known fields,
+   * at most one IP (IPv4), no TSI name or anchors. False, with nothing written, for anything
+   * else: then `entry` reads it (and the checks are the same).
+   */
+  common(pos: number, end: number): boolean {
+    const buf = this.buf;
+    let vni = 0;
+    let macS = -1;
+    let ipS = -1;
+    let ipE = -1;
+    let ipSeq = 0;
+    let idS = -1;
+    let idLen = 0;
+    let addrS = -1;
+    let addrLen = 0;
+    let seq = 0;
+    let state = 0;
+    let changed = 0;
+    while (pos < end) {
+      const tag = buf[pos++]!;
+      if (tag === 0x38 || tag === 0x08 || tag === 0x30 || tag === 0x40) {
+        // varints: state, vni, seq, changedAtMs (up to 2^53, as Reader.varint)
+        let v = 0;
+        let mul = 1;
+        for (;;) {
+          if (pos >= end || mul > 2 ** 42) return false;
+          const c = buf[pos++]!;
+          v += (c & 0x7f) * mul;
+          if (c < 0x80) break;
+          mul *= 128;
+        }
+        if (tag === 0x38) state = v;
+        else if (tag === 0x08) vni = v;
+        else if (tag === 0x30) seq = v;
+        else changed = v;
+        continue;
+      }
+      // length-delimited: mac, IP binding, NVE id, NVE address, TSI name (empty only)
+      if (pos >= end) return false;
+      const len = buf[pos++]!;
+      const s = pos;
+      pos += len;
+      if (len >= 0x80 || pos > end) return false;
+      if (tag === 0x12) macS = len === 17 ? s : -2;
+      else if (tag === 0x22) {
+        idS = s;
+        idLen = len;
+      } else if (tag === 0x2a) {
+        addrS = s;
+        addrLen = len;
+      } else if (tag === 0x1a) {
+        // IpBinding{ip = 1; seq = 2}, in that order, one-byte seq
+        if (ipS !== -1 || len < 2 || buf[s] !== 0x0a) return false;
+        const l = buf[s + 1]!;
+        ipS = s + 2;
+        ipE = ipS + l;
+        if (ipE === pos) ipSeq = 0;
+        else if (ipE + 2 === pos && buf[ipE] === 0x10 && buf[ipE + 1]! < 0x80)
+          ipSeq = buf[ipE + 1]!;
+        else return false;
+      } else if (tag !== 0x4a || len !== 0) return false;
+    }
+    if (macS < 0 || idS < 0 || addrS < 0) return false;
+    if (vni < 1 || vni > VNI_MAX) return false;
+    if (state < 1 || state > 4) return false;
+    const v4 = ipS >= 0 ? ipv4At(buf, ipS, ipE) : 0;
+    if (v4 < 0) return false;
+    const b = this.b;
+    const i = b.begin();
+    const kb = b.keyBytes;
+    const ko = i * PACKED_KEY_BYTES;
+    if (!putKey(kb, ko, vni, buf, macS)) return false;
+    const nve = this.nve(idS, idLen, addrS, addrLen);
+    if (ipS >= 0) b.addIp4(v4, ipSeq);
+    b.nve[i] = nve;
+    b.seq[i] = seq;
+    b.changedAtMs[i] = changed;
+    b.state[i] = state;
+    b.end();
+    return true;
+  }
+
   entry(r: Reader): void {
     const b = this.b;
     const buf = this.buf;
@@ -201,20 +317,7 @@ class SnapshotReader {
     if (vni < 1 || vni > VNI_MAX) throw new Unexpected('bad VNI');
     if (state < 1 || state > 4) throw new Unexpected('bad state');
     if (macLen !== 17) throw new Unexpected('bad MAC');
-    // "xx:xx:xx:xx:xx:xx", any case (the schema lower-cases it first)
-    for (let k = 0; k < 6; k++) {
-      const p = macS + k * 3;
-      const hi = hexVal(buf[p]!);
-      const lo = hexVal(buf[p + 1]!);
-      if (hi < 0 || lo < 0 || (k < 5 && buf[p + 2] !== 58)) throw new Unexpected('bad MAC');
-      kb[ko + 4 + k] = (hi << 4) | lo;
-    }
-    kb[ko] = vni & 0xff;
-    kb[ko + 1] = (vni >>> 8) & 0xff;
-    kb[ko + 2] = vni >>> 16;
-    kb[ko + 3] = 0;
-    kb[ko + 10] = 0;
-    kb[ko + 11] = 0;
+    if (!putKey(kb, ko, vni, buf, macS)) throw new Unexpected('bad MAC');
     if (idS < 0 || addrS < 0) throw new Unexpected('NVE missing');
     if (b.ipsSince(b.ipStart[i]!) > LIMITS.ipsPerEntry) throw new Unexpected('too many IPs');
     if (tsi.length > LIMITS.tsiChars) throw new Unexpected('TSI name too long');
@@ -228,7 +331,12 @@ class SnapshotReader {
   }
 }
 
-function member(r: Reader): WireMember {
+/**
+ * A member, validated by the schema; the same NVE (id, address) is in every VN it serves, so
+ * `nves` remembers the canonical address of each pair validated already (a member of another
+ * VNI then only has its VNI checked).
+ */
+function member(r: Reader, nves: Map<string, string>): WireMember {
   const m = { vni: 0, nveId: '', nveAddr: '' };
   while (r.pos < r.end) {
     const tag = r.tag();
@@ -239,8 +347,13 @@ function member(r: Reader): WireMember {
     else if (field === 3 && wire === WIRE_LEN) m.nveAddr = r.string();
     else r.skip(wire);
   }
+  const pair = `${m.nveId}\n${m.nveAddr}`;
+  const addr = nves.get(pair);
+  if (addr !== undefined && m.vni >= 1 && m.vni <= VNI_MAX)
+    return { vni: m.vni, nveId: m.nveId, nveAddr: addr };
   const ok = memberSchema.safeParse(m);
   if (!ok.success) throw new Unexpected('bad member');
+  nves.set(pair, ok.data.nveAddr);
   return ok.data;
 }
 
@@ -287,33 +400,106 @@ function routed(r: Reader): WireRoutedVn {
   return ok.data;
 }
 
-/** How many entries (field 3) the Snapshot message in r holds, without reading them. */
-function countEntries(r: Reader): number {
-  const save = r.pos;
-  let n = 0;
-  while (r.pos < r.end) {
-    const tag = r.tag();
-    if (tag === 3 * 8 + WIRE_LEN) n++;
-    r.skip(tag & 7);
+const NO_BYTES = Buffer.alloc(0);
+
+/** Entries decoded between two calls of a sink (packed-snapshot.ts: PackedEntriesSink). */
+export const SINK_CHUNK_ENTRIES = 4096;
+
+/**
+ * A Snapshot message read but for its entries (counted, not decoded): the small parts are
+ * validated now, the entries when asked for, from the same bytes.
+ */
+class WireSnapshot extends DeferredSnapshot {
+  constructor(
+    private buf: Buffer,
+    /** The Snapshot message's bytes in buf. */
+    private readonly start: number,
+    private readonly end: number,
+    count: number,
+    revision: number,
+    vnis: number[],
+    members: WireMember[],
+    routedVns: WireRoutedVn[],
+    /** The whole NvaMessage through proto-loader, for entries the fast decoder leaves alone. */
+    private readonly fallback: ((buf: Buffer) => unknown) | undefined,
+  ) {
+    super(revision, vnis, members, routedVns, count);
   }
-  r.pos = save;
-  return n;
+
+  protected decode(sink: PackedEntriesSink | undefined): PackedEntries {
+    const out = this.decodeOnce(sink);
+    // (decoded for good: the snapshot no longer keeps the message's bytes alive)
+    this.buf = NO_BYTES;
+    return out;
+  }
+
+  private decodeOnce(sink: PackedEntriesSink | undefined): PackedEntries {
+    try {
+      return this.fast(sink);
+    } catch (err) {
+      if (!(err instanceof Unexpected)) throw err;
+      if (!this.fallback) throw new SnapshotRefused(err.message);
+      // (anything the fast decoder does not handle: proto-loader and the schema decide)
+      const parsed = parseNvaMessage(this.fallback(this.buf));
+      if (!parsed.ok) throw new SnapshotRefused(parsed.reason);
+      if (!('snapshot' in parsed.value)) throw new SnapshotRefused('not a snapshot');
+      return packEntries(parsed.value.snapshot.entries);
+    }
+  }
+
+  /** The entries in order, `sink` told every SINK_CHUNK_ENTRIES entries and at the end. */
+  private fast(sink: PackedEntriesSink | undefined): PackedEntries {
+    const sr = new SnapshotReader(this.buf, this.entryCount);
+    const r = new Reader(this.buf, this.start, this.end);
+    const b = sr.b;
+    let told = 0;
+    while (r.pos < r.end) {
+      const tag = r.tag();
+      if (tag !== 3 * 8 + WIRE_LEN) {
+        r.skip(tag & 7);
+        continue;
+      }
+      const outer = r.enter();
+      if (sr.common(r.pos, r.end)) r.pos = r.end;
+      else sr.entry(r);
+      r.leave(outer);
+      if (sink && b.n - told >= SINK_CHUNK_ENTRIES) {
+        sink.decoded(b, told, b.n);
+        told = b.n;
+      }
+    }
+    if (sink && b.n > told) sink.decoded(b, told, b.n);
+    return b.build();
+  }
 }
 
-function snapshot(buf: Buffer, r: Reader): PackedSnapshotMsg {
-  const sr = new SnapshotReader(buf, countEntries(r));
+/** A snapshot's entries were refused (by the fast decoder, or by the fallback and why). */
+export class SnapshotRefused extends Error {
+  constructor(reason: string) {
+    super(`snapshot refused: ${reason}`);
+  }
+}
+
+/** The Snapshot message in r, read but for its entries (counted); r is left at its end. */
+function snapshot(
+  buf: Buffer,
+  r: Reader,
+  fallback: ((buf: Buffer) => unknown) | undefined,
+): WireSnapshot {
+  const start = r.pos;
+  let count = 0;
   let revision = 0;
   const vnis: number[] = [];
   const members: WireMember[] = [];
+  const nves = new Map<string, string>();
   const routedVns: WireRoutedVn[] = [];
   while (r.pos < r.end) {
     const tag = r.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 3 && wire === WIRE_LEN) {
-      const outer = r.enter();
-      sr.entry(r);
-      r.leave(outer);
+      count++;
+      r.skip(wire);
     } else if (field === 1 && wire === WIRE_VARINT) revision = r.varint();
     else if (field === 2 && wire === WIRE_LEN) {
       // packed repeated uint32 (proto3's default encoding)
@@ -321,13 +507,31 @@ function snapshot(buf: Buffer, r: Reader): PackedSnapshotMsg {
         while (sub.pos < sub.end) vnis.push(sub.uint32());
       });
     } else if (field === 2 && wire === WIRE_VARINT) vnis.push(r.uint32());
-    else if (field === 4 && wire === WIRE_LEN) members.push(r.inSub(member));
+    else if (field === 4 && wire === WIRE_LEN) members.push(r.inSub((sub) => member(sub, nves)));
     else if (field === 5 && wire === WIRE_LEN) routedVns.push(r.inSub(routed));
     else r.skip(wire);
   }
   for (const v of vnis) if (v < 1 || v > VNI_MAX) throw new Unexpected('bad VNI');
   if (routedVns.length > LIMITS.routedVnsPerSnapshot) throw new Unexpected('too many routed VNs');
-  return { revision, vnis, packed: sr.b.build(), members, routedVns };
+  return new WireSnapshot(buf, start, r.pos, count, revision, vnis, members, routedVns, fallback);
+}
+
+/** An NvaMessage carrying exactly one Snapshot, read but for its entries; else null. */
+function scanSnapshotMessage(
+  buf: Buffer,
+  fallback?: (buf: Buffer) => unknown,
+): WireSnapshot | null {
+  try {
+    const r = new Reader(buf, 0, buf.length);
+    if (r.end === 0) return null;
+    if (r.varint() !== NVA_SNAPSHOT * 8 + WIRE_LEN) return null;
+    const s = r.inSub((sub) => snapshot(buf, sub, fallback));
+    if (r.pos !== r.end) return null;
+    return s;
+  } catch (err) {
+    if (err instanceof Unexpected) return null;
+    throw err;
+  }
 }
 
 /**
@@ -337,20 +541,28 @@ function snapshot(buf: Buffer, r: Reader): PackedSnapshotMsg {
 export function decodeSnapshotMessage(
   buf: Buffer,
 ): { snapshot: PackedSnapshotMsg; msg: 'snapshot' } | null {
+  const s = scanSnapshotMessage(buf);
+  if (!s) return null;
+  let packed: PackedEntries;
   try {
-    const r = new Reader(buf, 0, buf.length);
-    if (r.end === 0) return null;
-    if (r.varint() !== NVA_SNAPSHOT * 8 + WIRE_LEN) return null;
-    const s = r.inSub((sub) => snapshot(buf, sub));
-    if (r.pos !== r.end) return null;
-    return { snapshot: s, msg: 'snapshot' };
+    packed = s.decodeEntries();
   } catch (err) {
-    if (err instanceof Unexpected) return null;
+    if (err instanceof SnapshotRefused) return null;
     throw err;
   }
+  const { revision, vnis, members, routedVns } = s;
+  return { snapshot: { revision, vnis, packed, members, routedVns }, msg: 'snapshot' };
 }
 
-/** A response deserializer: packed snapshots, else `fallback`. */
+/**
+ * A response deserializer: a Snapshot read but for its entries (a DeferredSnapshot: its entries
+ * are decoded and validated by whoever takes them, so a cold resync can write the first ones
+ * while the rest are decoded), else `fallback`. Entries the fast decoder does not accept go to
+ * `fallback` and the schema then; refused, they throw SnapshotRefused where they are taken.
+ */
 export function withSnapshotDecoder(fallback: (buf: Buffer) => unknown): (buf: Buffer) => unknown {
-  return (buf) => decodeSnapshotMessage(buf) ?? fallback(buf);
+  return (buf) => {
+    const s = scanSnapshotMessage(buf, fallback);
+    return s ? { snapshot: s, msg: 'snapshot' } : fallback(buf);
+  };
 }
