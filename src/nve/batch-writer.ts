@@ -68,6 +68,11 @@ export class BatchWriter {
     this.worker.unref();
   }
 
+  /** The worker has loaded: batches handed over from now on are its to write. */
+  get ready(): boolean {
+    return Atomics.load(this.status, 2) === 1;
+  }
+
   /**
    * Write `count` rows into `map` from the worker, if their buffers are shared; returns false
    * (nothing done) when they are not: then the caller writes them itself.
@@ -76,7 +81,7 @@ export class BatchWriter {
     const k = shared(keys);
     const v = shared(values);
     // (not before the worker has loaded: its thread starts without the agent waiting for it)
-    if (!k || !v || !hasFd(map) || count === 0 || Atomics.load(this.status, 2) !== 1) return false;
+    if (!k || !v || !hasFd(map) || count === 0 || !this.ready) return false;
     const claim = new SharedArrayBuffer(4);
     const job: BatchJob = {
       fd: map.fd,

@@ -31,6 +31,11 @@ export class RowHandOver {
     private readonly map: BatchMap,
   ) {}
 
+  /** Rows handed over so far (the first ones of the rows given to flush). */
+  get handedRows(): number {
+    return this.handed;
+  }
+
   /** Hand over the whole batches encoded so far (`all`: every row, the last batch partial). */
   flush(rows: PackedRows, all = false): void {
     const ks = this.map.keySize;
@@ -350,8 +355,13 @@ export class ByteSync<K, V> {
   installedVnis(): Set<number> {
     const out = new Set<number>();
     const sh = this.shadow;
-    for (let s = 0; s < sh.slots; s++)
-      if (sh.isLive(s)) out.add(this.codec.vniOfKey(sh.keys, s * this.ks));
+    // (keys come in runs of one VNI: the set is asked only when the VNI changes)
+    let last = -1;
+    for (let s = 0; s < sh.slots; s++) {
+      if (!sh.isLive(s)) continue;
+      const vni = this.codec.vniOfKey(sh.keys, s * this.ks);
+      if (vni !== last) out.add((last = vni));
+    }
     return out;
   }
 

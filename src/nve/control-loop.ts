@@ -24,7 +24,14 @@ import type {
   Snapshot,
 } from './nva-port.ts';
 import { NveState, type LocalVm } from './nve-state.ts';
-import { isPackedSnapshot, type PackedSnapshotMsg } from '../protocol/packed-snapshot.ts';
+import {
+  DeferredSnapshot,
+  isPackedSnapshot,
+  type PackedEntries,
+  type PackedSnapshotMsg,
+} from '../protocol/packed-snapshot.ts';
+import type { ColdFdbStream } from './cold-stream.ts';
+import { L3State } from './l3-state.ts';
 import { Reconciler, type ReconcileReport } from './reconciler.ts';
 import { macId, type AgentTables, type MacKey } from './tables.ts';
 
@@ -232,10 +239,10 @@ export class ControlLoop {
   }
 
   private onSnapshot(s: Snapshot | PackedSnapshotMsg): void {
+    // Packed (the NVA client's decoder) or objects (tests, other ports): loaded packed.
+    const { entries, streamed } = this.snapshotEntries(s);
     // The L3 overlay first: which VNIs get L2 tables depends on it (L3 VNIs' members).
     this.state.l3.load(s.routedVns ?? []);
-    // Packed (the NVA client's decoder) or objects (tests, other ports): loaded packed.
-    const entries = isPackedSnapshot(s) ? s.packed : s.entries;
     const changes = this.state.loadSnapshot(s.revision, s.vnis, entries, s.members, {
       resyncFollows: true,
     });
@@ -243,7 +250,7 @@ export class ControlLoop {
     for (const [prev, e] of changes) this.directoryUpdated(prev, e);
     // Against what this agent installed (its shadow): drift behind its back shows in the
     // digests, and a digest mismatch resyncs against the maps read back.
-    const r = this.reconciler.resync({ readBack: false });
+    const r = this.reconciler.resync({ readBack: false, streamed });
     this.moves.report();
     this.obs.reconciled?.(r);
     this.log.info(
@@ -258,6 +265,31 @@ export class ControlLoop {
     );
     this.reassert();
     this.ack(r.vnis);
+  }
+
+  /**
+   * A snapshot's entries. Those the NVA client's decoder left encoded are decoded now; over an
+   * empty FDB map (a cold start) with a full snapshot their FDB rows go to the kernel as they
+   * are decoded (cold-stream.ts), and the resync takes them. Refused entries throw, and nothing
+   * the stream wrote stays.
+   */
+  private snapshotEntries(s: Snapshot | PackedSnapshotMsg): {
+    entries: PackedEntries | DirEntry[];
+    streamed?: ColdFdbStream;
+  } {
+    if (!isPackedSnapshot(s)) return { entries: s.entries };
+    if (!(s instanceof DeferredSnapshot) || s.decoded || s.vnis.length > 0)
+      return { entries: s.packed };
+    const l3 = new L3State();
+    l3.load(s.routedVns);
+    const streamed = this.reconciler.coldFdbStream(s.entryCount, l3);
+    try {
+      return { entries: s.decodeEntries(streamed), streamed };
+    } catch (err) {
+      streamed?.abandon();
+      this.log.warn({ revision: s.revision, err: String(err) }, 'snapshot refused');
+      throw err;
+    }
   }
 
   private onChange(c: Change): void {

@@ -209,6 +209,8 @@ export class DirectoryBase {
   readonly count: number;
   /** Slot is an entry of the directory (not overridden by a later duplicate key). */
   present: Uint8Array;
+  /** Entries overridden by a later one of the same key (not present). */
+  duplicates = 0;
   /** Slot's entry claims its IPs and is forwarded to its NVE: live and at another NVE. */
   elsewhere: Uint8Array;
   /** Slots of live entries placed at this NVE. */
@@ -234,6 +236,7 @@ export class DirectoryBase {
     if (prev && prev.nveId === nveId && sameColumns(prev.p, p)) {
       this.count = n;
       this.present = prev.present;
+      this.duplicates = prev.duplicates;
       this.elsewhere = prev.elsewhere;
       this.here = prev.here;
       this.anchored = prev.anchored;
@@ -297,6 +300,7 @@ export class DirectoryBase {
           // the same key twice: the later one is the entry (as a Map would keep it)
           present[t] = 0;
           elsewhere[t] = 0;
+          this.duplicates++;
           index[i * 2 + 1] = s;
           break;
         }

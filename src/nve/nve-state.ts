@@ -114,13 +114,18 @@ export class NveState {
   ) {}
 
   /** Whether a VNI gets L2 tables here (served, or the L3 VNI of one of its VRFs). */
-  hasL2(vni: number): boolean {
-    return this.served === undefined || this.served.has(vni) || this.l3.isL3Vni(vni);
+  hasL2(vni: number, l3: L3State = this.l3): boolean {
+    return this.served === undefined || this.served.has(vni) || l3.isL3Vni(vni);
   }
 
   /** True when some VNIs of the directory are for host routes only (L2 rows are filtered). */
   get routeOnly(): boolean {
-    return this.served !== undefined && !this.l3.empty;
+    return this.routeOnlyWith(this.l3);
+  }
+
+  /** routeOnly under the L3 overlay `l3` (a snapshot's, before it is loaded). */
+  routeOnlyWith(l3: L3State): boolean {
+    return this.served !== undefined && !l3.empty;
   }
 
   // --- mutations (each marks what it touches) -----------------------------------------------
@@ -196,7 +201,15 @@ export class NveState {
     // Old slot = new slot + shift while runs of entries are where they were, shifted by what was
     // deleted or added before them: one index lookup per shift, not per entry.
     let shift = 0;
-    for (let s = 0; s < base.count; s++) {
+    // Nothing to compare with (a first snapshot) and no keys to mark: only the new entries that
+    // matter here are looked at (the loop below, without its lookups per entry).
+    const firstLoad = !oldBase && prevOf.size === 0 && !mark;
+    for (let s = 0; s < base.count && firstLoad; s++) {
+      if (!base.present[s]) continue;
+      if (base.nveIsMe[p.nve[s]!] === 1 || (special.size > 0 && special.has(s)))
+        changes.push([undefined, base.entry(s)]);
+    }
+    for (let s = 0; s < base.count && !firstLoad; s++) {
       if (!base.present[s]) continue;
       let prev: DirEntry | undefined;
       if (prevOf.has(s)) prev = prevOf.get(s) ?? undefined;

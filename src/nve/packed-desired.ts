@@ -6,6 +6,7 @@
 import { HAND_OVER_ROWS, type PackedRows } from './byte-sync.ts';
 import { FDB_RARP_IP4_OFF } from '../dataplane/codecs.ts';
 import { encodeIpKey, encodeIpv4KeyNum } from './fast-encode.ts';
+import type { L3State } from './l3-state.ts';
 import type { NveState } from './nve-state.ts';
 import type { FdbEntry } from './tables.ts';
 
@@ -31,40 +32,89 @@ export function emitFdb(
   const b = d.base;
   if (!b) return;
   const p = b.p;
-  // one value per NVE, as 32-bit words
-  const vw = vs / 4;
-  const nves = p.nves.map((n) => {
-    const v = Buffer.alloc(vs);
-    encodeRemote({ kind: 'remote', vtep: n.addr }, v, 0);
-    return new Int32Array(v.buffer, v.byteOffset, vw);
-  });
+  const nves = p.nves.map((n) => remoteValue(encodeRemote, n.addr, vs));
   const l2 = l2Filter(s);
   rows.reserve(rows.n + b.count);
-  const keys = p.keys;
-  const rk = rows.kw;
-  const rv = new Int32Array(rows.values.buffer, rows.values.byteOffset, rows.values.length >> 2);
-  const rb = rows.values;
-  const ip4 = p.ip4;
+  const out = new RemoteRowWriter(rows, vs);
   const any6 = p.ip6.size > 0;
+  const keys = p.keys;
   const elsewhere = b.elsewhere;
   const flags = d.flags;
   for (let i = 0; i < b.count; i++) {
     if (!elsewhere[i] || flags[i] !== 0 || !l2(keys[i * 3]!)) continue;
     // (rows before this one are complete: whole batches of them can go)
     if (emitted && rows.n % EMITTED_EVERY === 0) emitted();
+    out.put(p, any6, i, nves[p.nve[i]!]!);
+  }
+}
+
+/** The FDB value of a remote entry at the NVE at `addr` (no RARP address), as 32-bit words. */
+export function remoteValue(
+  encodeRemote: (v: FdbEntry, b: Buffer, o: number) => void,
+  addr: string,
+  vs: number,
+): Int32Array {
+  const v = Buffer.alloc(vs);
+  encodeRemote({ kind: 'remote', vtep: addr }, v, 0);
+  return words(v);
+}
+
+/** Columns of packed entries, as PackedEntries and its builder both have them. */
+export interface EntryColumns {
+  keys: Int32Array;
+  ipStart: Int32Array;
+  ip4: Int32Array;
+  ip6: ReadonlyMap<number, string>;
+}
+
+/**
+ * Appends remote FDB rows to packed rows (room reserved by the caller): an entry's key, its NVE's
+ * encoded value (32-bit words), and the entry's first IPv4 as the RARP address. The one place
+ * both a resync's rows (emitFdb) and a cold start's streamed rows (cold-stream.ts) are made.
+ */
+export class RemoteRowWriter {
+  private rk: Int32Array;
+  private rb: Buffer;
+  private rv: Int32Array;
+  private readonly vw: number;
+
+  constructor(
+    private readonly rows: PackedRows,
+    private readonly vs: number,
+  ) {
+    this.vw = vs / 4;
+    this.rk = rows.kw;
+    this.rb = rows.values;
+    this.rv = words(rows.values);
+  }
+
+  /** Entry i of `p` (valid IP columns) as the next row, with `value` as its value. */
+  put(p: EntryColumns, any6: boolean, i: number, value: Int32Array): void {
+    const rows = this.rows;
+    if (rows.values !== this.rb) {
+      // (grown by the caller since: new buffers)
+      this.rk = rows.kw;
+      this.rb = rows.values;
+      this.rv = words(rows.values);
+    }
+    const keys = p.keys;
     const r = rows.n++;
     const ko = r * KEY_WORDS;
     const ki = i * KEY_WORDS;
+    const rk = this.rk;
     rk[ko] = keys[ki]!;
     rk[ko + 1] = keys[ki + 1]!;
     rk[ko + 2] = keys[ki + 2]!;
-    const v = nves[p.nve[i]!]!;
+    const vw = this.vw;
     const vo = r * vw;
-    for (let w = 0; w < vw; w++) rv[vo + w] = v[w]!;
+    const rv = this.rv;
+    for (let w = 0; w < vw; w++) rv[vo + w] = value[w]!;
+    const ip4 = p.ip4;
     for (let j = p.ipStart[i]!; j < p.ipStart[i + 1]!; j++) {
       if (any6 && p.ip6.has(j)) continue;
       const a = ip4[j]!;
-      const o = r * vs + FDB_RARP_IP4_OFF;
+      const o = r * this.vs + FDB_RARP_IP4_OFF;
+      const rb = this.rb;
       rb[o] = a >>> 24;
       rb[o + 1] = (a >>> 16) & 0xff;
       rb[o + 2] = (a >>> 8) & 0xff;
@@ -73,6 +123,8 @@ export function emitFdb(
     }
   }
 }
+
+const words = (b: Buffer): Int32Array => new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
 
 /** Neighbour rows: each IP of an untouched entry that it alone claims -> its MAC (`emitted`: as
  * for emitFdb). */
@@ -120,15 +172,18 @@ export function emitNeigh(
   }
 }
 
-/** Whether a VNI gets L2 rows (entries of route-only VNIs do not), cached per run of a VNI. */
-function l2Filter(s: NveState): (vni: number) => boolean {
-  if (!s.routeOnly) return () => true;
+/**
+ * Whether a VNI gets L2 rows (entries of route-only VNIs do not), cached per run of a VNI; under
+ * the L3 overlay `l3` (default: the state's).
+ */
+export function l2Filter(s: NveState, l3: L3State = s.l3): (vni: number) => boolean {
+  if (!s.routeOnlyWith(l3)) return () => true;
   let last = -1;
   let ok = false;
   return (vni) => {
     if (vni !== last) {
       last = vni;
-      ok = s.hasL2(vni);
+      ok = s.hasL2(vni, l3);
     }
     return ok;
   };

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { NveState } from './nve-state.ts';
 import { parseIpId } from './nve-state.ts';
 import {
+  type L3State,
   parsePrefixId,
   parseRouteId,
   prefixId,
@@ -18,6 +19,7 @@ import type { PrefixKey, RouteEntry, RouteKey, RoutedVni } from '../dataplane/l3
 import { TableSync, type SyncCounts } from './table-sync.ts';
 import { emitFdb, emitNeigh } from './packed-desired.ts';
 import { BatchWriter } from './batch-writer.ts';
+import { ColdFdbStream } from './cold-stream.ts';
 import {
   fdbEqual,
   floodEqual,
@@ -82,9 +84,27 @@ export class Reconciler {
     }
   }
 
+  /**
+   * For a snapshot about to be decoded into an empty FDB map (a cold start, with the batch
+   * writer): a sink that writes its FDB rows as its entries are decoded (cold-stream.ts), to
+   * pass to `resync` after; else undefined. `entries`: how many the snapshot has at most; `l3`:
+   * its L3 overlay.
+   */
+  coldFdbStream(entries: number, l3: L3State): ColdFdbStream | undefined {
+    const writer = this.batchWriter();
+    const enc = this.fdb.valueEncoder;
+    const cold = writer && enc && this.fdb.coldRows({ writer }, entries);
+    return cold && new ColdFdbStream(cold.rows, cold.hand, writer, cold.map, enc, this.state, l3);
+  }
+
   /** The worker that writes big batches (over real maps only; started with the reconciler). */
   private batchWriter(): BatchWriter | undefined {
     return this.writer;
+  }
+
+  /** The batch writer's worker has loaded (false without one). */
+  get batchWriterReady(): boolean {
+    return this.writer?.ready ?? false;
   }
 
   /** Stop the batch writer's worker (the maps stay as they are). */
@@ -180,7 +200,7 @@ export class Reconciler {
    * the FDB and neighbour maps against this agent's shadow of them (read from the maps at
    * adoption, kept equal by every write since: a snapshot after a reconnect).
    */
-  resync(opts: { readBack?: boolean } = {}): ReconcileReport {
+  resync(opts: { readBack?: boolean; streamed?: ColdFdbStream } = {}): ReconcileReport {
     const readBack = opts.readBack ?? true;
     const t0 = performance.now();
     const s = this.state;
@@ -199,13 +219,19 @@ export class Reconciler {
     // writes the FDB while this thread encodes the neighbour rows, then both share the rest.
     const enc = this.fdb.valueEncoder;
     const writer = this.batchWriter();
+    // FDB rows streamed while the snapshot was decoded (a cold start) are the rows, if the
+    // directory is as the stream assumed; else the map holds some of them: read it back.
+    const streamed = opts.streamed;
+    const useStreamed = streamed !== undefined && streamed.matches(s);
+    if (streamed && !useStreamed) writer?.wait();
     const fdb = this.fdb.resyncPacked(
       (rows, _ks, vs, emitted) => enc && emitFdb(s, rows, enc, vs, emitted),
       l2(s.overlayFdb()),
       () => l2(s.allFdb()),
       hint,
-      readBack,
+      readBack || (streamed !== undefined && !useStreamed),
       writer && { writer },
+      useStreamed ? streamed : undefined,
     );
     const neigh = this.neigh.resyncPacked(
       (rows, ks, vs, emitted) => emitNeigh(s, rows, ks, vs, emitted),
@@ -215,12 +241,13 @@ export class Reconciler {
       readBack,
       writer && { writer },
     );
-    writer?.wait();
+    // (while the worker writes what was handed over: the small tables, the VNIs installed)
     const flood = this.flood.resync(s.allFlood());
     const peers = this.peers.resync(s.allPeers());
     s.clearDirty();
     const vnis = this.fdb.installedVnis((k) => k.vni);
     for (const v of s.vnis()) vnis.add(v);
+    writer?.wait();
     return {
       mode: 'resync',
       fdb,

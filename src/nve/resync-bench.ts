@@ -85,8 +85,9 @@ function snapshotBytes(
 }
 
 /** A scripted NVA: delivers what it is given, accepts everything. */
-class ScriptedNva implements NvaPort {
-  private h?: NvaHandlers;
+export class ScriptedNva implements NvaPort {
+  /** The agent's handlers, once started. */
+  h?: NvaHandlers;
   start(h: NvaHandlers): void {
     this.h = h;
     h.connected();

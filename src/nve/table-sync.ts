@@ -6,8 +6,8 @@
 // (byte-sync.ts): same semantics, no object per entry, which is what makes a resync of a million
 // entries affordable.
 import { hasFd } from './batch-writer.ts';
-import { ByteSync, type Offload, type PackedRows } from './byte-sync.ts';
-import type { AgentTable } from './raw-table.ts';
+import { ByteSync, type Offload, type PackedRows, type RowHandOver } from './byte-sync.ts';
+import type { AgentTable, BatchMap } from './raw-table.ts';
 
 /** What one sync pass wrote. */
 export interface SyncCounts {
@@ -131,8 +131,14 @@ export class TableSync<K, V> {
     sizeHint = 0,
     readBack = true,
     offload?: Offload,
+    /** The rows `emit` would make, made already and partly handed over (cold-stream.ts). */
+    streamed?: { rows: PackedRows; hand: RowHandOver },
   ): SyncCounts {
     if (!this.bytes) return this.resync(all(), sizeHint, readBack);
+    if (streamed) {
+      this.bytes.encode(extra, streamed.rows);
+      return this.bytes.resyncRows(streamed.rows, false, offload, streamed.hand);
+    }
     // Into an empty map, the worker starts writing the first rows while the rest are encoded
     // (rows in shared memory when a worker may write them: that, or a map read back empty).
     const hand = this.bytes.coldHandOver(offload, readBack);
@@ -144,6 +150,19 @@ export class TableSync<K, V> {
     emit(rows, map.keySize, map.valueBytes, hand && (() => hand.flush(rows)));
     this.bytes.encode(extra, rows);
     return this.bytes.resyncRows(rows, readBack, offload, hand);
+  }
+
+  /**
+   * For a resync into this table while it is empty (a cold start) with a worker: rows in shared
+   * memory (room for `sizeHint`) and their hand-over to the worker; else undefined.
+   */
+  coldRows(
+    offload: Offload,
+    sizeHint: number,
+  ): { rows: PackedRows; hand: RowHandOver; map: BatchMap } | undefined {
+    const hand = this.bytes?.coldHandOver(offload, false);
+    if (!hand) return undefined;
+    return { rows: this.bytes!.rows(sizeHint, true), hand, map: this.table.raw!.map };
   }
 
   /** A table over a real BPF map (one a worker thread can write by its fd). */
