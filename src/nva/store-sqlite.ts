@@ -3,7 +3,8 @@
 // synchronous=NORMAL (checkpoints are synced) and the store syncs the WAL file itself after each
 // commit (fdatasync, which SQLite itself uses when built with HAVE_FDATASYNC; better-sqlite3's
 // build is not, so its own syncs are fsyncs: the data and the file's size are synced, not the
-// mtime, so a WAL overwritten in place after a checkpoint does not wait for a journal commit), off
+// mtime, so a WAL overwritten in place after a checkpoint does not wait for a journal commit on a
+// journalled ext4; this machine's ext4 has no journal), off
 // the event loop (libuv's thread pool). That is what synchronous=FULL does, without blocking every
 // NVE stream for the length of an fsync. An update to an idle store is committed
 // at once (its fsync starts without waiting for the rest of the event-loop turn); while an fsync
