@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { withChangeDecoder } from './change-decoder.ts';
 import { isPackedSnapshot, type PackedSnapshotMsg } from './packed-snapshot.ts';
-import { withSnapshotDecoder } from './snapshot-decoder.ts';
+import { SnapshotRefused, withSnapshotDecoder } from './snapshot-decoder.ts';
 import { loadServices } from './proto.ts';
 import {
   announcementKindToProto,
@@ -265,9 +265,15 @@ export class NvaClient {
   private onData(raw: unknown): void {
     const packed = (raw as { snapshot?: object } | null)?.snapshot;
     if (packed && isPackedSnapshot(packed)) {
-      // decoded and validated by the packed decoder already
+      // Validated but for its entries, which the handler decodes as it takes them: refused
+      // there (SnapshotRefused), the snapshot is invalid like any message that fails validation.
       this.chain = this.chain.then(async () => {
-        await this.opts.handlers?.packedSnapshot?.(packed);
+        try {
+          await this.opts.handlers?.packedSnapshot?.(packed);
+        } catch (err) {
+          if (err instanceof SnapshotRefused) this.opts.handlers?.invalid?.(err.message);
+          throw err;
+        }
         this.onSynced(packed.revision);
       });
       this.chain.catch(() => undefined);
