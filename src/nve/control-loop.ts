@@ -278,8 +278,9 @@ export class ControlLoop {
     streamed?: ColdFdbStream;
   } {
     if (!isPackedSnapshot(s)) return { entries: s.entries };
-    if (!(s instanceof DeferredSnapshot) || s.decoded || s.vnis.length > 0)
-      return { entries: s.packed };
+    // (a snapshot of some VNIs, or a directory that had entries: the FDB map is not empty then,
+    // so coldFdbStream gives none; and the resync checks that the directory is what was streamed)
+    if (!(s instanceof DeferredSnapshot) || s.decoded) return { entries: s.packed };
     const l3 = new L3State();
     l3.load(s.routedVns);
     const streamed = this.reconciler.coldFdbStream(s.entryCount, l3);

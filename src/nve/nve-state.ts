@@ -161,7 +161,8 @@ export class NveState {
     packed: PackedEntries,
     members: readonly Member[],
   ): SnapshotChange[] {
-    const covered = (vni: number) => vnis.length === 0 || vnis.includes(vni);
+    const listed = new Set(vnis);
+    const covered = (vni: number) => vnis.length === 0 || listed.has(vni);
     const old = this.directory;
     // A snapshot of some VNIs: the entries of the others stay (rare: after a digest mismatch).
     const p = vnis.length > 0 ? mergeUncovered(old, covered, packed) : packed;
@@ -814,10 +815,21 @@ function mergeUncovered(
   covered: (vni: number) => boolean,
   p: PackedEntries,
 ): PackedEntries {
+  // The NVA lists every VNI it covers, also in a full snapshot: nothing to keep is the usual case
+  // (a cold start, a reconnect), and then the decoded columns are the directory as they are.
+  if (!hasUncovered(old, covered)) return p;
   const keep: DirEntry[] = [];
   for (const [, e] of old.entries()) if (!covered(e.vni)) keep.push(e);
   for (let i = 0; i < p.count; i++) keep.push(p.entry(i));
   return packEntries(keep);
+}
+
+/** Whether the directory holds an entry of a VNI not `covered` (read from the base's columns). */
+function hasUncovered(old: Directory, covered: (vni: number) => boolean): boolean {
+  const b = old.base;
+  if (b) for (let i = 0; i < b.p.count; i++) if (b.present[i] && !covered(b.p.vni(i))) return true;
+  for (const e of old.overlay.values()) if (e && !covered(e.vni)) return true;
+  return false;
 }
 
 export function parseIpId(id: string): IpKey {

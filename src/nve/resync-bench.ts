@@ -81,7 +81,9 @@ function snapshotBytes(
     const e = at(i);
     if (e) entries.push({ ...e, state: 'ENTRY_STATE_ACTIVE', changedAtMs: 0, tsi: '' });
   }
-  return method.responseSerialize({ snapshot: { revision, vnis: [], entries, members } });
+  // The VNIs listed as the NVA lists them in a full snapshot: every VN the NVE is a member of.
+  const vnis = [...new Set(members.map((m) => m.vni))];
+  return method.responseSerialize({ snapshot: { revision, vnis, entries, members } });
 }
 
 /** A scripted NVA: delivers what it is given, accepts everything. */

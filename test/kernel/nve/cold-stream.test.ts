@@ -64,7 +64,7 @@ const PROTO_STATE = {
   withdrawn: 'ENTRY_STATE_WITHDRAWN',
 };
 
-/** A snapshot of `entries` as the NVA's serializer writes it. */
+/** A snapshot of `entries` as the NVA's serializer writes it (listing the VNIs it covers). */
 function snapshotBytes(entries: DirEntry[], routedVns: object[] = []): Buffer {
   const vnis = [...new Set(entries.map((e) => e.vni))];
   const members = vnis.flatMap((vni) =>
@@ -73,7 +73,7 @@ function snapshotBytes(entries: DirEntry[], routedVns: object[] = []): Buffer {
   return method.responseSerialize({
     snapshot: {
       revision: 1,
-      vnis: [],
+      vnis,
       entries: entries.map((e) => ({ ...e, state: PROTO_STATE[e.state], changedAtMs: 0, tsi: '' })),
       members,
       routedVns,
