@@ -824,10 +824,9 @@ function mergeUncovered(
   return packEntries(keep);
 }
 
-/** Whether the directory holds an entry of a VNI not `covered` (read from the base's columns). */
+/** Whether the directory holds an entry of a VNI not `covered` (the base knows its VNIs). */
 function hasUncovered(old: Directory, covered: (vni: number) => boolean): boolean {
-  const b = old.base;
-  if (b) for (let i = 0; i < b.p.count; i++) if (b.present[i] && !covered(b.p.vni(i))) return true;
+  for (const vni of old.base?.vnis ?? []) if (!covered(vni)) return true;
   for (const e of old.overlay.values()) if (e && !covered(e.vni)) return true;
   return false;
 }
