@@ -11,7 +11,7 @@
 //
 // Warm-up (--warmup N, default 1): before the measured round, N rounds of the same moves (every
 // VM moved once more, same window), not counted. A process that has just started runs its move
-// path cold (V8 compiles it while it runs, on the same two cores as the NVEs): in the first round
+// path cold (most likely V8 compiling it, on the same two cores as the NVEs): in the first round
 // the first ~0.5 s of moves converged 3-5x slower than the rest, and those were most of the slowest
 // 1%. A running NVA is warm; the first round's p50/p99 are still reported (first_round_*), so the
 // cost of a cold start is in the table too. --warmup 0 measures the first round (rounds before
