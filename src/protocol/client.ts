@@ -2,11 +2,19 @@
 // last revision installed), then changes; register/withdraw with request/answer matching; ack.
 // Reconnects with exponential backoff and jitter and resumes from its last acked revision; it
 // never tells its user to flush state while the NVA is away. Every NVA message is validated.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { withChangeDecoder } from './change-decoder.ts';
 import { isPackedSnapshot, type PackedSnapshotMsg } from './packed-snapshot.ts';
 import { SnapshotRefused, withSnapshotDecoder } from './snapshot-decoder.ts';
 import { loadServices } from './proto.ts';
+import {
+  GrpcStatus,
+  H2StreamCall,
+  parseTargets,
+  type CallError,
+  type H2StreamOptions,
+  type H2Target,
+} from './h2-stream-call.ts';
 import {
   announcementKindToProto,
   LIMITS,
@@ -47,7 +55,10 @@ export interface NvaClientHandlers {
 }
 
 export interface NvaClientOptions {
-  /** host:port of the NVA. */
+  /**
+   * The NVA: host:port, unix:/path, or ipv4:/ipv6: and a comma-separated list of its replicas'
+   * host:port (parseTargets); a malformed one throws from the constructor.
+   */
   address: string;
   nveId: string;
   underlayAddr: string;
@@ -91,16 +102,17 @@ interface PendingRequest {
   timer: NodeJS.Timeout;
 }
 
-type Stream = grpc.ClientDuplexStream<object, unknown>;
+type Stream = H2StreamCall<object, unknown>;
 
 export class NvaClient {
   /** Highest revision acked (what a reconnect resumes from). */
   ackedRevision: number;
   /** Highest revision received. */
   receivedRevision = 0;
-  private readonly client: grpc.Client & {
-    Stream(md: grpc.Metadata, o?: grpc.CallOptions): Stream;
-  };
+  /** Where the NVA is (several: replicas, tried in turn) and which one the next stream uses. */
+  private readonly targets: H2Target[];
+  private targetIndex = 0;
+  private readonly call: H2StreamOptions<object, unknown>;
   private stream: Stream | undefined;
   private closed = false;
   private backoffMs: number;
@@ -117,15 +129,16 @@ export class NvaClient {
   constructor(private readonly opts: NvaClientOptions) {
     this.ackedRevision = opts.lastRevision ?? 0;
     this.backoffMs = opts.initialBackoffMs ?? INITIAL_BACKOFF_MS;
-    const Nva = fastNvaClient(opts.handlers?.packedSnapshot !== undefined);
-    const creds = opts.tlsCa
-      ? grpc.credentials.createSsl(opts.tlsCa)
-      : grpc.credentials.createInsecure();
-    this.client = new Nva(opts.address, creds, {
-      'grpc.max_receive_message_length': LIMITS.nvaMessageBytes,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-    }) as unknown as typeof this.client;
+    // The stream runs over node:http2 (h2-stream-call.ts: why not grpc-js), as a gRPC call.
+    this.targets = parseTargets(opts.address, opts.tlsCa);
+    const method = nvaStreamMethod(opts.handlers?.packedSnapshot !== undefined);
+    this.call = {
+      path: method.path,
+      metadata: opts.token ? { authorization: `Bearer ${opts.token}` } : undefined,
+      serialize: method.requestSerialize,
+      deserialize: method.responseDeserialize,
+      maxReceiveBytes: LIMITS.nvaMessageBytes,
+    };
   }
 
   /** Open the stream (and keep reopening it until close()). */
@@ -194,7 +207,6 @@ export class NvaClient {
     this.failPending('client closed');
     this.stream?.cancel();
     this.stream = undefined;
-    this.client.close();
   }
 
   private request(build: (requestId: number) => object): Promise<Accepted> {
@@ -215,9 +227,7 @@ export class NvaClient {
 
   private connect(): void {
     if (this.closed) return;
-    const md = new grpc.Metadata();
-    if (this.opts.token) md.set('authorization', `Bearer ${this.opts.token}`);
-    const stream = this.client.Stream(md);
+    const stream: Stream = new H2StreamCall(this.targets[this.targetIndex] as H2Target, this.call);
     this.stream = stream;
     this.synced = false;
     const resumeFrom = this.connectedOnce || this.ackedRevision > 0 ? this.ackedRevision : 0;
@@ -239,7 +249,14 @@ export class NvaClient {
       this.opts.handlers?.disconnected?.(reason);
       this.scheduleReconnect();
     };
-    stream.on('error', (err: grpc.ServiceError) => onGone(err.details || err.message));
+    stream.on('error', (err: CallError) => {
+      // Unreachable or lost: the next attempt goes to the next replica (gRPC's pick_first also
+      // stays on an address that works and moves on when it fails).
+      if (err.code === GrpcStatus.UNAVAILABLE) {
+        this.targetIndex = (this.targetIndex + 1) % this.targets.length;
+      }
+      onGone(err.details || err.message);
+    });
     stream.on('end', () => onGone('ended by the NVA'));
   }
 
@@ -352,27 +369,22 @@ function scheduleAutoAck(c: NvaClient): void {
   });
 }
 
-const fastClients = new Map<boolean, grpc.ServiceClientConstructor>();
+const streamMethods = new Map<boolean, grpc.MethodDefinition<object, unknown>>();
 
 /**
- * The Nva client with Change messages decoded by hand (change-decoder.ts), and with `packed`
+ * The Nva Stream method with Change messages decoded by hand (change-decoder.ts), and with `packed`
  * Snapshots decoded into columns (snapshot-decoder.ts); built once each.
  */
-function fastNvaClient(packed: boolean): grpc.ServiceClientConstructor {
-  const known = fastClients.get(packed);
+function nvaStreamMethod(packed: boolean): grpc.MethodDefinition<object, unknown> {
+  const known = streamMethods.get(packed);
   if (known) return known;
   const { Nva } = loadServices();
   const stream = Nva.service.Stream as grpc.MethodDefinition<object, unknown>;
   const changes = withChangeDecoder(stream.responseDeserialize);
-  const client = grpc.makeClientConstructor(
-    {
-      Stream: {
-        ...stream,
-        responseDeserialize: packed ? withSnapshotDecoder(changes) : changes,
-      },
-    },
-    Nva.serviceName,
-  );
-  fastClients.set(packed, client);
-  return client;
+  const method = {
+    ...stream,
+    responseDeserialize: packed ? withSnapshotDecoder(changes) : changes,
+  };
+  streamMethods.set(packed, method);
+  return method;
 }
