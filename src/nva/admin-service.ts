@@ -1,6 +1,7 @@
 // The Admin service (orchestrator and `roam vm`): provision, list, show, move hint, clear a
 // duplicate, configure a VN, status. Every call needs the admin token; every request is validated.
 import * as grpc from '@grpc/grpc-js';
+import type { UnaryCall, UnaryCallback } from './h2-grpc-server.ts';
 import type { z } from 'zod';
 import {
   entryKeyRequest,
@@ -30,7 +31,7 @@ export interface AdminHost {
   connected(): NveSession[];
 }
 
-type Handler = grpc.handleUnaryCall<unknown, object>;
+type Handler = (call: UnaryCall, callback: UnaryCallback) => void;
 
 function fail(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });

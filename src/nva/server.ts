@@ -20,6 +20,7 @@ import {
 } from './session.ts';
 import type { AckRecord, Change, DirectoryStore } from './store.ts';
 import { ENCODED, encodeRun } from './wire.ts';
+import { H2GrpcServer } from './h2-grpc-server.ts';
 
 export interface NvaServerOptions extends DirectoryOptions {
   store: DirectoryStore;
@@ -62,7 +63,7 @@ export class NvaServer implements SessionHost {
   readonly ackClockMaxWaitMs: number;
   private readonly fanoutHoldMaxMs: number;
   private readonly store: DirectoryStore;
-  private readonly server: grpc.Server;
+  private readonly server: H2GrpcServer;
   private readonly sessions = new Map<string, NveSession>();
   private readonly unsubscribe: () => void;
   /** Message objects built this turn, shared by every session that sends the same run. */
@@ -76,7 +77,6 @@ export class NvaServer implements SessionHost {
   /** One timer per pending move hint: when it expires, the entry stops being `moving`. */
   private readonly hintTimers = new Map<string, NodeJS.Timeout>();
   private readonly sweepTimer: NodeJS.Timeout;
-  private readonly tls: NvaServerOptions['tls'];
   /** Registrations and withdrawals being decided and stored, over all NVEs. */
   private requestsInFlight = 0;
   /** Sessions whose fan-out waits for those (holdFanout), and since when. */
@@ -99,7 +99,6 @@ export class NvaServer implements SessionHost {
     this.maxQueuedChanges = opts.maxQueuedChanges ?? DEFAULT_MAX_QUEUED_CHANGES;
     this.ackClockMaxWaitMs = opts.ackClockMaxWaitMs ?? DEFAULT_ACK_CLOCK_MAX_WAIT_MS;
     this.fanoutHoldMaxMs = opts.fanoutHoldMaxMs ?? DEFAULT_FANOUT_HOLD_MAX_MS;
-    this.tls = opts.tls;
     this.tracker = new ConvergenceTracker({
       now: opts.now ?? preciseNow,
       onConverged: (rec) => {
@@ -117,12 +116,13 @@ export class NvaServer implements SessionHost {
     this.unsubscribe = this.store.subscribe((c) => this.onChange(c));
 
     const services = loadServices();
-    this.server = new grpc.Server({
-      'grpc.max_receive_message_length': LIMITS.nveMessageBytes,
-      'grpc.max_send_message_length': LIMITS.nvaMessageBytes,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      'grpc.keepalive_permit_without_calls': 1,
+    // gRPC on node:http2 (h2-grpc-server.ts: why not grpc-js's server).
+    this.server = new H2GrpcServer({
+      maxReceiveBytes: LIMITS.nveMessageBytes,
+      maxSendBytes: LIMITS.nvaMessageBytes,
+      tls: opts.tls,
+      keepaliveMs: 30_000,
+      keepaliveTimeoutMs: 10_000,
     });
     this.server.addService(withSharedSerialization(services.Nva.service), {
       Stream: (call: NveCall) => {
@@ -144,16 +144,7 @@ export class NvaServer implements SessionHost {
       this.watchHint(e.vni, e.mac, hint?.expiresAt ?? now);
     }
     this.metrics.revision.set(this.startRevision);
-    const creds = this.tls
-      ? grpc.ServerCredentials.createSsl(
-          null,
-          [{ cert_chain: this.tls.cert, private_key: this.tls.key }],
-          false,
-        )
-      : grpc.ServerCredentials.createInsecure();
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
-    });
+    return this.server.listen(address);
   }
 
   /** Stop accepting, end every stream, release the store subscription (not the store). */

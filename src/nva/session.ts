@@ -16,6 +16,7 @@ import {
   type Withdraw,
 } from '../protocol/schema.ts';
 import type { Authenticator } from './auth.ts';
+import type { ServerStreamCall } from './h2-grpc-server.ts';
 import type { ConvergenceTracker } from './convergence.ts';
 import type { Directory, DirectoryResult } from './directory.ts';
 import type { NvaMetrics } from './metrics.ts';
@@ -43,7 +44,7 @@ export const ACK_CLOCK_MAX_HELD = 1024;
  */
 export const ACK_CLOCK_WINDOW = 2;
 
-export type NveCall = grpc.ServerDuplexStream<unknown, object>;
+export type NveCall = ServerStreamCall;
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -79,10 +80,6 @@ export interface SessionHost {
 }
 
 type Phase = 'hello' | 'syncing' | 'live' | 'closed';
-
-function status(code: grpc.status, details: string): Error {
-  return Object.assign(new Error(details), { code, details });
-}
 
 export class NveSession {
   nveId = '';
@@ -632,7 +629,7 @@ export class NveSession {
   /** End the stream with a gRPC status. */
   fail(code: grpc.status, details: string): void {
     if (this.phase === 'closed') return;
-    this.call.emit('error', status(code, details));
+    this.call.endWithStatus(code, details);
     this.close(details);
   }
 
