@@ -1,24 +1,33 @@
-// tsx scripts/bench-transport.ts [--nves 100] [--rounds 2000] [--json FILE]
+// tsx scripts/bench-transport.ts [--nves 100] [--rounds 2000] [--modes a,b] [--json FILE]
 // What one NVE-NVA message costs in the transport alone, without roam: is a cheaper transport
 // than grpc-js what bench:nva's fan-out needs? A server and N clients (in two child processes, as
 // bench:nva's simulated NVEs) on loopback; each round the server writes a 60-byte message to every
 // client (a Change) and each client answers with 16 bytes (an Ack); the next round starts when all
 // answers are in (a move at window 1). Payloads are opaque bytes: no protobuf, no validation.
-// Transports:
+// Transports (--modes picks; all by default):
 //   grpc-shared  grpc-js bidi streams, the clients of a process sharing one HTTP/2 connection
-//                (what bench:nva's NVEs do: grpc-js shares a channel's connection per target)
+//                (grpc-js shares a channel's connection per target)
 //   grpc-own     grpc-js, one connection per client (NVEs on their own hosts)
+//   roam         roam's own gRPC transport on node:http2 (src/nva/h2-grpc-server.ts and
+//                src/protocol/h2-stream-call.ts, what the NVA and NVEs use since 2026-12-06), the
+//                clients of a process sharing a connection (as bench:nva's NVEs do)
+//   h2-own       node:http2 with gRPC framing and nothing else, one connection per client (what
+//                roam's transport costs at most per NVE on its own host)
 //   tcp          one TCP socket per client, 4-byte length prefix (the leanest framing Node has)
 // Prints CPU per message pair (server: one write + one read) for the server and the clients.
 import { fork } from 'node:child_process';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { writeBenchJson } from '../src/lab/bench-json.ts';
+import { H2GrpcServer, type ServerStreamCall } from '../src/nva/h2-grpc-server.ts';
+import { frameMessage, MessageDeframer } from '../src/protocol/grpc-framing.ts';
+import { H2StreamCall } from '../src/protocol/h2-stream-call.ts';
 
-type Mode = 'grpc-shared' | 'grpc-own' | 'tcp';
-const MODES: Mode[] = ['grpc-shared', 'grpc-own', 'tcp'];
+const MODES = ['grpc-shared', 'grpc-own', 'roam', 'h2-own', 'tcp'] as const;
+type Mode = (typeof MODES)[number];
 const PROCS = 2;
 const CHANGE = Buffer.alloc(60, 1);
 const ACK = Buffer.alloc(16, 7);
@@ -65,7 +74,31 @@ const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 function runClients(mode: Mode, port: number, count: number): void {
   const Client = grpc.makeGenericClientConstructor(SERVICE, 'Transport');
   for (let i = 0; i < count; i++) {
-    if (mode === 'tcp') {
+    if (mode === 'roam') {
+      const call = new H2StreamCall<Buffer, Buffer>(
+        { address: `127.0.0.1:${port}` },
+        { path: SERVICE.Stream!.path, serialize: raw, deserialize: raw, maxReceiveBytes: 1 << 20 },
+      );
+      call.write(Buffer.from('hello'));
+      call.on('data', () => call.write(ACK));
+      call.on('error', () => undefined); // killed at the end of the row
+    } else if (mode === 'h2-own') {
+      const session = http2.connect(`http://127.0.0.1:${port}`);
+      const st = session.request({
+        ':method': 'POST',
+        ':path': SERVICE.Stream!.path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      const ack = frameMessage(ACK);
+      st.write(frameMessage(Buffer.from('hello')));
+      const deframer = new MessageDeframer(
+        1 << 20,
+        () => st.write(ack),
+        () => undefined,
+      );
+      st.on('data', (chunk: Buffer) => deframer.push(chunk));
+    } else if (mode === 'tcp') {
       const s = net.connect(port, '127.0.0.1');
       s.setNoDelay(true);
       const ack = frame(ACK);
@@ -105,7 +138,41 @@ async function measure(mode: Mode, nves: number, rounds: number): Promise<Row> {
   };
   let port: number;
   let close: () => void;
-  if (mode === 'tcp') {
+  if (mode === 'roam') {
+    const srv = new H2GrpcServer({ maxReceiveBytes: 1 << 20, maxSendBytes: 1 << 20 });
+    srv.addService(SERVICE, {
+      Stream: (call: ServerStreamCall) => {
+        let first = true;
+        call.on('data', () => {
+          if (first) connected(call as unknown as { write(b: Buffer): unknown });
+          else onAck();
+          first = false;
+        });
+      },
+    });
+    port = await srv.listen('127.0.0.1:0');
+    close = () => srv.forceShutdown();
+  } else if (mode === 'h2-own') {
+    const srv = http2.createServer();
+    srv.on('stream', (st) => {
+      st.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      let first = true;
+      const deframer = new MessageDeframer(
+        1 << 20,
+        () => {
+          if (first) connected(st);
+          else onAck();
+          first = false;
+        },
+        () => undefined,
+      );
+      st.on('data', (chunk: Buffer) => deframer.push(chunk));
+    });
+    port = await new Promise<number>((r) =>
+      srv.listen(0, '127.0.0.1', () => r((srv.address() as net.AddressInfo).port)),
+    );
+    close = () => srv.close();
+  } else if (mode === 'tcp') {
     const srv = net.createServer((s) => {
       s.setNoDelay(true);
       let first = true;
@@ -159,7 +226,9 @@ async function measure(mode: Mode, nves: number, rounds: number): Promise<Row> {
     );
   try {
     await allConnected;
-    const message = mode === 'tcp' ? frame(CHANGE) : CHANGE;
+    // roam's and grpc-js's streams frame (and serialize) themselves; raw ones get framed bytes.
+    const message =
+      mode === 'tcp' ? frame(CHANGE) : mode === 'h2-own' ? frameMessage(CHANGE) : CHANGE;
     const round = () => {
       for (const s of streams) s.write(message);
     };
@@ -214,15 +283,20 @@ async function main(): Promise<void> {
       nves: { type: 'string', default: '100' },
       rounds: { type: 'string', default: '2000' },
       json: { type: 'string' },
+      modes: { type: 'string', default: MODES.join(',') },
     },
   });
+  const modes = values.modes.split(',') as Mode[];
+  for (const m of modes) {
+    if (!MODES.includes(m)) throw new Error(`unknown transport "${m}" (${MODES.join(', ')})`);
+  }
   const nves = Number(values.nves);
   const rounds = Number(values.rounds);
   if (!Number.isInteger(nves) || nves < PROCS || !Number.isInteger(rounds) || rounds < 1) {
     throw new Error(`--nves (at least ${PROCS}) and --rounds must be positive whole numbers`);
   }
   const rows: Row[] = [];
-  for (const mode of MODES) rows.push(await measure(mode, nves, rounds));
+  for (const mode of modes) rows.push(await measure(mode, nves, rounds));
   console.log('transport    nves  rounds  wall ms/round  server us/pair  clients us/pair');
   for (const r of rows) {
     console.log(
