@@ -1,6 +1,7 @@
 // The NVE agent's configuration: one YAML file, validated with zod. A mistake is reported as one
 // sentence naming the field's path and its line in the file ("tsis[1].vni: expected a number
 // from 1 to 16777215 (nve.yaml line 14)"), never as a stack trace.
+import { parseTargets } from '../protocol/h2-stream-call.ts';
 import { DEFAULT_ANCHOR_IDLE_MS } from './anchor-idle.ts';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -69,11 +70,24 @@ const hostPort = z
     error: 'expected host:port, e.g. 127.0.0.1:7400',
   });
 
-/** The NVA: host:port, or a Unix domain socket "unix:/path" (an NVA on this host). */
-const NVA_ENDPOINT_ERROR = 'expected host:port, e.g. 127.0.0.1:7400';
-const nvaEndpoint = z
-  .string({ error: NVA_ENDPOINT_ERROR })
-  .regex(/^((\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}|unix:\/\S+)$/, { error: NVA_ENDPOINT_ERROR });
+/**
+ * The NVA: host:port, a Unix domain socket "unix:/path" (an NVA on this host), or "ipv4:" /
+ * "ipv6:" and the host:port of its replicas, comma-separated (tried in turn): what the client
+ * accepts (parseTargets), checked here so a mistake is a config error with its line.
+ */
+const NVA_ENDPOINT_ERROR =
+  'expected host:port, e.g. 127.0.0.1:7400 (or unix:/path, or ipv4:host:port,host:port for NVA replicas)';
+const nvaEndpoint = z.string({ error: NVA_ENDPOINT_ERROR }).refine(
+  (s) => {
+    try {
+      parseTargets(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: NVA_ENDPOINT_ERROR },
+);
 
 const tsiSchema = z
   .strictObject({

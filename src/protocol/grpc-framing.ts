@@ -37,6 +37,11 @@ export class MessageDeframer {
     private readonly onError: (e: DeframeError) => void,
   ) {}
 
+  /** Part of a message was read and the rest has not come (yet). */
+  get midMessage(): boolean {
+    return this.prefixFill > 0 || this.body !== undefined;
+  }
+
   /** No more messages (the call ended): later chunks are ignored. */
   stop(): void {
     this.stopped = true;
@@ -92,8 +97,10 @@ export const GrpcStatus = {
   CANCELLED: 1,
   UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;

@@ -10,7 +10,7 @@
 // kept alive with HTTP/2 pings (a silent peer is noticed, as grpc-js's keepalive does).
 import http2 from 'node:http2';
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
+import net, { isIPv6 } from 'node:net';
 import tls from 'node:tls';
 import { frameMessage, GrpcStatus, MessageDeframer } from './grpc-framing.ts';
 
@@ -24,7 +24,15 @@ export interface H2Target {
   tlsCa?: Buffer;
 }
 
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/,]+):\d{1,5}$/;
+/** A host name or IPv4 address, or an IPv6 address in brackets; a port 1-65535. */
+const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
+
+function isHostPort(a: string): boolean {
+  const m = HOST_PORT.exec(a);
+  if (!m) return false;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65_535 && (m[1] === undefined || isIPv6(m[1]));
+}
 
 /**
  * The places a gRPC target names, in the forms roam's configs accept (a subset of gRPC's naming):
@@ -45,7 +53,7 @@ export function parseTargets(target: string, tlsCa?: Buffer): H2Target[] {
   const list = /^ipv[46]:/.test(target)
     ? target.slice(5).split(',')
     : [target.replace(/^dns:(\/\/\/)?/, '')];
-  if (list.some((a) => !HOST_PORT.test(a))) throw bad();
+  if (list.some((a) => !isHostPort(a))) throw bad();
   return list.map((address) => ({ address, tlsCa }));
 }
 
@@ -150,6 +158,16 @@ function release(shared: Shared): void {
   if (!shared.session.closed) shared.session.close();
 }
 
+/** gRPC's mapping of HTTP statuses when a call gets no gRPC status (http-grpc-status-mapping.md). */
+function grpcCodeOfHttp(http: number): number {
+  if (http === 400) return GrpcStatus.INTERNAL;
+  if (http === 401) return GrpcStatus.UNAUTHENTICATED;
+  if (http === 403) return GrpcStatus.PERMISSION_DENIED;
+  if (http === 404) return GrpcStatus.UNIMPLEMENTED;
+  if (http === 429 || http === 502 || http === 503 || http === 504) return GrpcStatus.UNAVAILABLE;
+  return GrpcStatus.UNKNOWN;
+}
+
 /**
  * A bidi-streaming call. Events: 'data' (a deserialized message), then exactly one of 'end' (the
  * server closed with OK) or 'error' (a CallError: a status other than OK, a transport failure, a
@@ -188,12 +206,16 @@ export class H2StreamCall<Req, Res> extends EventEmitter {
     });
     this.stream.on('response', (headers) => {
       // Trailers-only: an error answered at once (e.g. UNAUTHENTICATED) comes in the headers.
-      if (headers['grpc-status'] !== undefined) this.takeStatus(headers);
-      else if (headers[':status'] !== 200) {
-        this.status = {
-          code: GrpcStatus.UNKNOWN,
-          details: `the NVA answered HTTP status ${headers[':status']}, not a gRPC call`,
-        };
+      if (headers['grpc-status'] !== undefined) return this.takeStatus(headers);
+      const http = headers[':status'] ?? 0;
+      if (http !== 200) {
+        // Not a gRPC answer (a proxy's, say): its body is not read as messages.
+        this.fail(grpcCodeOfHttp(http), `the NVA answered HTTP status ${http}, not a gRPC call`);
+      } else if (!String(headers['content-type'] ?? '').startsWith('application/grpc')) {
+        this.fail(
+          GrpcStatus.UNKNOWN,
+          `the NVA answered content-type ${String(headers['content-type'])}, not application/grpc`,
+        );
       }
     });
     this.stream.on('trailers', (trailers) => this.takeStatus(trailers));
@@ -202,7 +224,9 @@ export class H2StreamCall<Req, Res> extends EventEmitter {
     // The server's side ended (its status came in the trailers, just before): the call is over,
     // though this side never ended its own. 'close' covers resets and lost connections.
     this.stream.on('end', () => {
-      if (this.status) this.fail(this.status.code, this.status.details);
+      if (this.deframer.midMessage && this.status?.code === GrpcStatus.OK) {
+        this.fail(GrpcStatus.INTERNAL, 'the NVA ended the call in the middle of a message');
+      } else if (this.status) this.fail(this.status.code, this.status.details);
     });
     this.stream.on('close', () => this.onClose());
   }

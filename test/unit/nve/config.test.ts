@@ -111,7 +111,7 @@ describe('parseConfig', () => {
     [
       'bad endpoint',
       BASE.replace('127.0.0.1:7400', 'localhost'),
-      'nva.endpoint: expected host:port, e.g. 127.0.0.1:7400 (nve.yaml line 6)',
+      'nva.endpoint: expected host:port, e.g. 127.0.0.1:7400 (or unix:/path, or ipv4:host:port,host:port for NVA replicas) (nve.yaml line 6)',
     ],
     [
       'bad hold time',

@@ -74,6 +74,15 @@ describe('parseTargets', () => {
     'http://x:1',
     'https://nva:443',
     'nva:port',
+    // what the URL parser would reject or misread (a crash at connect time, or another host)
+    '127.0.0.1:70000',
+    '127.0.0.1:0',
+    '[1.2.3.4]:1',
+    'nva%1:1',
+    'nva#x:50051',
+    'nva?x:50051',
+    'a@b:1',
+    'ipv4:127.0.0.1:1,127.0.0.1:99999',
   ];
   it.each(bad)('%j is refused with a message naming it', (input) => {
     expect(() => parseTargets(input)).toThrow(`NVA address "${input}" is not host:port`);
@@ -367,6 +376,52 @@ describe('H2StreamCall status', () => {
     });
     const { seen } = open(srv.target);
     expect(await outcome(seen)).toBe('end');
+  });
+
+  it.each([
+    [404, GrpcStatus.UNIMPLEMENTED],
+    [401, 16],
+    [503, GrpcStatus.UNAVAILABLE],
+    [500, GrpcStatus.UNKNOWN],
+  ])(
+    'HTTP %i with a text body: code %i (gRPC mapping), the body is not read as messages',
+    async (http, code) => {
+      const srv = await startServer((stream) => {
+        stream.respond({ ':status': http, 'content-type': 'text/plain' });
+        stream.end('upstream down');
+      });
+      const { seen } = open(srv.target);
+      const err = await errorOf(seen);
+      expect([err.code, err.details]).toEqual([
+        code,
+        `the NVA answered HTTP status ${http}, not a gRPC call`,
+      ]);
+      expect(seen.messages).toEqual([]);
+    },
+  );
+
+  it('a 200 answer that is not application/grpc is an error naming its content-type', async () => {
+    const srv = await startServer((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'text/html' });
+      stream.end(frame(Buffer.from('looks like a message')));
+    });
+    const { seen } = open(srv.target);
+    const err = await errorOf(seen);
+    expect(err.code).toBe(GrpcStatus.UNKNOWN);
+    expect(err.details).toContain('content-type text/html');
+    expect(seen.messages).toEqual([]);
+  });
+
+  it('OK trailers in the middle of a message: INTERNAL, not a clean end', async () => {
+    const srv = await startServer((stream) => {
+      respond(stream);
+      stream.write(Buffer.from([0, 0, 0, 0, 10, 1, 2, 3]));
+      endWith(stream, { 'grpc-status': '0' });
+    });
+    const { seen } = open(srv.target);
+    const err = await errorOf(seen);
+    expect(err.code).toBe(GrpcStatus.INTERNAL);
+    expect(err.details).toContain('middle of a message');
   });
 
   it('an HTTP answer that is not 200 is an error naming the status, not an end', async () => {
