@@ -78,6 +78,7 @@ function peerOf(stream: http2.ServerHttp2Stream): string {
  */
 abstract class ServerCall extends EventEmitter {
   readonly metadata: grpc.Metadata;
+  private peer: string | undefined;
   protected ended = false;
   private headersSent = false;
   private pendingStatus: { code: number; details: string } | undefined;
@@ -111,7 +112,7 @@ abstract class ServerCall extends EventEmitter {
   }
 
   getPeer(): string {
-    return peerOf(this.stream);
+    return (this.peer ??= peerOf(this.stream));
   }
 
   protected abstract onMessage(body: Buffer): void;
@@ -131,7 +132,17 @@ abstract class ServerCall extends EventEmitter {
   /** Frame and write one message (headers first if not yet sent); false: wait for 'drain'. */
   protected send(value: object): boolean {
     if (this.ended || this.stream.closed || this.stream.destroyed) return false;
-    const body = this.method.responseSerialize(value);
+    let body: Buffer;
+    try {
+      body = this.method.responseSerialize(value);
+    } catch (err) {
+      // grpc-js's server answers INTERNAL too; never an exception thrown into the handler.
+      this.endWithStatus(
+        GrpcStatus.INTERNAL,
+        `response serialization failed: ${(err as Error).message}`,
+      );
+      return false;
+    }
     if (body.length > this.opts.maxSendBytes) {
       this.endWithStatus(
         GrpcStatus.RESOURCE_EXHAUSTED,
@@ -230,6 +241,8 @@ class UnaryServerCall extends ServerCall implements UnaryCall {
  * 'end' (the client ended its side), 'error' (the stream failed), 'close', 'drain'.
  */
 export class ServerStreamCall extends ServerCall {
+  private paused = false;
+  private held: unknown[] = [];
   constructor(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
@@ -237,8 +250,11 @@ export class ServerStreamCall extends ServerCall {
     opts: H2GrpcServerOptions,
   ) {
     super(stream, headers, method, opts);
+    this.getPeer(); // while the connection is there to ask
     stream.on('end', () => this.emit('end'));
-    stream.on('error', (err: Error) => this.emit('error', err));
+    stream.on('error', (err: Error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err); // 'close' follows anyway
+    });
     stream.on('close', () => {
       this.ended = true;
       this.emit('close');
@@ -259,18 +275,28 @@ export class ServerStreamCall extends ServerCall {
     this.endWithStatus(GrpcStatus.OK, '');
   }
 
-  /** Stop reading: HTTP/2 flow control holds the client back. */
+  /**
+   * Stop reading: HTTP/2 flow control holds the client back. Messages already read (the rest of
+   * the chunk being deframed) wait here until resume().
+   */
   pause(): void {
+    this.paused = true;
     this.stream.pause();
   }
 
   resume(): void {
-    this.stream.resume();
+    this.paused = false;
+    while (this.held.length > 0 && !this.paused && !this.ended) {
+      this.emit('data', this.held.shift());
+    }
+    if (!this.paused) this.stream.resume();
   }
 
   protected onMessage(body: Buffer): void {
     const d = this.decode(body);
-    if (d.ok) this.emit('data', d.value);
+    if (!d.ok) return;
+    if (this.paused) this.held.push(d.value);
+    else this.emit('data', d.value);
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type UnaryCall,
   type UnaryCallback,
 } from '../../../src/nva/h2-grpc-server.ts';
+import { frameMessage } from '../../../src/protocol/grpc-framing.ts';
 import { until } from './harness.ts';
 
 const id = (b: Buffer) => b;
@@ -272,6 +273,82 @@ describe('H2GrpcServer: bidi streams', () => {
     await until('the rest', () => srv.got.length === sent.length);
     expect(srv.got).toEqual(sent);
     call.cancel();
+  });
+});
+
+describe('H2GrpcServer: pause and serialization failures', () => {
+  it('pause() also holds back the messages that came in the same DATA chunk', async () => {
+    const srv = chatServer();
+    const { port } = await serve({
+      Chat: (call) => {
+        srv.handler(call);
+        call.once('data', () => call.pause());
+      },
+    });
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const req = session.request({
+        ':method': 'POST',
+        ':path': CHAT.path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      req.on('error', () => undefined);
+      // Three messages in one write: one DATA chunk for the server's deframer.
+      req.write(Buffer.concat(['a', 'b', 'c'].map((m) => frameMessage(b(m)))));
+      await until('the first message', () => srv.got.length >= 1);
+      await sleep(100);
+      expect(srv.got).toEqual(['a']);
+      srv.calls[0]?.resume();
+      await until('the rest', () => srv.got.length === 3);
+      expect(srv.got).toEqual(['a', 'b', 'c']);
+      req.close();
+    } finally {
+      session.close();
+    }
+  });
+
+  it('a unary answer that fails to serialize: INTERNAL, not an uncaught exception', async () => {
+    const server = new H2GrpcServer({ maxReceiveBytes: LIMIT, maxSendBytes: LIMIT });
+    servers.push(server);
+    const bad = {
+      ...ECHO,
+      responseSerialize: () => {
+        throw new Error('bad field');
+      },
+    };
+    server.addService({ Echo: bad }, { Echo: (_c: UnaryCall, cb: UnaryCallback) => cb(null, {}) });
+    const port = await server.listen('127.0.0.1:0');
+    const { err } = await unary(client(`127.0.0.1:${port}`), b('x'));
+    expect(err?.code).toBe(Status.INTERNAL);
+    expect(err?.details).toContain('bad field');
+  });
+
+  it('a stream message that fails to serialize: write() is false and the call ends INTERNAL', async () => {
+    const wrote: boolean[] = [];
+    const server = new H2GrpcServer({ maxReceiveBytes: LIMIT, maxSendBytes: LIMIT });
+    servers.push(server);
+    const bad = {
+      ...CHAT,
+      responseSerialize: (m: Buffer) => {
+        if (m.toString() === 'poison') throw new Error('bad field');
+        return m;
+      },
+    };
+    server.addService(
+      { Chat: bad },
+      {
+        Chat: (call: ServerStreamCall) => {
+          wrote.push(call.write(b('ok')), call.write(b('poison')));
+        },
+      },
+    );
+    const port = await server.listen('127.0.0.1:0');
+    const { got, rec } = chat(client(`127.0.0.1:${port}`));
+    await until('the status', () => rec.status !== undefined);
+    expect(rec.err?.code).toBe(Status.INTERNAL);
+    expect(got).toEqual(['ok']);
+    expect(wrote).toEqual([true, false]);
   });
 });
 
