@@ -14,6 +14,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { frameMessage, GrpcStatus, MessageDeframer } from '../protocol/grpc-framing.ts';
+import { keepAlive } from '../protocol/h2-keepalive.ts';
 import { splitHostPort } from './config.ts';
 
 export interface H2GrpcServerOptions {
@@ -381,20 +382,15 @@ export class H2GrpcServer {
 
   private onSession(session: http2.ServerHttp2Session): void {
     this.sessions.add(session);
-    session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
-    const every = this.opts.keepaliveMs ?? 30_000;
-    const timeout = this.opts.keepaliveTimeoutMs ?? 10_000;
-    const keepalive = setInterval(() => {
-      const timer = setTimeout(() => session.destroy(), timeout).unref();
-      const sent = session.ping((err) => {
-        clearTimeout(timer);
-        if (err) session.destroy();
-      });
-      if (!sent) clearTimeout(timer);
-    }, every).unref();
+    session.setLocalWindowSize(WINDOW_BYTES);
+    const stopKeepalive = keepAlive(
+      session,
+      this.opts.keepaliveMs ?? 30_000,
+      this.opts.keepaliveTimeoutMs ?? 10_000,
+    );
     session.on('error', () => undefined); // each stream reports its own failure
     session.on('close', () => {
-      clearInterval(keepalive);
+      stopKeepalive();
       this.sessions.delete(session);
     });
   }

@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import net, { isIPv6 } from 'node:net';
 import tls from 'node:tls';
 import { frameMessage, GrpcStatus, MessageDeframer } from './grpc-framing.ts';
+import { keepAlive } from './h2-keepalive.ts';
 
 export { GrpcStatus };
 
@@ -88,7 +89,7 @@ const WINDOW_BYTES = 16 * 1024 * 1024;
 interface Shared {
   session: http2.ClientHttp2Session;
   users: number;
-  keepalive: NodeJS.Timeout;
+  stopKeepalive: () => void;
 }
 
 const sessions = new Map<string, Shared>();
@@ -127,18 +128,13 @@ function acquire(t: H2Target): Shared {
     // No cap on buffered memory (node's default is 10 MB), as grpc-js sets it: snapshots are large.
     maxSessionMemory: Number.MAX_SAFE_INTEGER,
   });
-  const shared: Shared = { session, users: 1, keepalive: setInterval(ping, KEEPALIVE_INTERVAL_MS) };
-  shared.keepalive.unref();
-  function ping(): void {
-    const timer = setTimeout(() => session.destroy(), KEEPALIVE_TIMEOUT_MS).unref();
-    const sent = session.ping((err) => {
-      clearTimeout(timer);
-      if (err) session.destroy();
-    });
-    if (!sent) clearTimeout(timer);
-  }
+  const shared: Shared = {
+    session,
+    users: 1,
+    stopKeepalive: keepAlive(session, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS),
+  };
   const forget = () => {
-    clearInterval(shared.keepalive);
+    shared.stopKeepalive();
     if (sessions.get(key) === shared) sessions.delete(key);
   };
   session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
@@ -153,7 +149,7 @@ function acquire(t: H2Target): Shared {
 function release(shared: Shared): void {
   shared.users -= 1;
   if (shared.users > 0) return;
-  clearInterval(shared.keepalive);
+  shared.stopKeepalive();
   for (const [key, s] of sessions) if (s === shared) sessions.delete(key);
   if (!shared.session.closed) shared.session.close();
 }
