@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NvaClient } from '../../../src/protocol/client.ts';
-import { startNva, tokenOf, until } from '../nva/harness.ts';
+import { AdminClient } from '../../../src/protocol/admin-client.ts';
+import { ADMIN_TOKEN, startNva, tokenOf, until } from '../nva/harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'roam-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,6 +73,28 @@ describe('TLS', () => {
       });
       await until('the untrusting client to fail', () => disconnects.length > 0);
       expect(nva.server.connected().map((s) => s.nveId)).toEqual(['a']);
+    } finally {
+      good.close();
+      bad.close();
+      await nva.close();
+    }
+  });
+
+  it('the Admin service over TLS: a grpc-js client trusting the certificate is answered; one that does not, fails', async () => {
+    const tls = selfSigned('nva-admin');
+    const other = selfSigned('other-admin');
+    const nva = await startNva({ tls });
+    const good = new AdminClient({ address: nva.address, token: ADMIN_TOKEN, tlsCa: tls.cert });
+    const bad = new AdminClient({
+      address: nva.address,
+      token: ADMIN_TOKEN,
+      tlsCa: other.cert,
+      timeoutMs: 2_000,
+    });
+    try {
+      await good.configureVn({ vni: 300, learning: 'open' });
+      expect((await good.listVns()).vns.map((v) => v.vni)).toEqual([300]);
+      await expect(bad.listVns()).rejects.toThrow();
     } finally {
       good.close();
       bad.close();
