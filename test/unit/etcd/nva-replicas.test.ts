@@ -177,8 +177,16 @@ describe('two NVA replicas over one etcd cluster', () => {
         macs.push(mac);
       }
 
-      // Durable in etcd, whatever replica took it.
-      const stored = new Map((await admin.listEntries(VNI)).map((e) => [e.mac, e.nveId]));
+      // Durable in etcd, whatever replica took it. `admin` reads its own mirror of etcd, which
+      // shows another store's write one watch delivery after the commit: the last Accepted can
+      // reach the NVE before that (docs/etcd.md), so give the mirror a moment.
+      const storedNow = async () =>
+        new Map((await admin.listEntries(VNI)).map((e) => [e.mac, e.nveId]));
+      let stored = await storedNow();
+      for (let t = 0; t < 100 && macs.some((m) => !stored.has(m)); t++) {
+        await new Promise((r) => setTimeout(r, 20));
+        stored = await storedNow();
+      }
       expect(macs.filter((m) => !stored.has(m))).toEqual([]);
       // Both NVEs converge on the same directory; nve1 resumed on B from its acked revision
       // instead of starting over from a snapshot.
