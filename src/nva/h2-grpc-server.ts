@@ -1,8 +1,8 @@
 // The NVA's gRPC server over node:http2, without grpc-js's server: unary calls (the Admin service)
 // and bidirectional streams (the Nva service, one per NVE). Why: with 1,000 NVEs a move is 1,000
-// Change messages written and 1,000 Acks read, and grpc-js's server path costs ~10 µs of CPU per
-// such pair on loopback where node:http2 with gRPC framing costs ~5 (scripts/bench-transport.ts,
-// rows grpc-srv-h2-cli and h2-shared). The wire is plain gRPC (HTTP/2, length-prefixed messages,
+// Change messages written and 1,000 Acks read, and grpc-js's server costs 5-7 µs of CPU per such
+// pair on loopback where this one costs 3-4.5 (scripts/bench-transport.ts, rows grpc-shared and
+// roam; docs/protocol.md). The wire is plain gRPC (HTTP/2, length-prefixed messages,
 // status in trailers), so grpc-js clients (roam's CLI), the NVE's own client and tools such as
 // grpcurl see an ordinary gRPC server. grpc-js still provides the types, Metadata and the service
 // definitions (proto-loader).

@@ -1,9 +1,9 @@
 // One gRPC bidirectional-streaming call, spoken over node:http2 without grpc-js: the NVE's stream
 // to the NVA (a Change in, an Ack out, per move per NVE). Why not grpc-js: per message pair on
-// loopback its client path costs ~12-20 µs of CPU where node:http2 with gRPC framing costs ~4-7
-// (scripts/bench-transport.ts, rows grpc-shared and grpc-srv-h2-cli), and at 1,000 NVEs every move
-// is a thousand of them. The wire is plain gRPC (HTTP/2, 5-byte length-prefixed messages, the
-// status in trailers): the NVA's grpc-js server, and any gRPC tool, see an ordinary call.
+// loopback its client costs 8-10 µs of CPU where this one costs 4-6 (scripts/bench-transport.ts,
+// rows grpc-shared and roam; docs/protocol.md), and at 1,000 NVEs every move is a thousand of
+// them. The wire is plain gRPC (HTTP/2, 5-byte length-prefixed messages, the status in
+// trailers): any gRPC server sees an ordinary call.
 //
 // Like grpc-js channels, calls to the same target in one process share one HTTP/2 connection
 // (bench:nva's simulated NVEs), opened on first use, closed when its last user releases it, and
