@@ -5,6 +5,7 @@
 // their namespaces reach it through the filesystem, and no packet touches the host's interfaces.
 // destroy() kills every process, removes every pin and deletes every namespace; it also runs on
 // process exit (and the demo calls it on SIGINT/SIGTERM).
+import { orphanSafe } from './orphan-safe.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   closeSync,
@@ -344,8 +345,9 @@ export class MobilityLab {
     const argv = netns
       ? [`--net=/run/netns/${netns}`, process.execPath, ROAM_BIN, ...args]
       : [ROAM_BIN, ...args];
-    // Its own process group: destroy() and a dying host take its children too.
-    const child = spawn(cmd, argv, {
+    // Its own process group: destroy() and a dying host take its children too; and it gets
+    // SIGTERM if this process dies without destroy() (orphan-safe.ts).
+    const child = spawn(...orphanSafe(cmd, argv), {
       detached: true,
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ROAM_LOG_LEVEL: process.env.ROAM_LOG_LEVEL ?? 'info' },

@@ -1,10 +1,11 @@
 // Global setup of the netns project: checks the preconditions loudly (a missing one fails the run,
 // it never skips tests), gives the run an id that every namespace name carries, and sweeps the
-// run's namespaces at the end even when a test file crashed.
+// run's namespaces at the end even when a test file crashed, and what killed runs left behind.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { sweepNetns } from './netns.ts';
 import { sweepRoamInstances } from '../../src/lab/roam-nve.ts';
+import { registerRun, sweepDeadRuns, unregisterRun } from './test-runs.ts';
 
 export default function setup(): () => void {
   const problems: string[] = [];
@@ -17,13 +18,21 @@ export default function setup(): () => void {
       `netns test preconditions missing: ${problems.join('; ')}. Run \`bash scripts/setup.sh\` first.`,
     );
   }
+  // What runs killed before their teardown left behind (test-runs.ts); live runs are untouched.
+  const stale = sweepDeadRuns();
+  if (stale.length > 0) console.warn(`removed what killed test runs left: ${stale.join(', ')}`);
   const run = randomBytes(3).toString('hex');
   process.env.ROAM_TEST_RUN = run;
+  registerRun(run);
   return () => {
     const left = sweepNetns(`roamt-${run}-`);
     if (left.length > 0) console.warn(`netns teardown removed leftovers: ${left.join(', ')}`);
     // roam instances the lab loaded (pins under /sys/fs/bpf/roam) by a fork that died early.
-    const pins = sweepRoamInstances(`roamt-${run}-`);
+    const pins = [
+      ...sweepRoamInstances(`roamt-${run}-`),
+      ...sweepRoamInstances(`lab-roamt-${run}-`),
+    ];
     if (pins.length > 0) console.warn(`netns teardown removed roam instances: ${pins.join(', ')}`);
+    unregisterRun(run);
   };
 }
