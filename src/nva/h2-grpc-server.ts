@@ -64,6 +64,19 @@ function encodeGrpcMessage(details: string): string {
   return out;
 }
 
+/** An answer that is only a status, in the response headers ("trailers-only"). */
+function respondTrailersOnly(stream: http2.ServerHttp2Stream, code: number, details: string): void {
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc',
+      'grpc-status': String(code),
+      'grpc-message': encodeGrpcMessage(details),
+    },
+    { endStream: true },
+  );
+}
+
 function peerOf(stream: http2.ServerHttp2Stream): string {
   const s = stream.session?.socket;
   if (!s?.remoteAddress) return 'unix:';
@@ -172,15 +185,7 @@ abstract class ServerCall extends EventEmitter {
     if (this.stream.closed || this.stream.destroyed) return;
     if (!this.headersSent) {
       this.headersSent = true;
-      this.stream.respond(
-        {
-          ':status': 200,
-          'content-type': 'application/grpc',
-          'grpc-status': String(code),
-          'grpc-message': encodeGrpcMessage(details),
-        },
-        { endStream: true },
-      );
+      respondTrailersOnly(this.stream, code, details);
       return;
     }
     this.pendingStatus = { code, details };
@@ -383,30 +388,14 @@ export class H2GrpcServer {
   private onSession(session: http2.ServerHttp2Session): void {
     this.sessions.add(session);
     session.setLocalWindowSize(WINDOW_BYTES);
-    const stopKeepalive = keepAlive(
-      session,
-      this.opts.keepaliveMs ?? 30_000,
-      this.opts.keepaliveTimeoutMs ?? 10_000,
-    );
+    // (the pings stop by themselves once the connection closes)
+    keepAlive(session, this.opts.keepaliveMs ?? 30_000, this.opts.keepaliveTimeoutMs ?? 10_000);
     session.on('error', () => undefined); // each stream reports its own failure
-    session.on('close', () => {
-      stopKeepalive();
-      this.sessions.delete(session);
-    });
+    session.on('close', () => this.sessions.delete(session));
   }
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', () => undefined); // a reset by the client; the call's 'close' follows
-    const trailersOnly = (code: number, details: string) =>
-      stream.respond(
-        {
-          ':status': 200,
-          'content-type': 'application/grpc',
-          'grpc-status': String(code),
-          'grpc-message': encodeGrpcMessage(details),
-        },
-        { endStream: true },
-      );
     const type = headers['content-type'];
     if (typeof type !== 'string' || !type.startsWith('application/grpc')) {
       stream.respond({ ':status': 415 }, { endStream: true });
@@ -414,7 +403,11 @@ export class H2GrpcServer {
     }
     const route = this.routes.get(String(headers[':path']));
     if (!route) {
-      trailersOnly(GrpcStatus.UNIMPLEMENTED, `unknown method ${String(headers[':path'])}`);
+      respondTrailersOnly(
+        stream,
+        GrpcStatus.UNIMPLEMENTED,
+        `unknown method ${String(headers[':path'])}`,
+      );
       return;
     }
     if (route.method.requestStream) {

@@ -7,8 +7,8 @@ import { withChangeDecoder } from './change-decoder.ts';
 import { isPackedSnapshot, type PackedSnapshotMsg } from './packed-snapshot.ts';
 import { SnapshotRefused, withSnapshotDecoder } from './snapshot-decoder.ts';
 import { loadServices } from './proto.ts';
+import { GrpcStatus } from './grpc-framing.ts';
 import {
-  GrpcStatus,
   H2StreamCall,
   parseTargets,
   type CallError,

@@ -15,8 +15,6 @@ import tls from 'node:tls';
 import { frameMessage, GrpcStatus, MessageDeframer } from './grpc-framing.ts';
 import { keepAlive } from './h2-keepalive.ts';
 
-export { GrpcStatus };
-
 /** One place to connect to (parseTargets), TLS if a CA to verify the server with is given. */
 export interface H2Target {
   /** host:port (an IPv6 host in brackets), or the path of a Unix domain socket. */
@@ -87,9 +85,9 @@ export const KEEPALIVE_TIMEOUT_MS = 10_000;
 const WINDOW_BYTES = 16 * 1024 * 1024;
 
 interface Shared {
+  key: string;
   session: http2.ClientHttp2Session;
   users: number;
-  stopKeepalive: () => void;
 }
 
 const sessions = new Map<string, Shared>();
@@ -128,13 +126,10 @@ function acquire(t: H2Target): Shared {
     // No cap on buffered memory (node's default is 10 MB), as grpc-js sets it: snapshots are large.
     maxSessionMemory: Number.MAX_SAFE_INTEGER,
   });
-  const shared: Shared = {
-    session,
-    users: 1,
-    stopKeepalive: keepAlive(session, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS),
-  };
+  // (the pings stop by themselves once the connection closes)
+  keepAlive(session, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS);
+  const shared: Shared = { key, session, users: 1 };
   const forget = () => {
-    shared.stopKeepalive();
     if (sessions.get(key) === shared) sessions.delete(key);
   };
   session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
@@ -149,8 +144,7 @@ function acquire(t: H2Target): Shared {
 function release(shared: Shared): void {
   shared.users -= 1;
   if (shared.users > 0) return;
-  shared.stopKeepalive();
-  for (const [key, s] of sessions) if (s === shared) sessions.delete(key);
+  if (sessions.get(shared.key) === shared) sessions.delete(shared.key);
   if (!shared.session.closed) shared.session.close();
 }
 
@@ -186,7 +180,7 @@ export class H2StreamCall<Req, Res> extends EventEmitter {
       opts.maxReceiveBytes,
       (b) => this.deliver(b),
       (e) =>
-        this.fail(
+        this.endWith(
           e.kind === 'too_large' ? GrpcStatus.RESOURCE_EXHAUSTED : GrpcStatus.INTERNAL,
           `${e.message} from the NVA`,
         ),
@@ -206,9 +200,9 @@ export class H2StreamCall<Req, Res> extends EventEmitter {
       const http = headers[':status'] ?? 0;
       if (http !== 200) {
         // Not a gRPC answer (a proxy's, say): its body is not read as messages.
-        this.fail(grpcCodeOfHttp(http), `the NVA answered HTTP status ${http}, not a gRPC call`);
+        this.endWith(grpcCodeOfHttp(http), `the NVA answered HTTP status ${http}, not a gRPC call`);
       } else if (!String(headers['content-type'] ?? '').startsWith('application/grpc')) {
-        this.fail(
+        this.endWith(
           GrpcStatus.UNKNOWN,
           `the NVA answered content-type ${String(headers['content-type'])}, not application/grpc`,
         );
@@ -221,8 +215,8 @@ export class H2StreamCall<Req, Res> extends EventEmitter {
     // though this side never ended its own. 'close' covers resets and lost connections.
     this.stream.on('end', () => {
       if (this.deframer.midMessage && this.status?.code === GrpcStatus.OK) {
-        this.fail(GrpcStatus.INTERNAL, 'the NVA ended the call in the middle of a message');
-      } else if (this.status) this.fail(this.status.code, this.status.details);
+        this.endWith(GrpcStatus.INTERNAL, 'the NVA ended the call in the middle of a message');
+      } else if (this.status) this.endWith(this.status.code, this.status.details);
     });
     this.stream.on('close', () => this.onClose());
   }
@@ -235,7 +229,7 @@ export class H2StreamCall<Req, Res> extends EventEmitter {
 
   /** End the call from this side (CANCELLED, as grpc-js's cancel()). */
   cancel(): void {
-    this.fail(GrpcStatus.CANCELLED, 'Cancelled on client');
+    this.endWith(GrpcStatus.CANCELLED, 'Cancelled on client');
   }
 
   private takeStatus(h: http2.IncomingHttpHeaders): void {
@@ -254,14 +248,17 @@ export class H2StreamCall<Req, Res> extends EventEmitter {
     try {
       m = this.opts.deserialize(b);
     } catch (err) {
-      this.fail(GrpcStatus.INTERNAL, `response message parsing error: ${(err as Error).message}`);
+      this.endWith(
+        GrpcStatus.INTERNAL,
+        `response message parsing error: ${(err as Error).message}`,
+      );
       return;
     }
     this.emit('data', m);
   }
 
   /** End the call with this status (closing the HTTP/2 stream if it is still open). */
-  private fail(code: number, details: string): void {
+  private endWith(code: number, details: string): void {
     if (this.finished) return;
     this.deframer.stop();
     this.status = { code, details };

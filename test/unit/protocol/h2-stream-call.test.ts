@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { GrpcStatus } from '../../../src/protocol/grpc-framing.ts';
 import {
   CallError,
-  GrpcStatus,
   H2StreamCall,
   parseTargets,
   type H2StreamOptions,
