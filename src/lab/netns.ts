@@ -169,14 +169,37 @@ export function destroyAll(): void {
   created.clear();
 }
 
-/** Delete every namespace whose name starts with prefix (the global teardown's sweep). */
+/** Kill what still runs in `name`: a namespace with a process in it outlives its deletion. */
+function killProcessesIn(name: string): void {
+  let pids: string[];
+  try {
+    pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split('\n');
+  } catch {
+    return;
+  }
+  for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Delete every namespace whose name starts with prefix, and the processes left in them (the
+ * global teardown's sweep, and the next run's for a killed run: test/helpers/test-runs.ts).
+ */
 export function sweepNetns(prefix: string): string[] {
   const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   const names = out
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(prefix));
-  for (const n of names) deleteNetns(n);
+  for (const n of names) {
+    killProcessesIn(n);
+    deleteNetns(n);
+  }
   return names;
 }
 

@@ -3,9 +3,7 @@
 // run's namespaces at the end even when a test file crashed, and what killed runs left behind.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { sweepNetns } from './netns.ts';
-import { sweepRoamInstances } from '../../src/lab/roam-nve.ts';
-import { registerRun, sweepDeadRuns, unregisterRun } from './test-runs.ts';
+import { registerRun, sweepDeadRuns, sweepRun, unregisterRun } from './test-runs.ts';
 
 export default function setup(): () => void {
   const problems: string[] = [];
@@ -25,14 +23,9 @@ export default function setup(): () => void {
   process.env.ROAM_TEST_RUN = run;
   registerRun(run);
   return () => {
-    const left = sweepNetns(`roamt-${run}-`);
+    // Normally nothing: what a test file that died early left (namespaces, the lab's pins).
+    const left = sweepRun(run);
     if (left.length > 0) console.warn(`netns teardown removed leftovers: ${left.join(', ')}`);
-    // roam instances the lab loaded (pins under /sys/fs/bpf/roam) by a fork that died early.
-    const pins = [
-      ...sweepRoamInstances(`roamt-${run}-`),
-      ...sweepRoamInstances(`lab-roamt-${run}-`),
-    ];
-    if (pins.length > 0) console.warn(`netns teardown removed roam instances: ${pins.join(', ')}`);
     unregisterRun(run);
   };
 }

@@ -3,7 +3,6 @@
 // vitest) leaves its namespaces and pins behind: the next run finds its marker with the process
 // gone and sweeps what carries its id. Live parallel runs are never touched (their process is
 // there), and a pid reused by another process does not pass for the run (start times differ).
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sweepNetns } from '../../src/lab/netns.ts';
@@ -46,38 +45,24 @@ export function deadRuns(dir = RUNS_DIR): string[] {
   });
 }
 
-/** Kill the processes left in `ns` (a namespace is only gone once they are). */
-function killProcessesIn(ns: string): void {
-  let pids: string[];
-  try {
-    pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n');
-  } catch {
-    return;
-  }
-  for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+/**
+ * Remove what carries a run's id: its namespaces (and the processes left in them) and its pinned
+ * roam instances, the lab's included. Returns their names.
+ */
+export function sweepRun(run: string): string[] {
+  const prefix = `roamt-${run}-`;
+  return [
+    ...sweepNetns(prefix),
+    ...sweepRoamInstances(prefix),
+    ...sweepRoamInstances(`lab-${prefix}`),
+  ];
 }
 
-/** Remove what dead runs left (namespaces, the processes in them, pinned roam instances). */
+/** Remove what dead runs left (sweepRun) and their markers. */
 export function sweepDeadRuns(dir = RUNS_DIR): string[] {
   const removed: string[] = [];
   for (const run of deadRuns(dir)) {
-    const prefix = `roamt-${run}-`;
-    const list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-    for (const line of list.split('\n')) {
-      const ns = line.split(' ')[0] ?? '';
-      if (ns.startsWith(prefix)) killProcessesIn(ns);
-    }
-    removed.push(
-      ...sweepNetns(prefix),
-      ...sweepRoamInstances(prefix),
-      ...sweepRoamInstances(`lab-${prefix}`),
-    );
+    removed.push(...sweepRun(run));
     unregisterRun(run, dir);
   }
   return removed;
