@@ -1,9 +1,10 @@
 // tsx scripts/bench-transport.ts [--nves 100] [--rounds 2000] [--modes a,b] [--json FILE]
-// What one NVE-NVA message costs in the transport alone, without roam: is a cheaper transport
-// than grpc-js what bench:nva's fan-out needs? A server and N clients (in two child processes, as
-// bench:nva's simulated NVEs) on loopback; each round the server writes a 60-byte message to every
-// client (a Change) and each client answers with 16 bytes (an Ack); the next round starts when all
-// answers are in (a move at window 1). Payloads are opaque bytes: no protobuf, no validation.
+// What one NVE-NVA message costs in the transport alone, without roam's protocol code: is a
+// cheaper transport than grpc-js what bench:nva's fan-out needs? A server and N clients (in two
+// child processes, as bench:nva's simulated NVEs) on loopback; each round the server writes a
+// 60-byte message to every client (a Change) and each client answers with 16 bytes (an Ack); the
+// next round starts when all answers are in (a move at window 1). Payloads are opaque bytes: no
+// protobuf, no validation.
 // Transports (--modes picks; all by default):
 //   grpc-shared  grpc-js bidi streams, the clients of a process sharing one HTTP/2 connection
 //                (grpc-js shares a channel's connection per target)
@@ -144,7 +145,7 @@ async function measure(mode: Mode, nves: number, rounds: number): Promise<Row> {
       Stream: (call: ServerStreamCall) => {
         let first = true;
         call.on('data', () => {
-          if (first) connected(call as unknown as { write(b: Buffer): unknown });
+          if (first) connected(call);
           else onAck();
           first = false;
         });
