@@ -56,6 +56,15 @@ describe('parseConfig', () => {
     expect(parseConfig(`${BASE}${line}\n`).holdTimeMs).toBe(ms);
   });
 
+  it.each([
+    'unix:/run/roam/nva.sock',
+    'ipv4:127.0.0.1:7400,127.0.0.2:7400',
+    'ipv6:[fd00::1]:7400,[fd00::2]:7400',
+    'dns:nva.example:7400',
+  ])('takes the NVA endpoint %s (what the client connects to: parseTargets)', (endpoint) => {
+    expect(parseConfig(BASE.replace('127.0.0.1:7400', endpoint)).nva.endpoint).toBe(endpoint);
+  });
+
   it('canonicalises addresses (v6 compressed, MAC lower case)', () => {
     const c = parseConfig(
       BASE.replace('192.0.2.1', '2001:DB8:0:0::1').replace(
