@@ -203,51 +203,54 @@ export class NveState {
     // deleted or added before them: one index lookup per shift, not per entry.
     let shift = 0;
     // Nothing to compare with (a first snapshot) and no keys to mark: only the new entries that
-    // matter here are looked at (the loop below, without its lookups per entry).
+    // matter here are looked at (the else branch, without its lookups per entry).
     const firstLoad = !oldBase && prevOf.size === 0 && !mark;
-    for (let s = 0; s < base.count && firstLoad; s++) {
-      if (!base.present[s]) continue;
-      if (base.nveIsMe[p.nve[s]!] === 1 || (special.size > 0 && special.has(s)))
-        changes.push([undefined, base.entry(s)]);
-    }
-    for (let s = 0; s < base.count && !firstLoad; s++) {
-      if (!base.present[s]) continue;
-      let prev: DirEntry | undefined;
-      if (prevOf.has(s)) prev = prevOf.get(s) ?? undefined;
-      else if (oldBase) {
-        const a = keys[s * 3]!;
-        const b = keys[s * 3 + 1]!;
-        const c = keys[s * 3 + 2]!;
-        const ok = oldBase.p.keys;
-        // (the NVA sends its directory in the same order each time: most keys are where they were)
-        const at = s + shift;
-        const os =
-          at >= 0 &&
-          at < oldBase.count &&
-          oldBase.present[at] &&
-          ok[at * 3] === a &&
-          ok[at * 3 + 1] === b &&
-          ok[at * 3 + 2] === c
-            ? at
-            : oldBase.findWords(a, b, c);
-        if (os >= 0 && os !== at) shift = os - s;
-        if (os >= 0 && oldBase.present[os]) {
-          seen[os] = 1;
-          if (sameSlot(oldBase.p, os, p, s, sameNve!)) continue;
-          prev = oldBase.entry(os);
+    if (firstLoad) {
+      for (let s = 0; s < base.count; s++) {
+        if (!base.present[s]) continue;
+        if (base.nveIsMe[p.nve[s]!] === 1 || (special.size > 0 && special.has(s)))
+          changes.push([undefined, base.entry(s)]);
+      }
+    } else {
+      for (let s = 0; s < base.count; s++) {
+        if (!base.present[s]) continue;
+        let prev: DirEntry | undefined;
+        if (prevOf.has(s)) prev = prevOf.get(s) ?? undefined;
+        else if (oldBase) {
+          const a = keys[s * 3]!;
+          const b = keys[s * 3 + 1]!;
+          const c = keys[s * 3 + 2]!;
+          const ok = oldBase.p.keys;
+          // (the NVA sends its directory in the same order each time: most keys are where they were)
+          const at = s + shift;
+          const os =
+            at >= 0 &&
+            at < oldBase.count &&
+            oldBase.present[at] &&
+            ok[at * 3] === a &&
+            ok[at * 3 + 1] === b &&
+            ok[at * 3 + 2] === c
+              ? at
+              : oldBase.findWords(a, b, c);
+          if (os >= 0 && os !== at) shift = os - s;
+          if (os >= 0 && oldBase.present[os]) {
+            seen[os] = 1;
+            if (sameSlot(oldBase.p, os, p, s, sameNve!)) continue;
+            prev = oldBase.entry(os);
+          }
         }
+        const here = base.nveIsMe[p.nve[s]!] === 1;
+        if (prev === undefined) {
+          if (mark) markDirty(base.id(s));
+          if (here || special.has(s)) changes.push([undefined, base.entry(s)]);
+          continue;
+        }
+        const e = base.entry(s);
+        if (sameEntry(prev, e)) continue;
+        markDirty(base.id(s));
+        if (prev.nveId !== e.nveId || prev.state !== e.state || prev.seq !== e.seq)
+          changes.push([prev, e]);
       }
-      const here = base.nveIsMe[p.nve[s]!] === 1;
-      if (prev === undefined) {
-        if (mark) markDirty(base.id(s));
-        if (here || special.has(s)) changes.push([undefined, base.entry(s)]);
-        continue;
-      }
-      const e = base.entry(s);
-      if (sameEntry(prev, e)) continue;
-      markDirty(base.id(s));
-      if (prev.nveId !== e.nveId || prev.state !== e.state || prev.seq !== e.seq)
-        changes.push([prev, e]);
     }
     // Entries the snapshot no longer has: withdrawn while we were away.
     if (oldBase)
